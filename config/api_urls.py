@@ -1,0 +1,3 @@
+"""The management API under /api/v1/."""
+
+urlpatterns: list = []

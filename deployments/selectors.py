@@ -1,0 +1,110 @@
+"""Reads for deployments: history with tags, out-of-date checks, and what a gateway serves."""
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from deployments.errors import DeploymentNotFound
+from deployments.models import CURRENT_STATUSES, Deployment, DeploymentStatus
+from deployments.revision import current_config_revision
+from deployments.snapshot import build_proxy_snapshot, snapshot_digest
+from gateways.models import Gateway
+from proxies import crypto
+from proxies.models import APIKey, APIKeyStatus, Provider, Proxy
+
+
+def deployment_get(*, proxy: Proxy, deployment_id) -> Deployment:
+    try:
+        return proxy.deployments.select_related("gateway").get(pk=uuid.UUID(str(deployment_id)))
+    except (Deployment.DoesNotExist, ValueError):
+        raise DeploymentNotFound(
+            f"No deployment '{deployment_id}' of proxy '{proxy.slug}'."
+        ) from None
+
+
+def deployments_for(*, proxy: Proxy | None = None, gateway: Gateway | None = None) -> QuerySet:
+    qs = Deployment.objects.select_related("proxy", "gateway", "created_by")
+    if proxy is not None:
+        qs = qs.filter(proxy=proxy)
+    if gateway is not None:
+        qs = qs.filter(gateway=gateway)
+    return qs.order_by("-created_at")
+
+
+def current_deployment(*, proxy: Proxy, gateway: Gateway) -> Deployment | None:
+    return Deployment.objects.filter(
+        proxy=proxy, gateway=gateway, status__in=CURRENT_STATUSES
+    ).first()
+
+
+def history_tags(deployment: Deployment, latest_ids: set) -> list[str]:
+    """Tags shown on the history timeline: Latest (newest for its gateway) and Deployed."""
+    tags = []
+    if deployment.pk in latest_ids:
+        tags.append("Latest")
+    if deployment.status == DeploymentStatus.DEPLOYED:
+        tags.append("Deployed")
+    return tags
+
+
+def latest_ids(deployments) -> set:
+    """IDs of the newest deployment per gateway among ``deployments``."""
+    seen, ids = set(), set()
+    for d in sorted(deployments, key=lambda d: d.created_at, reverse=True):
+        if d.gateway_id not in seen:
+            seen.add(d.gateway_id)
+            ids.add(d.pk)
+    return ids
+
+
+def is_out_of_date(deployment: Deployment) -> bool:
+    """True when the proxy, its provider or their guardrails changed since the snapshot."""
+    return snapshot_digest(build_proxy_snapshot(deployment.proxy)) != deployment.snapshot_digest
+
+
+def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
+    """Everything a gateway process holds in memory: the live deployments on it, the keys
+    that may call them there, and the decrypted upstream credentials they need."""
+    revision = current_config_revision()
+    deployments = list(
+        Deployment.objects.filter(gateway=gateway, status=DeploymentStatus.DEPLOYED)
+        .select_related("proxy")
+        .order_by("created_at")
+    )
+    proxy_ids = [d.proxy_id for d in deployments]
+    now = timezone.now()
+    keys = []
+    for key in (
+        APIKey.objects.filter(proxy_id__in=proxy_ids, status=APIKeyStatus.ACTIVE)
+        .select_related("proxy")
+        .prefetch_related("gateways")
+    ):
+        restricted = [g.pk for g in key.gateways.all()]
+        if restricted and gateway.pk not in restricted:
+            continue
+        if key.expires_at and key.expires_at <= now:
+            continue
+        keys.append(
+            {
+                "id": str(key.pk),
+                "hash": key.key_hash,
+                "proxy": key.proxy.slug,
+                "expires_at": key.expires_at.timestamp() if key.expires_at else None,
+            }
+        )
+    provider_ids = {d.snapshot["provider"]["id"] for d in deployments}
+    credentials = {
+        p.slug: crypto.decrypt(p.credential_ciphertext)
+        for p in Provider.objects.filter(slug__in=provider_ids)
+    }
+    return {
+        "revision": revision,
+        "gateway": {"id": gateway.slug, "name": gateway.name, "base_url": gateway.base_url},
+        "deployments": [
+            {"id": str(d.pk), "name": d.name, "snapshot": d.snapshot} for d in deployments
+        ],
+        "keys": keys,
+        "credentials": credentials,
+    }

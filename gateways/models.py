@@ -1,0 +1,95 @@
+"""Gateways, their registration tokens, the processes serving them, and usage records."""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from proxies.identifiers import id_validator
+
+
+class Gateway(models.Model):
+    """A named place where proxies are deployed; served by one or more gateway processes."""
+
+    slug = models.SlugField(
+        "ID", max_length=40, unique=True, validators=[id_validator], editable=False
+    )
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, max_length=1023)
+    base_url = models.URLField(
+        "Base URL",
+        max_length=500,
+        help_text="Where applications reach this gateway, e.g. https://gw.example.com",
+    )
+    environment = models.CharField(max_length=64, default="production")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def invoke_base(self) -> str:
+        return self.base_url.rstrip("/")
+
+
+def heartbeat_cutoff():
+    return timezone.now() - timedelta(seconds=settings.GATEHOUSE_HEARTBEAT_TTL)
+
+
+class GatewayProcess(models.Model):
+    """A running gateway process; it refreshes ``last_seen_at`` while alive."""
+
+    gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="processes")
+    instance_id = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    address = models.CharField(max_length=255, blank=True)
+    snapshot_version = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} @ {self.hostname}:{self.pid}"
+
+
+class GatewayTokenStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+
+
+class GatewayToken(models.Model):
+    """A registration token a gateway process presents to the control plane. Hash only."""
+
+    PREFIX = "ghg-"
+    MAX_ACTIVE = 2
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    masked = models.CharField(max_length=40, editable=False)
+    status = models.CharField(
+        max_length=10, choices=GatewayTokenStatus.choices, default=GatewayTokenStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "revoked"]), name="gatewaytoken_status_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} token {self.masked}"

@@ -1,0 +1,132 @@
+"""Writes for gateways, their tokens and the heartbeats of gateway processes."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import ValidationFailed, validated_save
+from gateways.errors import GatewayExists, GatewayHasActiveDeployments, GatewayTokenLimitReached
+from gateways.models import Gateway, GatewayProcess, GatewayToken, GatewayTokenStatus
+from proxies import crypto
+from proxies.identifiers import unique_slug
+
+GATEWAY_FIELDS = {"name", "description", "base_url", "environment"}
+
+
+@transaction.atomic
+def gateway_create(
+    *, name: str, base_url: str, description: str = "", environment: str = ""
+) -> Gateway:
+    """Register a gateway; it reads Not Active until a gateway process serving it starts."""
+    name = (name or "").strip()
+    if Gateway.objects.filter(name__iexact=name).exists():
+        raise GatewayExists(
+            f"A gateway named '{name}' already exists.",
+            errors=[{"field": "name", "message": "This name is taken."}],
+        )
+    gateway = Gateway(
+        slug=unique_slug(Gateway, name) if name else "",
+        name=name,
+        base_url=(base_url or "").rstrip("/"),
+        description=description or "",
+        environment=environment or "production",
+    )
+    try:
+        validated_save(gateway)
+    except IntegrityError:
+        raise GatewayExists(f"A gateway named '{name}' already exists.") from None
+    return gateway
+
+
+@transaction.atomic
+def gateway_update(*, gateway: Gateway, **fields: Any) -> Gateway:
+    unknown = set(fields) - GATEWAY_FIELDS
+    if unknown:
+        raise ValidationFailed(f"Unknown gateway fields: {', '.join(sorted(unknown))}.")
+    if "name" in fields:
+        fields["name"] = (fields["name"] or "").strip()
+        if Gateway.objects.filter(name__iexact=fields["name"]).exclude(pk=gateway.pk).exists():
+            raise GatewayExists(
+                f"A gateway named '{fields['name']}' already exists.",
+                errors=[{"field": "name", "message": "This name is taken."}],
+            )
+    if "base_url" in fields:
+        fields["base_url"] = (fields["base_url"] or "").rstrip("/")
+    for key, value in fields.items():
+        setattr(gateway, key, value)
+    validated_save(gateway)
+    return gateway
+
+
+@transaction.atomic
+def gateway_delete(*, gateway: Gateway) -> None:
+    """Delete a gateway; refused while any proxy is deployed on it."""
+    from deployments.models import CURRENT_STATUSES
+
+    live = gateway.deployments.filter(status__in=CURRENT_STATUSES)
+    if live.exists():
+        proxies = ", ".join(live.values_list("proxy__slug", flat=True)[:5])
+        raise GatewayHasActiveDeployments(
+            f"Gateway '{gateway.slug}' still serves deployments ({proxies}); stop them first."
+        )
+    gateway.delete()
+
+
+@transaction.atomic
+def gateway_token_create(*, gateway: Gateway) -> tuple[GatewayToken, str]:
+    """Issue a registration token (at most two active); the secret is returned once."""
+    Gateway.objects.select_for_update().get(pk=gateway.pk)
+    active = gateway.tokens.filter(status=GatewayTokenStatus.ACTIVE).count()
+    if active >= GatewayToken.MAX_ACTIVE:
+        raise GatewayTokenLimitReached(
+            f"A gateway may have at most {GatewayToken.MAX_ACTIVE} active tokens; revoke one first."
+        )
+    secret = crypto.new_secret(GatewayToken.PREFIX)
+    token = GatewayToken.objects.create(
+        gateway=gateway,
+        token_hash=crypto.hash_secret(secret),
+        masked=crypto.mask(secret, GatewayToken.PREFIX),
+    )
+    return token, secret
+
+
+@transaction.atomic
+def gateway_token_revoke(*, token: GatewayToken) -> GatewayToken:
+    if token.status != GatewayTokenStatus.REVOKED:
+        token.status = GatewayTokenStatus.REVOKED
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["status", "revoked_at"])
+    return token
+
+
+def gateway_process_heartbeat(
+    *,
+    gateway: Gateway,
+    instance_id: str,
+    hostname: str = "",
+    pid: int | None = None,
+    address: str = "",
+    snapshot_version: str = "",
+) -> None:
+    """Record that a gateway process is alive (called from its background thread)."""
+    now = timezone.now()
+    updated = GatewayProcess.objects.filter(instance_id=instance_id).update(
+        last_seen_at=now, snapshot_version=snapshot_version
+    )
+    if not updated:
+        GatewayProcess.objects.create(
+            gateway=gateway,
+            instance_id=instance_id,
+            hostname=hostname,
+            pid=pid,
+            address=address,
+            snapshot_version=snapshot_version,
+            started_at=now,
+            last_seen_at=now,
+        )
+
+
+def gateway_process_stopped(*, instance_id: str) -> None:
+    """A gateway process is shutting down cleanly: it stops counting towards Active at once."""
+    GatewayProcess.objects.filter(instance_id=instance_id).delete()

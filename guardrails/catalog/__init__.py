@@ -1,0 +1,3 @@
+"""The policy catalog: importing this package registers every policy class."""
+
+from guardrails.catalog import counting  # noqa: F401

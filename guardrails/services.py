@@ -1,0 +1,98 @@
+"""Attach, change, reorder and remove guardrails on providers and proxies."""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from config.errors import ValidationFailed
+from guardrails.errors import UnknownPolicy
+from guardrails.models import GuardrailAttachment
+from guardrails.registry import ParameterError, get_policy
+
+
+def validated_params(policy: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """Return the policy's version and ``params`` checked against its schema, with defaults."""
+    policy_class = get_policy(policy)
+    if policy_class is None:
+        raise UnknownPolicy(
+            f"No policy named '{policy}' in the catalog.",
+            errors=[{"field": "policy", "message": f"Unknown policy '{policy}'."}],
+        )
+    if params is not None and not isinstance(params, dict):
+        raise ValidationFailed(
+            "Parameters must be an object.",
+            errors=[{"field": "params", "message": "Expected an object."}],
+        )
+    try:
+        return policy_class.version, policy_class.validate_params(params)
+    except ParameterError as exc:
+        raise ValidationFailed(
+            f"Invalid parameters for {policy}: {exc}", errors=exc.errors
+        ) from None
+
+
+@transaction.atomic
+def attachment_create(
+    *,
+    policy: str,
+    params: dict[str, Any] | None = None,
+    proxy=None,
+    provider=None,
+    enabled: bool = True,
+    order: int | None = None,
+) -> GuardrailAttachment:
+    """Attach a policy to a proxy or a provider, at the end of its chain unless ``order`` says."""
+    if (proxy is None) == (provider is None):
+        raise ValidationFailed("Attach a guardrail to exactly one proxy or provider.")
+    version, cleaned = validated_params(policy, params)
+    siblings = GuardrailAttachment.objects.filter(proxy=proxy, provider=provider)
+    if order is None:
+        order = (siblings.aggregate(m=Max("order"))["m"] or 0) + 1 if siblings.exists() else 1
+    attachment = GuardrailAttachment.objects.create(
+        proxy=proxy,
+        provider=provider,
+        policy=policy,
+        policy_version=version,
+        params=cleaned,
+        enabled=enabled,
+        order=order,
+    )
+    return attachment
+
+
+@transaction.atomic
+def attachment_update(
+    *,
+    attachment: GuardrailAttachment,
+    params: dict[str, Any] | None = None,
+    enabled: bool | None = None,
+    order: int | None = None,
+) -> GuardrailAttachment:
+    if params is not None:
+        attachment.policy_version, attachment.params = validated_params(attachment.policy, params)
+    if enabled is not None:
+        attachment.enabled = enabled
+    if order is not None:
+        if order < 0:
+            raise ValidationFailed(
+                "Order must be zero or more.",
+                errors=[{"field": "order", "message": "Must be >= 0."}],
+            )
+        attachment.order = order
+    attachment.save()
+    return attachment
+
+
+@transaction.atomic
+def attachment_delete(*, attachment: GuardrailAttachment) -> None:
+    attachment.delete()
+
+
+@transaction.atomic
+def attachments_reorder(*, attachments: list[GuardrailAttachment]) -> None:
+    """Give the attachments, in the order given, positions 1..n."""
+    for position, attachment in enumerate(attachments, start=1):
+        if attachment.order != position:
+            attachment.order = position
+            attachment.save(update_fields=["order", "updated_at"])

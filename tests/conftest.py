@@ -1,0 +1,48 @@
+"""Fixtures shared by the whole suite. Area-specific fixtures live in each folder's conftest."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from rest_framework.test import APIClient
+
+from proxies import services as proxy_services
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def viewer_user(db):
+    """Staff user with every ``view_*`` permission of our apps and nothing else."""
+    user = UserFactory(username="viewer", is_staff=True)
+    perms = Permission.objects.filter(
+        content_type__app_label__in=["proxies", "guardrails", "gateways", "deployments"],
+        codename__startswith="view_",
+    )
+    user.user_permissions.set(perms)
+    return user
+
+
+def _token_client(user) -> APIClient:
+    _, secret = proxy_services.management_token_create(user=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
+def api(admin_user) -> APIClient:
+    """API client authenticated as a superuser with a management token."""
+    return _token_client(admin_user)
+
+
+@pytest.fixture
+def viewer_api(viewer_user) -> APIClient:
+    return _token_client(viewer_user)
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()
