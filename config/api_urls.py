@@ -1,3 +1,14 @@
-"""The management API under /api/v1/."""
+"""The management API under /api/v1/: each app contributes its routes."""
 
-urlpatterns: list = []
+from django.urls import include, path, re_path
+
+from proxies.api.errors import route_not_found
+
+urlpatterns = [
+    path("", include("proxies.api.urls")),
+    path("", include("guardrails.api.urls")),
+    path("", include("gateways.api.urls")),
+    path("", include("deployments.api.urls")),
+    # Only paths ending in "/", so APPEND_SLASH still redirects "/api/v1/proxies".
+    re_path(r"^.*/$", route_not_found),
+]

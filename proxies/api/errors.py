@@ -5,8 +5,9 @@ import logging
 import uuid
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -28,6 +29,34 @@ _CODES = {
 }
 
 
+class ErrorRowSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="Dotted path of the offending field; empty if none.")
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every failed request (documented in the OpenAPI schema)."""
+
+    status = serializers.CharField(default="error")
+    code = serializers.CharField(help_text="Stable machine-readable reason, e.g. PROXY_EXISTS.")
+    message = serializers.CharField()
+    errors = ErrorRowSerializer(many=True, required=False)
+
+
+_DESCRIPTIONS = {
+    400: "Invalid input; `errors` lists the fields.",
+    401: "Not authenticated.",
+    403: "Not allowed.",
+    404: "Not found.",
+    409: "Conflicts with the current state.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses for the given error statuses, all in the error shape."""
+    return {s: OpenApiResponse(ErrorSerializer, description=_DESCRIPTIONS[s]) for s in statuses}
+
+
 def error_body(code: str, message: str, errors: list[dict[str, str]] | None = None) -> dict:
     body = {"status": "error", "code": code, "message": message}
     if errors:
@@ -35,20 +64,30 @@ def error_body(code: str, message: str, errors: list[dict[str, str]] | None = No
     return body
 
 
+def route_not_found(request: HttpRequest) -> JsonResponse:
+    """Unknown URLs under the API answer in the error shape rather than Django's HTML page."""
+    return JsonResponse(error_body("NOT_FOUND", "No such API endpoint."), status=404)
+
+
+def _join(prefix: str, key) -> str:
+    """``resources`` + 0 -> ``resources[0]``; ``access_control`` + ``mode`` -> dotted."""
+    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+        return f"{prefix}[{key}]"
+    if key in ("non_field_errors", ""):
+        return prefix
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
 def _flatten(detail, prefix: str = "") -> list[dict[str, str]]:
     rows = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            field = key if key != "non_field_errors" else ""
-            rows.extend(
-                _flatten(value, f"{prefix}.{field}" if prefix and field else prefix or field)
-            )
+            rows.extend(_flatten(value, _join(prefix, key)))
     elif isinstance(detail, list):
         for index, item in enumerate(detail):
-            if isinstance(item, dict | list) and not all(isinstance(i, str) for i in item):
-                rows.extend(_flatten(item, f"{prefix}[{index}]"))
-            else:
-                rows.extend(_flatten(item, prefix))
+            # Messages for one field come as a list of strings; lists of objects are per item.
+            nested = isinstance(item, dict | list)
+            rows.extend(_flatten(item, _join(prefix, index) if nested else prefix))
     else:
         rows.append({"field": prefix, "message": str(detail)})
     return rows

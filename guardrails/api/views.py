@@ -1,0 +1,146 @@
+"""The policy catalog, and the guardrail chains of proxies and providers."""
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.errors import NotFound, ValidationFailed
+from guardrails import services
+from guardrails.api.serializers import GuardrailSerializer, PolicySerializer, ReorderSerializer
+from guardrails.errors import AttachmentNotFound
+from guardrails.models import GuardrailAttachment
+from guardrails.registry import get_policy
+from guardrails.selectors import attachments_for, catalog
+from proxies.api.errors import error_responses
+from proxies.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
+from proxies.models import Provider
+from proxies.selectors import provider_get
+
+PROVIDER_PARAMETER = OpenApiParameter(
+    "provider_slug", str, OpenApiParameter.PATH, description="Provider ID"
+)
+
+
+@extend_schema(tags=["guardrails"])
+class CatalogViewSet(viewsets.GenericViewSet):
+    """Every policy that can be attached, with its parameter schema. Any signed-in user may
+    read it: it describes the product, not anyone's data."""
+
+    permission_classes = [IsAuthenticated]
+    filter_backends = []
+    serializer_class = PolicySerializer
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"
+
+    @extend_schema(summary="List the policy catalog")
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(catalog())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Get a policy",
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, description="Policy")],
+        responses={200: PolicySerializer, **error_responses(401, 404)},
+    )
+    def retrieve(self, request: Request, name: str) -> Response:
+        policy = get_policy(name)
+        if policy is None:
+            raise NotFound(f"No policy named '{name}' in the catalog.")
+        return Response(self.get_serializer(policy.describe()).data)
+
+
+class GuardrailChainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    """A proxy's or a provider's ordered guardrail chain. Changes reach gateways on redeploy."""
+
+    serializer_class = GuardrailSerializer
+    not_found = AttachmentNotFound
+    action_permissions = {"reorder": ["change"]}
+
+    def owner(self) -> dict | None:
+        """``{"proxy": proxy}`` or ``{"provider": provider}``; None before the lookup."""
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet[GuardrailAttachment]:
+        owner = self.owner()
+        if owner is None:
+            return GuardrailAttachment.objects.none()
+        return attachments_for(**owner)
+
+    @extend_schema(
+        summary="Attach a guardrail",
+        responses={201: GuardrailSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def create(self, request: Request, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attachment = services.attachment_create(**self.owner(), **serializer.validated_data)
+        return self.created(attachment, self.get_serializer(attachment).data)
+
+    @extend_schema(
+        summary="Change a guardrail's params, order or enabled flag",
+        responses={200: GuardrailSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def partial_update(self, request: Request, **kwargs) -> Response:
+        attachment = self.get_object()
+        serializer = self.get_serializer(attachment, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        attachment = services.attachment_update(attachment=attachment, **serializer.validated_data)
+        return Response(self.get_serializer(attachment).data)
+
+    @extend_schema(
+        summary="Detach a guardrail", responses={204: None, **error_responses(401, 403, 404)}
+    )
+    def destroy(self, request: Request, **kwargs) -> Response:
+        services.attachment_delete(attachment=self.get_object())
+        return self.deleted()
+
+    @extend_schema(
+        summary="Reorder the chain",
+        request=ReorderSerializer,
+        responses={200: GuardrailSerializer(many=True), **error_responses(400, 401, 403, 404)},
+    )
+    @action(detail=False, methods=["post"])
+    def reorder(self, request: Request, **kwargs) -> Response:
+        serializer = ReorderSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = serializer.validated_data["ids"]
+        chain = {a.pk: a for a in self.get_queryset()}
+        if len(set(ids)) != len(ids) or set(ids) != set(chain):
+            raise ValidationFailed(
+                "List every guardrail of this chain exactly once.",
+                errors=[{"field": "ids", "message": f"Expected each of {sorted(chain)} once."}],
+            )
+        services.attachments_reorder(attachments=[chain[i] for i in ids])
+        return Response(self.get_serializer(self.get_queryset(), many=True).data)
+
+
+@extend_schema(tags=["guardrails"], parameters=[PROXY_PARAMETER])
+@extend_schema_view(
+    list=extend_schema(summary="List a proxy's guardrails"),
+    retrieve=extend_schema(summary="Get one of a proxy's guardrails"),
+)
+class ProxyGuardrailViewSet(ProxyChildMixin, GuardrailChainViewSet):
+    def owner(self) -> dict | None:
+        return {"proxy": self.proxy} if self.has_parent() else None
+
+
+@extend_schema(tags=["guardrails"], parameters=[PROVIDER_PARAMETER])
+@extend_schema_view(
+    list=extend_schema(summary="List a provider's guardrails"),
+    retrieve=extend_schema(summary="Get one of a provider's guardrails"),
+)
+class ProviderGuardrailViewSet(GuardrailChainViewSet):
+    """Provider guardrails apply to every proxy on the provider."""
+
+    provider: Provider
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        self.provider = provider_get(self.kwargs["provider_slug"])
+
+    def owner(self) -> dict | None:
+        return {"provider": self.provider} if hasattr(self, "provider") else None
