@@ -15,13 +15,14 @@ from proxies import crypto
 from proxies.models import APIKey, APIKeyStatus, Provider, Proxy
 
 
-def deployment_get(*, proxy: Proxy, deployment_id) -> Deployment:
+def deployment_get(*, deployment_id, proxy: Proxy | None = None) -> Deployment:
+    """A deployment by UUID, within ``proxy``'s history when given."""
+    deployments = Deployment.objects if proxy is None else proxy.deployments
     try:
-        return proxy.deployments.select_related("gateway").get(pk=uuid.UUID(str(deployment_id)))
+        return deployments.select_related("proxy", "gateway").get(pk=uuid.UUID(str(deployment_id)))
     except (Deployment.DoesNotExist, ValueError):
-        raise DeploymentNotFound(
-            f"No deployment '{deployment_id}' of proxy '{proxy.slug}'."
-        ) from None
+        where = f" of proxy '{proxy.slug}'" if proxy is not None else ""
+        raise DeploymentNotFound(f"No deployment '{deployment_id}'{where}.") from None
 
 
 def deployments_for(*, proxy: Proxy | None = None, gateway: Gateway | None = None) -> QuerySet:
@@ -75,7 +76,7 @@ def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
     )
     proxy_ids = [d.proxy_id for d in deployments]
     now = timezone.now()
-    keys = []
+    keys, other_gateway_keys = [], []
     for key in (
         APIKey.objects.filter(proxy_id__in=proxy_ids, status=APIKeyStatus.ACTIVE)
         .select_related("proxy")
@@ -83,6 +84,7 @@ def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
     ):
         restricted = [g.pk for g in key.gateways.all()]
         if restricted and gateway.pk not in restricted:
+            other_gateway_keys.append(key.key_hash)  # rejected here with 403, not 401
             continue
         if key.expires_at and key.expires_at <= now:
             continue
@@ -106,5 +108,6 @@ def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
             {"id": str(d.pk), "name": d.name, "snapshot": d.snapshot} for d in deployments
         ],
         "keys": keys,
+        "other_gateway_keys": other_gateway_keys,
         "credentials": credentials,
     }

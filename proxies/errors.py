@@ -54,3 +54,7 @@ class APIKeyExists(Conflict):
 
 class APIKeyRevoked(Conflict):
     code = "API_KEY_REVOKED"
+
+
+class UserNotFound(NotFound):
+    code = "USER_NOT_FOUND"

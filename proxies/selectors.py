@@ -2,9 +2,10 @@
 
 import uuid
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from proxies.errors import APIKeyNotFound, ProviderNotFound, ProxyNotFound
+from proxies.errors import APIKeyNotFound, ProviderNotFound, ProxyNotFound, UserNotFound
 from proxies.models import APIKey, Provider, Proxy
 
 
@@ -21,6 +22,10 @@ def provider_get(slug: str) -> Provider:
             f"No provider '{slug}'.",
             errors=[{"field": "provider", "message": f"Unknown provider '{slug}'."}],
         ) from None
+
+
+def provider_list() -> QuerySet[Provider]:
+    return Provider.objects.select_related("template")
 
 
 def proxy_get(slug: str) -> Proxy:
@@ -45,6 +50,14 @@ def api_key_get(*, proxy: Proxy, key_id) -> APIKey:
         raise APIKeyNotFound(f"No API key '{key_id}' on proxy '{proxy.slug}'.") from None
 
 
+def user_get(username: str):
+    """The user a management token is issued to."""
+    try:
+        return get_user_model().objects.get_by_natural_key(username)
+    except get_user_model().DoesNotExist:
+        raise UserNotFound(f"No user '{username}'.") from None
+
+
 def effective_inbound_key(proxy: Proxy) -> dict[str, str]:
     """Where callers put their key for this proxy: its own settings, else the provider's."""
     provider = proxy.provider
@@ -59,3 +72,9 @@ def effective_inbound_key(proxy: Proxy) -> dict[str, str]:
         "name": provider.inbound_key_name,
         "prefix": provider.inbound_key_prefix,
     }
+
+
+def invoke_url(proxy: Proxy, gateway) -> str:
+    """Where applications call ``proxy`` on ``gateway``: base URL + Proxy ID + context."""
+    context = "" if proxy.context == "/" else proxy.context
+    return f"{gateway.invoke_base}/{proxy.slug}{context}"

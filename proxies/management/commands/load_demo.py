@@ -3,19 +3,29 @@ deployment, so the product works offline straight away. Safe to run again."""
 
 import os
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 
 from deployments import services as deployment_services
 from deployments.selectors import current_deployment
 from gateways import services as gateway_services
+from gateways.errors import GatewayNotFound
 from gateways.models import Gateway
+from gateways.selectors import gateway_get
 from proxies import services as proxy_services
-from proxies.models import Provider, Proxy
+from proxies.errors import ProviderNotFound, ProxyNotFound, UserNotFound
+from proxies.management.commands._base import ServiceCommand
+from proxies.models import APIKeyStatus, Provider, Proxy
+from proxies.selectors import api_key_list, provider_get, proxy_get, user_get
+
+DEMO_KEY_NAME = "demo"
 
 
-class Command(BaseCommand):
-    help = "Create demo data: admin user, demo provider on the local fake upstream, proxy, gateway."
+class Command(ServiceCommand):
+    help = (
+        "Create demo data: admin user, demo provider on the local fake upstream, proxy, "
+        "gateway, deployment and a demo API key. Safe to run again."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -25,34 +35,71 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-url", default=os.environ.get("GATEHOUSE_DEMO_BASE_URL", "http://127.0.0.1:8000")
         )
+        parser.add_argument("--no-key", action="store_true", help="Do not create the demo API key.")
 
-    def handle(self, *args, upstream, base_url, **options):
-        from django.conf import settings
+    def run(self, *args, upstream: str, base_url: str, no_key: bool, **options) -> None:
+        self._ensure_admin()
+        provider = self._ensure_provider(upstream)
+        proxy = self._ensure_proxy(provider)
+        gateway = self._ensure_gateway(base_url)
+        if current_deployment(proxy=proxy, gateway=gateway) is None:
+            deployment_services.deploy(proxy=proxy, gateway=gateway, reason="demo")
+        invoke_url = f"{gateway.invoke_base}/{proxy.slug}"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo ready: proxy '{proxy.slug}' deployed on gateway '{gateway.slug}' "
+                f"({invoke_url})."
+            )
+        )
+        if not no_key:
+            self._ensure_key(proxy, invoke_url)
 
-        User = get_user_model()
-        if not User.objects.filter(username="admin").exists():
-            User.objects.create_superuser("admin", "admin@example.com", "admin")
+    def _ensure_admin(self) -> None:
+        try:
+            user_get("admin")
+        except UserNotFound:
+            get_user_model().objects.create_superuser("admin", "admin@example.com", "admin")
             self.stdout.write("Created superuser admin / admin (change the password).")
-        provider = Provider.objects.filter(slug="demo-provider").first()
-        if provider is None:
-            provider = proxy_services.provider_create(
+
+    def _ensure_provider(self, upstream: str) -> Provider:
+        try:
+            return provider_get("demo-provider")
+        except ProviderNotFound:
+            return proxy_services.provider_create(
                 name="Demo Provider",
                 template="openai-compatible",
                 upstream_url=upstream,
                 credential="sk-demo-upstream",
             )
-        proxy = Proxy.objects.filter(slug="demo-chat").first() or proxy_services.proxy_create(
-            name="Demo Chat", provider=provider
-        )
+
+    def _ensure_proxy(self, provider: Provider) -> Proxy:
+        try:
+            return proxy_get("demo-chat")
+        except ProxyNotFound:
+            return proxy_services.proxy_create(name="Demo Chat", provider=provider)
+
+    def _ensure_gateway(self, base_url: str) -> Gateway:
         slug = settings.GATEHOUSE_DEFAULT_GATEWAY
-        gateway = Gateway.objects.filter(slug=slug).first() or gateway_services.gateway_create(
-            name=slug, base_url=base_url, description="The all-in-one server's gateway."
-        )
-        if current_deployment(proxy=proxy, gateway=gateway) is None:
-            deployment_services.deploy(proxy=proxy, gateway=gateway, reason="demo")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo ready: proxy '{proxy.slug}' deployed on gateway '{gateway.slug}' "
-                f"({gateway.invoke_base}/{proxy.slug})."
+        try:
+            return gateway_get(slug)
+        except GatewayNotFound:
+            return gateway_services.gateway_create(
+                name=slug, base_url=base_url, description="The all-in-one server's gateway."
             )
+
+    def _ensure_key(self, proxy: Proxy, invoke_url: str) -> None:
+        """One active key named "demo"; its secret can be printed only when it is created."""
+        keys = api_key_list(proxy=proxy).filter(name=DEMO_KEY_NAME, status=APIKeyStatus.ACTIVE)
+        if keys.exists():
+            self.stdout.write(
+                f"Demo API key '{DEMO_KEY_NAME}' exists ({keys.first().masked}); it was shown "
+                "when created. Revoke it and run load_demo again for a new one."
+            )
+            return
+        _, secret = proxy_services.api_key_create(proxy=proxy, name=DEMO_KEY_NAME)
+        self.stdout.write(f"Demo API key (shown once, store it now): {secret}")
+        self.stdout.write(
+            f'Try: curl {invoke_url}/chat/completions -H "Authorization: Bearer {secret}" '
+            '-H "Content-Type: application/json" '
+            '-d \'{"model": "demo", "messages": [{"role": "user", "content": "Hello"}]}\''
         )

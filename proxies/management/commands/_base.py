@@ -1,0 +1,124 @@
+"""What every Gatehouse management command shares: domain errors become a one-line message on
+stderr and exit code 1, the primary value goes alone to stdout so scripts can capture it
+(``ID=$(python manage.py create_proxy ...)``), and explanations go to stderr.
+
+Django skips modules whose name starts with ``_`` when it looks for commands, so this module is
+not a command itself.
+"""
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from config.errors import DomainError
+
+
+def one_line(message: str) -> str:
+    """Collapse a message to one line; scripts and CI logs read errors line by line."""
+    return " ".join(str(message).split())
+
+
+class ServiceCommand(BaseCommand):
+    """Base class: subclasses implement ``run`` and call services and selectors only."""
+
+    def run(self, *args: Any, **options: Any) -> None:
+        raise NotImplementedError
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self.run(*args, **options)
+        except DomainError as exc:
+            raise CommandError(one_line(exc.message)) from None
+        except CommandError as exc:
+            raise CommandError(one_line(str(exc)), returncode=exc.returncode) from None
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # Usage mistakes become CommandError too, reported in one line by run_from_argv below.
+        parser.called_from_command_line = False
+        return parser
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        try:
+            super().run_from_argv(argv)
+        except CommandError as exc:
+            # Argument parsing errors get here (Django handles those raised while executing,
+            # and re-raises them only for --traceback, which asks for the full story).
+            if "--traceback" in argv:
+                raise
+            self.stderr.write(f"CommandError: {one_line(str(exc))} (see --help)")
+            sys.exit(exc.returncode)
+
+    # --- output -------------------------------------------------------------------------------
+
+    def emit(self, value: Any) -> None:
+        """The primary value, alone on its line of stdout."""
+        self.stdout.write(str(value))
+
+    def note(self, message: str) -> None:
+        """An explanation for people, on stderr so captured stdout stays clean."""
+        self.stderr.write(message)
+
+    def emit_json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2, default=_json_value))
+
+    def emit_table(self, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """A plain aligned table on stdout; columns are separated by two spaces."""
+        cells = [[str(h) for h in headers]] + [
+            ["" if c is None else str(c) for c in row] for row in rows
+        ]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+        for row in cells:
+            line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            self.stdout.write(line.rstrip())
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+# --- shared arguments -----------------------------------------------------------------------
+
+
+def add_credential_arguments(parser, *, required: bool) -> None:
+    """``--credential-env VAR`` (preferred) or ``--credential VALUE``, never both."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument(
+        "--credential-env",
+        metavar="VAR",
+        help="Read the upstream credential from this environment variable (recommended).",
+    )
+    group.add_argument(
+        "--credential",
+        metavar="VALUE",
+        help=(
+            "The upstream credential itself. It ends up in shell history and in the process "
+            "list; prefer --credential-env."
+        ),
+    )
+
+
+def credential_from_options(options: dict[str, Any]) -> str | None:
+    """The credential given on the command line, ``None`` when neither option was used."""
+    variable = options.get("credential_env")
+    if variable:
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            raise CommandError(f"Environment variable {variable} is not set or is empty.")
+        return value
+    value = options.get("credential")
+    if value is not None and not value.strip():
+        raise CommandError("The credential must not be empty.")
+    return value.strip() if value is not None else None
+
+
+def format_time(value) -> str:
+    """A timestamp as people read it in a table: UTC, to the second."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
