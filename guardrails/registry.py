@@ -3,11 +3,19 @@
 A policy declares its name, version, phases and a JSON schema for its parameters (properties
 flagged ``"x-advanced": true`` are shown collapsed in forms). Attachments are validated against
 that schema when saved, with the schema's defaults filled in, so the deployment snapshot holds
-complete, checked parameters and the gateway never re-validates per request.
+complete, checked parameters. ``Policy.compile`` turns them into a ready instance once per
+snapshot (regexes, JSONPaths and schemas pre-compiled); the gateway only calls its hooks.
+
+Hooks on a compiled instance, each optional:
+- ``async on_request(ctx: RequestContext) -> Verdict | None`` (None means passed);
+- ``async on_response(ctx: ResponseContext) -> Verdict | None``;
+- ``stream_judge(ctx: ResponseContext) -> StreamJudge | None`` for streamed responses, judging
+  the plain text deltas the data plane extracts from the SSE events.
 """
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError as SchemaError
@@ -19,6 +27,25 @@ class Phase:
     STREAM = "stream"
 
 
+class Direction:
+    REQUEST = "REQUEST"
+    RESPONSE = "RESPONSE"
+
+
+class StreamMode:
+    """How much of a streamed response a policy must see before releasing text."""
+
+    CHUNK = "chunk"  # judges each delta as it comes
+    WINDOW = "window"  # holds back a bounded tail (a placeholder or a match split across deltas)
+    END = "end"  # must see the whole text; nothing is released until it passes
+
+
+class Action:
+    PASSED = "passed"
+    MODIFIED = "modified"
+    INTERVENED = "intervened"
+
+
 class ParameterError(ValueError):
     """Parameters that break a policy's schema; ``errors`` holds ``{"field", "message"}`` rows."""
 
@@ -27,8 +54,83 @@ class ParameterError(ValueError):
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a hook decided. Hooks return None for "passed" so the common case allocates nothing.
+
+    An intervention carries the ``actionReason``, the ``assessments`` (shown only when
+    ``show_assessment``) and the HTTP status: 422 for a guardrail; a transformation policy
+    whose input the client got wrong (an unknown prompt template) uses 400 and an
+    ``error_type`` such as ``PROMPT_TEMPLATE_ERROR``.
+    """
+
+    action: str
+    reason: str = ""
+    assessments: Any = None
+    show_assessment: bool = False
+    status: int = 422
+    error_type: str | None = None
+
+    @property
+    def intervened(self) -> bool:
+        return self.action == Action.INTERVENED
+
+    @classmethod
+    def intervene(
+        cls,
+        reason: str,
+        assessments: Any = None,
+        *,
+        show_assessment: bool = False,
+        status: int = 422,
+        error_type: str | None = None,
+    ) -> "Verdict":
+        return cls(Action.INTERVENED, reason, assessments, show_assessment, status, error_type)
+
+
+MODIFIED = Verdict(Action.MODIFIED)
+
+
+class RequestContext:
+    """The parsed request body (policies may change it in place) and the per-request state,
+    a dict shared with the response phase (e.g. the PII placeholder mapping)."""
+
+    __slots__ = ("body", "state")
+    direction = Direction.REQUEST
+
+    def __init__(self, body: Any, state: dict[str, Any]):
+        self.body = body
+        self.state = state
+
+
+class ResponseContext(RequestContext):
+    """The parsed response body (None while streaming) and the request's state."""
+
+    __slots__ = ()
+    direction = Direction.RESPONSE
+
+
+class StreamStep(NamedTuple):
+    """Text a judge lets through now (possibly rewritten), or an intervention."""
+
+    release: str
+    verdict: Verdict | None = None
+
+
+class StreamJudge:
+    """Judges one streamed response, delta by delta. One instance per response."""
+
+    modified: bool = False
+
+    async def feed(self, text: str) -> StreamStep:
+        raise NotImplementedError
+
+    async def finish(self) -> StreamStep:
+        raise NotImplementedError
+
+
 class Policy:
-    """Base class. Subclasses set the class attributes and, later, the phase hooks."""
+    """Base class: class attributes describe the policy; an instance is a compiled attachment."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "v1"
@@ -37,6 +139,43 @@ class Policy:
     category: ClassVar[str] = "guardrail"
     phases: ClassVar[frozenset[str]] = frozenset()
     parameters_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+    stream_mode: str = StreamMode.END
+    # The ``type`` of the 422 body, e.g. ``WORD_COUNT_GUARDRAIL``; derived from ``name``.
+    intervention_type: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and "intervention_type" not in cls.__dict__:
+            cls.intervention_type = cls.name.upper().replace("-", "_")
+
+    def __init__(self, params: dict[str, Any], *, key: str | None = None):
+        self.params = params
+        self.key = key or self.name
+        self.applies_to_request = Phase.REQUEST in self.phases
+        self.applies_to_response = Phase.RESPONSE in self.phases
+        self.setup(params)
+
+    @classmethod
+    def compile(cls, params: dict[str, Any] | None, *, key: str | None = None) -> "Policy":
+        """Validate ``params`` (filling defaults) and build the instance the gateway runs.
+
+        Done once per deployment snapshot, never per request. ``key`` tells two attachments
+        of the same policy apart in the per-request state.
+        """
+        return cls(cls.validate_params(params), key=key)
+
+    def setup(self, params: dict[str, Any]) -> None:
+        """Pre-compile what the hooks need; may narrow ``applies_to_request/response``."""
+
+    async def on_request(self, ctx: RequestContext) -> Verdict | None:
+        return None
+
+    async def on_response(self, ctx: ResponseContext) -> Verdict | None:
+        return None
+
+    def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
+        """A judge for one streamed response, or None when there is nothing to do for it."""
+        return None
 
     @classmethod
     def validate_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -66,6 +205,7 @@ class Policy:
             "description": cls.description,
             "category": cls.category,
             "phases": sorted(cls.phases),
+            "stream_mode": cls.stream_mode if Phase.RESPONSE in cls.phases else None,
             "parameters_schema": cls.parameters_schema,
         }
 
@@ -76,8 +216,10 @@ def _field_error(error: SchemaError) -> dict[str, str]:
         missing = error.message.split("'")[1] if "'" in error.message else ""
         path.append(missing)
         message = "This field is required."
-    elif error.validator == "additionalProperties":
-        message = error.message
+    elif error.validator in ("anyOf", "oneOf") and _only_required(error.validator_value):
+        names = ", ".join(name for option in error.validator_value for name in option["required"])
+        quantity = "at least one" if error.validator == "anyOf" else "exactly one"
+        message = f"Provide {quantity} of: {names}."
     else:
         message = error.message
     return {
@@ -86,7 +228,13 @@ def _field_error(error: SchemaError) -> dict[str, str]:
     }
 
 
+def _only_required(options: Any) -> bool:
+    return isinstance(options, list) and all(set(o) == {"required"} for o in options)
+
+
 def _with_defaults(schema: dict[str, Any], value: Any) -> Any:
+    if schema.get("type") == "array" and isinstance(value, list) and "items" in schema:
+        return [_with_defaults(schema["items"], item) for item in value]
     if schema.get("type") != "object" or not isinstance(value, dict):
         return value
     result = dict(value)
@@ -104,6 +252,9 @@ _REGISTRY: dict[str, type[Policy]] = {}
 def register(cls: type[Policy]) -> type[Policy]:
     """Class decorator adding a policy to the catalog."""
     Draft7Validator.check_schema(cls.parameters_schema)
+    if Phase.RESPONSE in cls.phases and cls.stream_judge is Policy.stream_judge:
+        # A response guardrail that could not judge streams would be skipped silently there.
+        raise TypeError(f"{cls.__name__} has a response phase but no stream_judge.")
     _REGISTRY[cls.name] = cls
     return cls
 

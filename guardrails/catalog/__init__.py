@@ -1,3 +1,10 @@
 """The policy catalog: importing this package registers every policy class."""
 
-from guardrails.catalog import counting  # noqa: F401
+from guardrails.catalog import (  # noqa: F401
+    counting,
+    json_schema,
+    pii,
+    prompt,
+    regex,
+    url,
+)

@@ -1,71 +1,207 @@
-"""Counting guardrails (word count): pass when the selected text's count lies in [min, max]."""
+"""Counting guardrails (word count, sentence count, content length in UTF-8 bytes): pass when
+the selected text's count lies in [min, max] (inverted: outside it).
 
+On a stream the count only grows, so a count above ``max`` stops the stream at once and a
+count that reached ``min`` releases the text held so far: with ``min`` 0 nothing is held back.
+An inverted range is only decided at the end, or as soon as the count passes ``max``.
+"""
+
+import re
 from typing import Any, ClassVar
 
-from guardrails.registry import Phase, Policy, register
+from guardrails.catalog.content import (
+    REQUEST_JSON_PATH,
+    RESPONSE_JSON_PATH,
+    ContentGuardrail,
+    Section,
+    section_schema,
+    sections_schema,
+)
+from guardrails.registry import (
+    ResponseContext,
+    StreamJudge,
+    StreamMode,
+    StreamStep,
+    Verdict,
+    register,
+)
 
 
 def counting_section(unit: str, json_path: str, enabled: bool) -> dict[str, Any]:
     """The schema of one direction (request or response) of a counting guardrail."""
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "enabled": {"type": "boolean", "default": enabled, "title": "Enabled"},
-            "min": {"type": "integer", "minimum": 0, "default": 0, "title": f"Minimum {unit}"},
-            "max": {"type": "integer", "minimum": 1, "title": f"Maximum {unit}"},
-            "jsonPath": {
-                "type": "string",
-                "default": json_path,
-                "title": "JSON Path",
-                "x-advanced": True,
-            },
-            "invert": {
-                "type": "boolean",
-                "default": False,
-                "title": "Invert the Guardrail Decision",
-                "x-advanced": True,
-            },
-            "showAssessment": {
-                "type": "boolean",
-                "default": False,
-                "title": "Show Guardrail Assessment",
-                "x-advanced": True,
-            },
+    title = unit.title()
+    return section_schema(
+        {
+            "min": {"type": "integer", "minimum": 0, "default": 0, "title": f"Minimum {title}"},
+            "max": {"type": "integer", "minimum": 1, "title": f"Maximum {title}"},
         },
-        "required": ["max"],
-    }
+        json_path=json_path,
+        enabled=enabled,
+        required=("max",),
+    )
 
 
 def counting_schema(unit: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "request": counting_section(unit, "$.messages[-1].content", True),
-            "response": counting_section(unit, "$.choices[0].message.content", False),
-        },
-        "anyOf": [{"required": ["request"]}, {"required": ["response"]}],
-    }
+    return sections_schema(
+        counting_section(unit, REQUEST_JSON_PATH, True),
+        counting_section(unit, RESPONSE_JSON_PATH, False),
+    )
 
 
-class CountingGuardrail(Policy):
-    unit: ClassVar[str]
-    phases = frozenset({Phase.REQUEST, Phase.RESPONSE})
+class WordCounter:
+    """Counts whitespace-separated words incrementally; a word split across deltas counts once."""
+
+    __slots__ = ("in_word", "value")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.in_word = False
+
+    def add(self, text: str) -> int:
+        words = text.split()
+        if words:
+            self.value += len(words) - (1 if self.in_word and not text[0].isspace() else 0)
+            self.in_word = not text[-1].isspace()
+        elif text:
+            self.in_word = False
+        return self.value
+
+
+_SENTENCE_END = re.compile(r"[.!?]")
+
+
+class SentenceCounter:
+    """Counts non-blank segments between ``.``, ``!`` and ``?``, incrementally."""
+
+    __slots__ = ("closed", "open")
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.open = False  # the current segment has non-blank text
+
+    @property
+    def value(self) -> int:
+        return self.closed + (1 if self.open else 0)
+
+    def add(self, text: str) -> int:
+        pieces = _SENTENCE_END.split(text)
+        self.open = self.open or (not pieces[0].isspace() and pieces[0] != "")
+        for piece in pieces[1:]:
+            if self.open:
+                self.closed += 1
+            self.open = piece != "" and not piece.isspace()
+        return self.value
+
+
+class ByteCounter:
+    """Counts UTF-8 bytes."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def add(self, text: str) -> int:
+        self.value += len(text.encode())
+        return self.value
+
+
+class CountingGuardrail(ContentGuardrail):
+    noun: ClassVar[str]  # "word count"
+    unit: ClassVar[str]  # "words"
+    counter: ClassVar[type]
+    stream_mode = StreamMode.CHUNK  # when min is 0 and not inverted; else the text is held
 
     @classmethod
-    def check(cls, params: dict[str, Any]) -> list[dict[str, str]]:
-        errors = []
-        for direction in ("request", "response"):
-            section = params.get(direction)
-            if section and section["min"] > section["max"]:
-                errors.append(
-                    {
-                        "field": f"params.{direction}.min",
-                        "message": f"Minimum {cls.unit} must not exceed the maximum.",
-                    }
-                )
-        return errors
+    def check_section(cls, direction: str, section: dict[str, Any]) -> list[dict[str, str]]:
+        if section["min"] > section["max"]:
+            return [
+                {
+                    "field": f"params.{direction}.min",
+                    "message": f"Minimum {cls.noun} must not exceed the maximum.",
+                }
+            ]
+        return []
+
+    def setup(self, params: dict[str, Any]) -> None:
+        super().setup(params)
+        response = self.response
+        if response is not None and (response.invert or response.params["min"] > 0):
+            self.stream_mode = StreamMode.END
+
+    def count(self, text: str) -> int:
+        return self.counter().add(text)
+
+    async def judge_text(self, section: Section, text: str) -> Verdict | None:
+        n = self.count(text)
+        inside = section.params["min"] <= n <= section.params["max"]
+        return None if inside != section.invert else self.violation(section)
+
+    def violation(self, section: Section) -> Verdict:
+        low, high = section.params["min"], section.params["max"]
+        if section.invert:
+            assessment = (
+                f"Violation of {self.noun} detected. Expected {self.noun} to be outside the "
+                f"range of {low} to {high} {self.unit}."
+            )
+        else:
+            assessment = (
+                f"Violation of {self.noun} detected. Expected between {low} and {high} {self.unit}."
+            )
+        return Verdict.intervene(
+            f"Violation of applied {self.noun} constraints detected.",
+            assessment,
+            show_assessment=section.show_assessment,
+        )
+
+    def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
+        if self.response is None:
+            return None
+        return RangeJudge(self, self.response)
+
+
+class RangeJudge(StreamJudge):
+    """Streams a counting guardrail: see the module docstring."""
+
+    def __init__(self, policy: CountingGuardrail, section: Section):
+        self.policy = policy
+        self.section = section
+        self.counter = policy.counter()
+        self.low = section.params["min"]
+        self.high = section.params["max"]
+        self.held: list[str] = []
+        self.decided = False  # an inverted range already passed for good
+
+    def _release(self, text: str) -> StreamStep:
+        if self.held:
+            self.held.append(text)
+            text = "".join(self.held)
+            self.held = []
+        return StreamStep(text)
+
+    async def feed(self, text: str) -> StreamStep:
+        if self.decided:
+            return StreamStep(text)
+        n = self.counter.add(text)
+        if self.section.invert:
+            if n > self.high:
+                self.decided = True
+                return self._release(text)
+        else:
+            if n > self.high:
+                return StreamStep("", self.policy.violation(self.section))
+            if n >= self.low:
+                return self._release(text)
+        self.held.append(text)
+        return StreamStep("")
+
+    async def finish(self) -> StreamStep:
+        if self.decided:
+            return StreamStep("")
+        n = self.counter.value
+        if (self.low <= n <= self.high) == self.section.invert:
+            return StreamStep("", self.policy.violation(self.section))
+        return self._release("")
 
 
 @register
@@ -73,5 +209,29 @@ class WordCountGuardrail(CountingGuardrail):
     name = "word-count-guardrail"
     display_name = "Word Count Guardrail"
     description = "Blocks prompts or responses whose word count falls outside a range."
+    noun = "word count"
     unit = "words"
+    counter = WordCounter
     parameters_schema = counting_schema("word count")
+
+
+@register
+class SentenceCountGuardrail(CountingGuardrail):
+    name = "sentence-count-guardrail"
+    display_name = "Sentence Count Guardrail"
+    description = "Blocks prompts or responses whose sentence count falls outside a range."
+    noun = "sentence count"
+    unit = "sentences"
+    counter = SentenceCounter
+    parameters_schema = counting_schema("sentence count")
+
+
+@register
+class ContentLengthGuardrail(CountingGuardrail):
+    name = "content-length-guardrail"
+    display_name = "Content Length Guardrail"
+    description = "Blocks prompts or responses whose size in UTF-8 bytes falls outside a range."
+    noun = "content length"
+    unit = "bytes"
+    counter = ByteCounter
+    parameters_schema = counting_schema("content length (bytes)")

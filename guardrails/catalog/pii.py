@@ -1,0 +1,254 @@
+"""PII masking: finds emails, phone numbers, SSNs and custom entities (RE2 patterns) in the
+request and replaces them before the request leaves the gateway.
+
+``redactPII`` false: each distinct value becomes a placeholder such as ``[EMAIL_0000]`` (entity
+and a 4-hex-digit counter); the mapping stays in the request's state and the placeholders are
+put back in the response, also on streams, where a placeholder split across deltas is held
+back (at most 64 characters) until it is complete. ``redactPII`` true: values become ``*****``
+for good. The policy does not judge content; but a ``jsonPath`` with nothing at it intervenes,
+since the request could otherwise leave with PII unmasked.
+"""
+
+import re
+from typing import Any
+
+from guardrails.catalog.content import REQUEST_JSON_PATH
+from guardrails.catalog.regex import compile_re2, regex_error
+from guardrails.jsonpath import compile_path, iter_strings, path_error
+from guardrails.registry import (
+    MODIFIED,
+    Phase,
+    Policy,
+    RequestContext,
+    ResponseContext,
+    StreamJudge,
+    StreamMode,
+    StreamStep,
+    Verdict,
+    register,
+)
+
+BUILT_IN_ENTITIES = {
+    "email": (
+        "EMAIL",
+        r"(?i)\b[a-z0-9.!#$%&'*+/=?^_{|}~-]+@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+        r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])\b",
+    ),
+    "phone": (
+        "PHONE",
+        r"(?:\+?1[-.\s]?)?(?:\([2-9][0-9]{2}\)|[2-9][0-9]{2})[-.\s]?[2-9][0-9]{2}[-.\s]?[0-9]{4}\b",
+    ),
+    "ssn": (
+        "SSN",
+        r"\b(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6(?:[0-57-9][0-9]|6[0-57-9])|[7-8][0-9]{2})"
+        r"[- ]?(?:0[1-9]|[1-9][0-9])[- ]?(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})\b",
+    ),
+}
+REDACTED = "*****"
+PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9a-f]{4}\]")
+# The unfinished start of a placeholder at the end of a streamed delta.
+_PLACEHOLDER_START = re.compile(r"\[[A-Z_]*[0-9a-f]{0,4}\Z")
+LOOK_AHEAD = 64
+_ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
+
+
+def _detector(title: str) -> dict[str, Any]:
+    return {"type": "boolean", "default": False, "title": f"Mask {title}"}
+
+
+@register
+class PIIMaskingRegex(Policy):
+    name = "pii-masking-regex"
+    display_name = "PII Masking Regex"
+    description = (
+        "Masks emails, phone numbers, SSNs and custom entities in prompts, and restores them "
+        "in responses (or redacts them for good)."
+    )
+    phases = frozenset({Phase.REQUEST, Phase.RESPONSE, Phase.STREAM})
+    stream_mode = StreamMode.WINDOW
+    parameters_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "email": _detector("Email Addresses"),
+            "phone": _detector("Phone Numbers"),
+            "ssn": _detector("Social Security Numbers"),
+            "customPIIEntities": {
+                "type": "array",
+                "default": [],
+                "title": "Custom PII Entities",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "piiEntity": {
+                            "type": "string",
+                            "pattern": "^[A-Z_]+$",
+                            "maxLength": _ENTITY_NAME_MAX,
+                            "title": "Entity Name",
+                        },
+                        "piiRegex": {
+                            "type": "string",
+                            "minLength": 1,
+                            "title": "Regular Expression (RE2)",
+                        },
+                    },
+                    "required": ["piiEntity", "piiRegex"],
+                },
+            },
+            "jsonPath": {
+                "type": "string",
+                "default": REQUEST_JSON_PATH,
+                "title": "JSON Path",
+                "description": "What to mask; empty or '$' masks every string in the body.",
+                "x-advanced": True,
+            },
+            "redactPII": {
+                "type": "boolean",
+                "default": False,
+                "title": "Redact PII",
+                "description": "Replace with ***** for good instead of reversible placeholders.",
+                "x-advanced": True,
+            },
+        },
+    }
+
+    @classmethod
+    def check(cls, params: dict[str, Any]) -> list[dict[str, str]]:
+        errors = []
+        problem = path_error(params["jsonPath"])
+        if problem:
+            errors.append({"field": "params.jsonPath", "message": problem})
+        seen = {BUILT_IN_ENTITIES[key][0] for key in BUILT_IN_ENTITIES if params[key]}
+        for index, entity in enumerate(params["customPIIEntities"]):
+            field = f"params.customPIIEntities.{index}"
+            problem = regex_error(entity["piiRegex"])
+            if problem is None and compile_re2(entity["piiRegex"]).search("") is not None:
+                problem = "The pattern must not match empty text."
+            if problem:
+                errors.append({"field": f"{field}.piiRegex", "message": problem})
+            if entity["piiEntity"] in seen:
+                errors.append(
+                    {"field": f"{field}.piiEntity", "message": "Entity names must be unique."}
+                )
+            seen.add(entity["piiEntity"])
+        if not seen:
+            errors.append(
+                {
+                    "field": "params",
+                    "message": "Turn on email, phone or ssn, or add a custom PII entity.",
+                }
+            )
+        return errors
+
+    def setup(self, params: dict[str, Any]) -> None:
+        entities = [(e["piiEntity"], e["piiRegex"]) for e in params["customPIIEntities"]]
+        entities += [BUILT_IN_ENTITIES[key] for key in BUILT_IN_ENTITIES if params[key]]
+        # One pass over the text for every entity: an alternation of named groups.
+        self.groups = {f"gatehouse_pii_{i}": name for i, (name, _) in enumerate(entities)}
+        self.pattern = compile_re2(
+            "|".join(f"(?P<gatehouse_pii_{i}>{pattern})" for i, (_, pattern) in enumerate(entities))
+        )
+        self.path = compile_path(params["jsonPath"])
+        self.redact = params["redactPII"]
+        self.applies_to_response = not self.redact
+
+    async def on_request(self, ctx: RequestContext) -> Verdict | None:
+        matches = self.path.find(ctx.body)
+        if not matches:
+            reason = f"No value found at JSONPath '{self.path.expression}'."
+            return Verdict.intervene(reason, reason)
+        mapping = None if self.redact else ctx.state.setdefault(self.key, PlaceholderMap())
+        changed = False
+        for match in matches:
+            targets = [match] if isinstance(match.value, str) else iter_strings(match.value)
+            for target in list(targets):
+                masked = self.mask(target.value, mapping)
+                if masked is not target.value:
+                    target.replace(masked)
+                    changed = True
+        return MODIFIED if changed else None
+
+    def mask(self, text: str, mapping: "PlaceholderMap | None") -> str:
+        """``text`` with PII replaced (the same object when there is none)."""
+        if not text or self.pattern.search(text) is None:
+            return text
+        if mapping is None:
+            return self.pattern.sub(REDACTED, text)
+        return self.pattern.sub(lambda m: self._placeholder(m, mapping), text)
+
+    def _placeholder(self, match: Any, mapping: "PlaceholderMap") -> str:
+        original = match.group()
+        if not original or PLACEHOLDER.fullmatch(original):
+            return original
+        placeholder = mapping.placeholders.get(original)
+        if placeholder is None:
+            entity = next(self.groups[g] for g in self.groups if match.group(g) is not None)
+            placeholder = f"[{entity}_{len(mapping.originals):04x}]"
+            mapping.placeholders[original] = placeholder
+            mapping.originals[placeholder] = original
+        return placeholder
+
+    async def on_response(self, ctx: ResponseContext) -> Verdict | None:
+        mapping = ctx.state.get(self.key)
+        if not mapping or not isinstance(ctx.body, dict | list):
+            return None
+        changed = False
+        for target in list(iter_strings(ctx.body)):
+            restored = restore(target.value, mapping.originals)
+            if restored is not target.value:
+                target.replace(restored)
+                changed = True
+        return MODIFIED if changed else None
+
+    def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
+        mapping = ctx.state.get(self.key)
+        return PlaceholderJudge(mapping.originals) if mapping else None
+
+
+class PlaceholderMap:
+    """One request's placeholders, kept in its state between the request and the response."""
+
+    __slots__ = ("originals", "placeholders")
+
+    def __init__(self) -> None:
+        self.placeholders: dict[str, str] = {}  # original -> placeholder
+        self.originals: dict[str, str] = {}  # placeholder -> original
+
+    def __bool__(self) -> bool:
+        return bool(self.originals)
+
+
+def restore(text: str, originals: dict[str, str]) -> str:
+    """``text`` with known placeholders replaced by the originals (same object if none)."""
+    if "[" not in text:
+        return text
+    restored = PLACEHOLDER.sub(lambda m: originals.get(m.group(), m.group()), text)
+    return text if restored == text else restored
+
+
+class PlaceholderJudge(StreamJudge):
+    """Restores placeholders in streamed text, holding back an unfinished one at the end."""
+
+    def __init__(self, originals: dict[str, str]):
+        self.originals = originals
+        self.held = ""
+
+    def _restore(self, text: str) -> str:
+        restored = restore(text, self.originals)
+        if restored is not text:
+            self.modified = True
+        return restored
+
+    async def feed(self, text: str) -> StreamStep:
+        buf = self.held + text
+        start = buf.rfind("[", max(0, len(buf) - LOOK_AHEAD))
+        if start != -1 and _PLACEHOLDER_START.match(buf, start):
+            buf, self.held = buf[:start], buf[start:]
+        else:
+            self.held = ""
+        return StreamStep(self._restore(buf))
+
+    async def finish(self) -> StreamStep:
+        held, self.held = self.held, ""
+        return StreamStep(self._restore(held))

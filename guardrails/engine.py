@@ -1,0 +1,274 @@
+"""The guardrail chain runner used by the gateway.
+
+``compile_chain`` turns a deployment snapshot's attachments into compiled policy instances,
+once per snapshot. Per request the data plane calls:
+
+- ``await chain.run_request(body, state)`` with the parsed JSON request body (policies may
+  change it in place; ``result.body`` is the body to forward) and a fresh ``state`` dict it
+  keeps for the response;
+- ``await chain.run_response(body, state)`` with a parsed, successful JSON response;
+- for a streamed response, ``guard = chain.stream(state)``, then ``await guard.feed(delta)``
+  for each text delta and ``await guard.finish()`` at the end of the stream. Each returns
+  ``(text_to_release, intervention)``: send only the released text, and on an intervention end
+  the stream with an error event built from ``intervention_body``.
+
+An intervention becomes the 422 body of ``intervention_body`` (400 for the prompt policies'
+``*_ERROR`` types). ``result.events`` / ``guard.events`` list what each policy did, for the
+usage record. An empty chain costs one attribute check: test ``chain.has_request`` /
+``has_response`` before parsing any body.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from guardrails.registry import (
+    Action,
+    Direction,
+    ParameterError,
+    Policy,
+    RequestContext,
+    ResponseContext,
+    StreamJudge,
+    Verdict,
+    get_policy,
+)
+
+logger = logging.getLogger(__name__)
+
+GUARDRAIL_INTERVENED = "GUARDRAIL_INTERVENED"
+
+
+class ChainCompileError(ValueError):
+    """An attachment in the snapshot names an unknown policy or carries unusable parameters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Intervention:
+    policy: str
+    direction: str
+    reason: str
+    assessments: Any = None
+    show_assessment: bool = False
+    status: int = 422
+    type: str = ""
+
+    @property
+    def message(self) -> str:
+        """One readable line for SDK error messages and logs."""
+        if self.status != 422:
+            return self.reason
+        where = "request" if self.direction == Direction.REQUEST else "response"
+        return f"Guardrail {self.policy} intervened on the {where}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ChainResult:
+    body: Any
+    intervention: Intervention | None = None
+    modified: bool = False
+    events: list[dict[str, str]] = field(default_factory=list)
+
+
+def intervention_body(intervention: Intervention) -> dict[str, Any]:
+    """The reference error body: ``{"type", "message": {"action": "GUARDRAIL_INTERVENED", ...}}``
+    for a guardrail, ``{"type": "PROMPT_TEMPLATE_ERROR", "message": "..."}`` for a prompt policy
+    that could not use the request."""
+    if intervention.status != 422:
+        return {"type": intervention.type, "message": intervention.reason}
+    message: dict[str, Any] = {
+        "action": GUARDRAIL_INTERVENED,
+        "interveningGuardrail": intervention.policy,
+        "direction": intervention.direction,
+        "actionReason": intervention.reason,
+    }
+    if intervention.show_assessment and intervention.assessments is not None:
+        message["assessments"] = intervention.assessments
+    return {"type": intervention.type, "message": message}
+
+
+def _intervention(policy: Policy, direction: str, verdict: Verdict) -> Intervention:
+    return Intervention(
+        policy=policy.name,
+        direction=direction,
+        reason=verdict.reason,
+        assessments=verdict.assessments,
+        show_assessment=verdict.show_assessment,
+        status=verdict.status,
+        type=verdict.error_type or policy.intervention_type,
+    )
+
+
+def _failure(policy: Policy, direction: str) -> Intervention:
+    # A policy that breaks must not let the request through unchecked.
+    logger.exception("Guardrail %s failed on the %s", policy.name, direction.lower())
+    return Intervention(
+        policy=policy.name,
+        direction=direction,
+        reason=f"Guardrail {policy.name} could not be evaluated.",
+        status=500,
+        type="GUARDRAIL_ERROR",
+    )
+
+
+class Chain:
+    """Compiled policies in execution order: requests run the proxy chain then the provider
+    chain; responses run the provider chain then the proxy chain."""
+
+    __slots__ = ("has_request", "has_response", "request_policies", "response_policies")
+
+    def __init__(self, request_policies: list[Policy], response_policies: list[Policy]):
+        self.request_policies = tuple(request_policies)
+        self.response_policies = tuple(response_policies)
+        self.has_request = bool(self.request_policies)
+        self.has_response = bool(self.response_policies)
+
+    def __bool__(self) -> bool:
+        return self.has_request or self.has_response
+
+    async def run_request(self, body: Any, state: dict[str, Any]) -> ChainResult:
+        return await self._run(self.request_policies, RequestContext(body, state))
+
+    async def run_response(self, body: Any, state: dict[str, Any]) -> ChainResult:
+        return await self._run(self.response_policies, ResponseContext(body, state))
+
+    async def _run(self, policies: tuple[Policy, ...], ctx: RequestContext) -> ChainResult:
+        result = ChainResult(body=ctx.body)
+        if not policies:
+            return result
+        direction = ctx.direction
+        request = direction == Direction.REQUEST
+        for policy in policies:
+            try:
+                verdict = await (policy.on_request(ctx) if request else policy.on_response(ctx))
+            except Exception:
+                result.intervention = _failure(policy, direction)
+                result.events.append({"policy": policy.name, "action": Action.INTERVENED})
+                break
+            if verdict is None or verdict.action == Action.PASSED:
+                result.events.append({"policy": policy.name, "action": Action.PASSED})
+            elif verdict.intervened:
+                result.intervention = _intervention(policy, direction, verdict)
+                result.events.append({"policy": policy.name, "action": Action.INTERVENED})
+                break
+            else:
+                result.modified = True
+                result.events.append({"policy": policy.name, "action": Action.MODIFIED})
+        result.body = ctx.body
+        return result
+
+    def stream(self, state: dict[str, Any]) -> "StreamGuard":
+        ctx = ResponseContext(None, state)
+        judges = []
+        for policy in self.response_policies:
+            judge = policy.stream_judge(ctx)
+            if judge is not None:
+                judges.append((policy, judge))
+        return StreamGuard(judges, list(self.response_policies))
+
+
+EMPTY_CHAIN = Chain([], [])
+
+
+class StreamGuard:
+    """Runs a streamed response's text through each policy's judge, in response order: what
+    one judge releases (possibly rewritten, e.g. placeholders restored) feeds the next, and
+    only what the last one releases reaches the client."""
+
+    __slots__ = ("_judges", "_policies", "_stopped_by", "intervention")
+
+    def __init__(self, judges: list[tuple[Policy, StreamJudge]], policies: list[Policy]):
+        self._judges = judges
+        self._policies = policies
+        self._stopped_by: Policy | None = None
+        self.intervention: Intervention | None = None
+
+    async def feed(self, text: str) -> tuple[str, Intervention | None]:
+        if self.intervention is not None:
+            return "", self.intervention
+        for policy, judge in self._judges:
+            if not text:
+                break
+            try:
+                step = await judge.feed(text)
+            except Exception:
+                return self._stop(policy, _failure(policy, Direction.RESPONSE))
+            if step.verdict is not None and step.verdict.intervened:
+                return self._stop(policy, _intervention(policy, Direction.RESPONSE, step.verdict))
+            text = step.release
+        return text, None
+
+    async def finish(self) -> tuple[str, Intervention | None]:
+        if self.intervention is not None:
+            return "", self.intervention
+        text = ""
+        for policy, judge in self._judges:
+            try:
+                if text:
+                    step = await judge.feed(text)
+                    if step.verdict is not None and step.verdict.intervened:
+                        return self._stop(
+                            policy, _intervention(policy, Direction.RESPONSE, step.verdict)
+                        )
+                    text = step.release
+                step = await judge.finish()
+            except Exception:
+                return self._stop(policy, _failure(policy, Direction.RESPONSE))
+            if step.verdict is not None and step.verdict.intervened:
+                return self._stop(policy, _intervention(policy, Direction.RESPONSE, step.verdict))
+            text += step.release
+        return text, None
+
+    def _stop(self, policy: Policy, intervention: Intervention) -> tuple[str, Intervention]:
+        self._stopped_by = policy
+        self.intervention = intervention
+        return "", intervention
+
+    @property
+    def events(self) -> list[dict[str, str]]:
+        """What each response policy did to this stream so far, for the usage record."""
+        modified = {id(p) for p, judge in self._judges if judge.modified}
+        events = []
+        for policy in self._policies:
+            if policy is self._stopped_by:
+                events.append({"policy": policy.name, "action": Action.INTERVENED})
+                break
+            action = Action.MODIFIED if id(policy) in modified else Action.PASSED
+            events.append({"policy": policy.name, "action": action})
+        return events
+
+
+def compile_policy(attachment: dict[str, Any]) -> Policy:
+    """One snapshot attachment ``{"id", "policy", "version", "params"}`` as a ready instance."""
+    name = attachment.get("policy")
+    policy_class = get_policy(name)
+    if policy_class is None:
+        raise ChainCompileError(f"Unknown policy '{name}' (attachment {attachment.get('id')}).")
+    version = attachment.get("version") or policy_class.version
+    if version != policy_class.version:
+        raise ChainCompileError(
+            f"Policy '{name}' {version} is not available; this gateway runs "
+            f"{policy_class.version} (attachment {attachment.get('id')})."
+        )
+    try:
+        return policy_class.compile(
+            attachment.get("params"), key=f"{name}:{attachment.get('id', '')}"
+        )
+    except ParameterError as exc:
+        raise ChainCompileError(
+            f"Invalid parameters for '{name}' (attachment {attachment.get('id')}): {exc}"
+        ) from None
+
+
+def compile_chain(
+    proxy_attachments: list[dict[str, Any]], provider_attachments: list[dict[str, Any]]
+) -> Chain:
+    """Compile both chains of a deployment snapshot (each already in attachment order)."""
+    if not proxy_attachments and not provider_attachments:
+        return EMPTY_CHAIN
+    proxy = [compile_policy(a) for a in proxy_attachments]
+    provider = [compile_policy(a) for a in provider_attachments]
+    return Chain(
+        request_policies=[p for p in proxy + provider if p.applies_to_request],
+        response_policies=[p for p in provider + proxy if p.applies_to_response],
+    )

@@ -1,0 +1,177 @@
+"""JSONPath selection over parsed JSON bodies, compiled once per deployment snapshot.
+
+A thin wrapper over ``python-jsonpath`` (RFC 9535, negative indexes such as
+``$.messages[-1].content``). Paths made only of names and indexes, which is what nearly every
+guardrail uses, are walked directly: a dict lookup per step instead of the library's generic
+matcher, since this runs on every request. An empty path or ``$`` selects the whole body.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsonpath as _library
+import orjson
+from jsonpath.exceptions import JSONPathError as _LibraryError
+from jsonpath.segments import JSONPathChildSegment
+from jsonpath.selectors import IndexSelector, NameSelector
+
+_ENVIRONMENT = _library.JSONPathEnvironment(strict=True)
+
+
+class InvalidJSONPath(ValueError):
+    """The expression is not valid JSONPath."""
+
+
+class PathProblem(Exception):
+    """The body has no usable value at the path; ``reason`` reads well in an error body."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Match:
+    """One selected value and where it lives, so a policy can replace it in place."""
+
+    value: Any
+    container: Any  # the dict or list holding the value; None for the root
+    key: str | int | None
+
+    def replace(self, value: Any) -> None:
+        self.container[self.key] = value
+        self.value = value
+
+
+class CompiledPath:
+    """A JSONPath expression parsed once; ``find`` runs it against a parsed body."""
+
+    __slots__ = ("_compiled", "_steps", "expression", "is_root")
+
+    def __init__(self, expression: str):
+        self.expression = expression.strip()
+        self.is_root = self.expression in ("", "$")
+        self._steps: tuple[str | int, ...] | None = ()
+        self._compiled = None
+        if self.is_root:
+            return
+        try:
+            self._compiled = _ENVIRONMENT.compile(self.expression)
+        except _LibraryError as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else "invalid expression"
+            raise InvalidJSONPath(f"Invalid JSONPath '{self.expression}': {first_line}") from None
+        self._steps = _simple_steps(self._compiled)
+
+    def __repr__(self) -> str:
+        return f"CompiledPath({self.expression!r})"
+
+    def find(self, data: Any) -> list[Match]:
+        """Every match, in document order (at most one for a path of names and indexes)."""
+        if self.is_root:
+            return [Match(data, None, None)]
+        if self._steps is not None:
+            match = _walk(data, self._steps)
+            return [] if match is None else [match]
+        return [
+            Match(m.obj, m.parent.obj if m.parent is not None else None, m.parts[-1])
+            for m in self._compiled.finditer(data)
+        ]
+
+    def text(self, data: Any) -> str:
+        """The text to inspect at this path; raises ``PathProblem`` when there is none.
+
+        The whole body (empty path or ``$``) reads as its JSON text. A list of content parts
+        (``[{"type": "text", "text": ...}]``, as the Anthropic and OpenAI SDKs send) reads as
+        its text parts joined with newlines; several matches are joined the same way.
+        """
+        if self.is_root:
+            return orjson.dumps(data).decode()
+        matches = self.find(data)
+        if not matches:
+            raise PathProblem(f"No value found at JSONPath '{self.expression}'.")
+        texts = [_as_text(m.value) for m in matches]
+        if any(t is None for t in texts):
+            raise PathProblem(f"The value at JSONPath '{self.expression}' is not a string.")
+        return texts[0] if len(texts) == 1 else "\n".join(texts)
+
+
+def compile_path(expression: str) -> CompiledPath:
+    """Parse ``expression`` once; raises ``InvalidJSONPath``."""
+    return CompiledPath(expression)
+
+
+def path_error(expression: str) -> str | None:
+    """Why ``expression`` is not valid JSONPath, or None when it is (for schema checks)."""
+    try:
+        CompiledPath(expression)
+    except InvalidJSONPath as exc:
+        return str(exc)
+    return None
+
+
+def iter_strings(value: Any) -> Iterator[Match]:
+    """Every string inside ``value`` (recursively), as replaceable matches."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str):
+                yield Match(item, value, key)
+            elif isinstance(item, dict | list):
+                yield from iter_strings(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                yield Match(item, value, index)
+            elif isinstance(item, dict | list):
+                yield from iter_strings(item)
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value:
+        parts = []
+        for item in value:
+            if isinstance(item, str):
+                parts.append(item)
+            elif isinstance(item, dict):
+                if isinstance(item.get("text"), str):
+                    parts.append(item["text"])
+                elif "type" not in item:
+                    return None
+            else:
+                return None
+        return "\n".join(parts)
+    return None
+
+
+def _simple_steps(compiled) -> tuple[str | int, ...] | None:
+    steps: list[str | int] = []
+    for segment in compiled.segments:
+        if type(segment) is not JSONPathChildSegment or len(segment.selectors) != 1:
+            return None
+        selector = segment.selectors[0]
+        if type(selector) is NameSelector:
+            steps.append(selector.name)
+        elif type(selector) is IndexSelector:
+            steps.append(selector.index)
+        else:
+            return None
+    return tuple(steps)
+
+
+def _walk(data: Any, steps: tuple[str | int, ...]) -> Match | None:
+    container, key, value = None, None, data
+    for step in steps:
+        if isinstance(step, str):
+            if not isinstance(value, dict) or step not in value:
+                return None
+            container, key, value = value, step, value[step]
+        else:
+            if not isinstance(value, list):
+                return None
+            index = step + len(value) if step < 0 else step
+            if not 0 <= index < len(value):
+                return None
+            container, key, value = value, index, value[index]
+    return Match(value, container, key)

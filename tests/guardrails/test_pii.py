@@ -1,0 +1,151 @@
+import pytest
+
+from config.errors import ValidationFailed
+from guardrails.services import validated_params
+from tests.guardrails.conftest import (
+    chain_of,
+    chat,
+    compiled,
+    completion,
+    request_error,
+    request_verdict,
+    response_verdict,
+)
+
+pytestmark = pytest.mark.anyio
+
+NAME = "pii-masking-regex"
+PROMPT = "Mail jane.doe@example.com or call 415-555-2671 about SSN 123-45-6789."
+
+
+def test_defaults_follow_the_reference():
+    _, params = validated_params(NAME, {"email": True})
+    assert params == {
+        "email": True,
+        "phone": False,
+        "ssn": False,
+        "customPIIEntities": [],
+        "jsonPath": "$.messages[-1].content",
+        "redactPII": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({}, "params"),
+        (
+            {"customPIIEntities": [{"piiEntity": "lower", "piiRegex": "x"}]},
+            "params.customPIIEntities.0.piiEntity",
+        ),
+        (
+            {"customPIIEntities": [{"piiEntity": "KEY", "piiRegex": "("}]},
+            "params.customPIIEntities.0.piiRegex",
+        ),
+        (
+            {"email": True, "customPIIEntities": [{"piiEntity": "EMAIL", "piiRegex": "x"}]},
+            "params.customPIIEntities.0.piiEntity",
+        ),
+        ({"email": True, "jsonPath": "$["}, "params.jsonPath"),
+        (
+            {"customPIIEntities": [{"piiEntity": "ANY", "piiRegex": "x*"}]},
+            "params.customPIIEntities.0.piiRegex",
+        ),
+    ],
+)
+def test_invalid_parameters_are_rejected_with_the_field(params, field):
+    with pytest.raises(ValidationFailed) as exc:
+        validated_params(NAME, params)
+    assert field in [e["field"] for e in exc.value.errors]
+
+
+async def test_built_in_entities_become_numbered_placeholders():
+    policy = compiled(NAME, {"email": True, "phone": True, "ssn": True})
+    body = chat(PROMPT)
+    await request_verdict(policy, body)
+    assert body["messages"][0]["content"] == (
+        "Mail [EMAIL_0000] or call [PHONE_0001] about SSN [SSN_0002]."
+    )
+
+
+async def test_masking_reads_as_a_modification():
+    policy = compiled(NAME, {"email": True})
+    verdict = await request_verdict(policy, chat(PROMPT))
+    assert verdict.action == "modified"
+
+
+async def test_a_prompt_without_pii_is_left_alone():
+    policy = compiled(NAME, {"email": True})
+    assert await request_verdict(policy, chat("nothing personal")) is None
+
+
+async def test_the_same_value_gets_the_same_placeholder():
+    policy = compiled(NAME, {"email": True})
+    body = chat("a@example.com, b@example.com, a@example.com")
+    await request_verdict(policy, body)
+    assert body["messages"][0]["content"] == "[EMAIL_0000], [EMAIL_0001], [EMAIL_0000]"
+
+
+async def test_custom_entities_are_masked():
+    params = {"customPIIEntities": [{"piiEntity": "ORDER_ID", "piiRegex": "ORD-[0-9]{6}"}]}
+    body = chat("Where is ORD-123456?")
+    await request_verdict(compiled(NAME, params), body)
+    assert body["messages"][0]["content"] == "Where is [ORDER_ID_0000]?"
+
+
+async def test_redaction_is_irreversible():
+    policy = compiled(NAME, {"email": True, "redactPII": True})
+    body = chat("write to jane@example.com")
+    await request_verdict(policy, body)
+    assert body["messages"][0]["content"] == "write to *****"
+    assert policy.applies_to_response is False
+
+
+async def test_placeholders_are_restored_in_the_response():
+    policy = compiled(NAME, {"email": True})
+    state: dict = {}
+    await request_verdict(policy, chat("write to jane@example.com"), state)
+    reply = completion("I wrote to [EMAIL_0000].")
+    verdict = await response_verdict(policy, reply, state)
+    assert reply["choices"][0]["message"]["content"] == "I wrote to jane@example.com."
+    assert verdict.action == "modified"
+
+
+async def test_unknown_placeholders_in_the_response_stay_as_they_are():
+    policy = compiled(NAME, {"email": True})
+    state: dict = {}
+    await request_verdict(policy, chat("write to jane@example.com"), state)
+    reply = completion("[EMAIL_0009]")
+    await response_verdict(policy, reply, state)
+    assert reply["choices"][0]["message"]["content"] == "[EMAIL_0009]"
+
+
+async def test_every_string_under_an_object_path_is_masked():
+    policy = compiled(NAME, {"email": True, "jsonPath": "$.messages"})
+    body = {
+        "messages": [
+            {"role": "system", "content": "a@example.com"},
+            {"role": "user", "content": "b@example.com"},
+        ]
+    }
+    await request_verdict(policy, body)
+    assert [m["content"] for m in body["messages"]] == ["[EMAIL_0000]", "[EMAIL_0001]"]
+
+
+async def test_content_parts_are_masked():
+    policy = compiled(NAME, {"email": True})
+    body = chat([{"type": "text", "text": "to a@example.com"}])
+    await request_verdict(policy, body)
+    assert body["messages"][0]["content"][0]["text"] == "to [EMAIL_0000]"
+
+
+async def test_a_missing_json_path_intervenes_rather_than_forwarding_pii():
+    body = await request_error(NAME, {"email": True}, {"input": "a@example.com"})
+    assert body["message"]["interveningGuardrail"] == "pii-masking-regex"
+    assert body["message"]["actionReason"].startswith("No value found at JSONPath")
+
+
+async def test_the_masked_body_is_what_the_chain_forwards():
+    result = await chain_of((NAME, {"email": True})).run_request(chat("a@example.com"), {})
+    assert result.body["messages"][0]["content"] == "[EMAIL_0000]"
+    assert result.events == [{"policy": NAME, "action": "modified"}]
