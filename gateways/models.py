@@ -93,3 +93,43 @@ class GatewayToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway} token {self.masked}"
+
+
+class UsageOutcome(models.TextChoices):
+    OK = "ok", "OK"
+    UPSTREAM_ERROR = "upstream_error", "Upstream error"
+    CANCELLED = "cancelled", "Cancelled by the client"
+    REJECTED = "rejected", "Rejected by the gateway"
+    FAILED = "failed", "Failed"
+
+
+class UsageRecord(models.Model):
+    """One request through a gateway. Plain values, no foreign keys: records outlive the
+    proxies, keys and deployments they mention, and gateways write them in bulk."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    gateway = models.CharField(max_length=40)
+    proxy = models.CharField(max_length=40)
+    deployment = models.UUIDField(null=True, blank=True)
+    api_key = models.UUIDField(null=True, blank=True)
+    provider = models.CharField(max_length=40, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    method = models.CharField(max_length=10)
+    resource = models.CharField(max_length=500, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=16, choices=UsageOutcome.choices)
+    reason = models.CharField(max_length=64, blank=True)
+    streamed = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField()
+    upstream_latency_ms = models.FloatField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["proxy", "created_at"], name="usage_proxy_created")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.proxy}{self.resource} {self.status_code}"

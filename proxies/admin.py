@@ -1,0 +1,451 @@
+"""Admin for provider templates, providers, proxies, API keys and management tokens."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from config.errors import DomainError
+from deployments.models import CURRENT_STATUSES, Deployment
+from deployments.selectors import is_out_of_date
+from guardrails.models import GuardrailAttachment
+from proxies import services
+from proxies.forms import (
+    GenerateAPIKeyForm,
+    IssueManagementTokenForm,
+    ProviderForm,
+    ProviderTemplateForm,
+    ProxyForm,
+)
+from proxies.models import APIKey, APIKeyStatus, ManagementToken, Provider, ProviderTemplate, Proxy
+from proxies.selectors import effective_inbound_key, invoke_url
+from proxies.service_admin import (
+    ReadOnlyRecordAdmin,
+    ServiceAdmin,
+    admin_link,
+    admin_url,
+    changelist_url,
+    render_issue_page,
+    tool,
+    user_may,
+)
+
+
+def guardrails_table(request: HttpRequest, **owner: Any) -> dict[str, Any]:
+    rows = [
+        [a.order, admin_link(a, a.policy), a.policy_version, "yes" if a.enabled else "no"]
+        for a in GuardrailAttachment.objects.filter(**owner).order_by("order", "id")
+    ]
+    links = []
+    if user_may(request, GuardrailAttachment, "add"):
+        [(name, value)] = owner.items()
+        add = reverse("admin:guardrails_guardrailattachment_add")
+        links.append({"label": "Attach a guardrail", "url": f"{add}?{name}={value.pk}"})
+    return {
+        "title": "Guardrails and policies (in order)",
+        "columns": ["Order", "Policy", "Version", "Enabled"],
+        "rows": rows,
+        "empty": "No guardrails attached.",
+        "links": links,
+    }
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+@admin.register(ProviderTemplate)
+class ProviderTemplateAdmin(ServiceAdmin):
+    form = ProviderTemplateForm
+    list_display = ("display_name", "slug", "builtin", "adapter", "upstream_url", "updated_at")
+    list_filter = ("builtin", "adapter")
+    search_fields = ("display_name", "slug")
+    fieldsets = (
+        (None, {"fields": ("slug", "display_name", "description", "adapter", "builtin")}),
+        (
+            "Upstream",
+            {
+                "fields": (
+                    "upstream_url",
+                    "upstream_url_editable",
+                    "upstream_auth_header",
+                    "upstream_auth_prefix",
+                )
+            },
+        ),
+        ("Inbound key", {"fields": ("inbound_key_header", "inbound_key_prefix")}),
+        ("Requests and usage", {"fields": ("model_location", "usage_paths", "resources")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("builtin",) if obj is None else ("slug", "builtin")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not (obj is not None and obj.builtin) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not (obj is not None and obj.builtin) and super().has_delete_permission(request, obj)
+
+    def service_delete(self, obj: ProviderTemplate) -> None:
+        services.template_delete(template=obj)
+
+
+# --- providers -------------------------------------------------------------------------------
+
+
+@admin.register(Provider)
+class ProviderAdmin(ServiceAdmin):
+    form = ProviderForm
+    list_display = ("name", "slug", "template", "upstream_url", "credential_set", "updated_at")
+    list_select_related = ("template",)
+    list_filter = ("template",)
+    search_fields = ("name", "slug", "description")
+    ordering = ("-updated_at",)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            general = ["template", "name", "version", "description", "upstream_url", "credential"]
+        else:
+            general = ["name", "slug", "template", "version", "description", "upstream_url"]
+            general.append("credential_status")
+            if self.has_change_permission(request, obj):
+                general.append("credential")
+        return (
+            (None, {"fields": general}),
+            ("Access control", {"fields": ("access_mode", "access_exceptions", "allowed_models")}),
+            (
+                "Inbound key",
+                {
+                    "description": "Where callers put their API key; by default the header "
+                    "the provider's own SDK sends.",
+                    "fields": ("inbound_key_in", "inbound_key_name", "inbound_key_prefix"),
+                },
+            ),
+            ("Timeouts (seconds)", {"fields": ("connect_timeout", "read_timeout")}),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("slug", "template", "credential_status")
+
+    @admin.display(boolean=True, description="Credential set")
+    def credential_set(self, obj: Provider) -> bool:
+        return obj.has_credential
+
+    @admin.display(description="Upstream credential")
+    def credential_status(self, obj: Provider) -> str:
+        if not obj.has_credential:
+            return "not set"
+        when = obj.credential_updated_at
+        return f"set (last changed {when:%Y-%m-%d %H:%M %Z})" if when else "set"
+
+    def related_tables(self, request, obj: Provider) -> list[dict[str, Any]]:
+        proxies = [[admin_link(p), p.slug, p.version] for p in obj.proxies.order_by("name")]
+        return [
+            {
+                "title": "Proxies on this provider",
+                "columns": ["Name", "Proxy ID", "Version"],
+                "rows": proxies,
+                "empty": "No proxy uses this provider yet.",
+            },
+            guardrails_table(request, provider=obj),
+        ]
+
+    def service_delete(self, obj: Provider) -> None:
+        services.provider_delete(provider=obj)
+
+
+# --- proxies ---------------------------------------------------------------------------------
+
+
+@admin.register(Proxy)
+class ProxyAdmin(ServiceAdmin):
+    form = ProxyForm
+    list_display = ("name", "slug", "provider", "version", "context", "updated_at")
+    list_select_related = ("provider",)
+    list_filter = ("provider",)
+    search_fields = ("name", "slug", "description")
+    ordering = ("-updated_at",)
+
+    def get_fieldsets(self, request, obj=None):
+        general = ["name", "provider", "version", "description", "context"]
+        sets = [
+            (None, {"fields": general if obj is None else ["slug", *general]}),
+            (
+                "Inbound key override",
+                {
+                    "classes": ("collapse",),
+                    "description": "Leave blank to use the provider's inbound key settings.",
+                    "fields": ("inbound_key_in", "inbound_key_name", "inbound_key_prefix"),
+                },
+            ),
+            ("Resources", {"fields": ("resources",)}),
+        ]
+        if obj is not None:
+            sets.append(("Get started", {"fields": ("caller_key", "invoke_urls")}))
+        return sets
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("slug", "caller_key", "invoke_urls")
+
+    @admin.display(description="Callers send their key in")
+    def caller_key(self, obj: Proxy) -> str:
+        key = effective_inbound_key(obj)
+        where = "query parameter" if key["in"] == "query" else "header"
+        prefix = f", prefixed with '{key['prefix']}'" if key["prefix"] else ""
+        return f"{where} {key['name']}{prefix}"
+
+    @admin.display(description="Invoke URLs")
+    def invoke_urls(self, obj: Proxy) -> str:
+        live = obj.deployments.filter(status__in=CURRENT_STATUSES).select_related("gateway")
+        if not live:
+            return "Not deployed yet."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{}: <code>{}</code></li>",
+                ((d.gateway.name, invoke_url(obj, d.gateway)) for d in live),
+            ),
+        )
+
+    def object_tools(self, request, obj: Proxy) -> list[dict[str, Any]]:
+        tools = []
+        if user_may(request, APIKey, "add"):
+            tools.append(tool("Generate API key", admin_url(obj, "generate_key")))
+        deployments = self.admin_site.get_model_admin(Deployment)
+        label = "Deploy to gateway" if deployments.has_deploy_permission(request) else "Gateways"
+        tools.append(tool(label, admin_url(obj, "deploy")))
+        return tools
+
+    def related_tables(self, request, obj: Proxy) -> list[dict[str, Any]]:
+        keys = [
+            [admin_link(k, k.name), k.masked, k.get_status_display(), k.expires_at or "never"]
+            for k in obj.api_keys.all()[:20]
+        ]
+        deployments = [
+            [
+                admin_link(d, d.name),
+                d.gateway.name,
+                d.get_status_display(),
+                d.created_at,
+                "out of date" if d.is_current and is_out_of_date(d) else "",
+            ]
+            for d in obj.deployments.select_related("gateway")[:20]
+        ]
+        return [
+            guardrails_table(request, proxy=obj),
+            {
+                "title": "API keys",
+                "columns": ["Name", "Key", "Status", "Expires"],
+                "rows": keys,
+                "empty": "No API keys yet.",
+                "links": [
+                    {"label": "All keys", "url": changelist_url(APIKey, proxy__id__exact=obj.pk)}
+                ],
+            },
+            {
+                "title": "Deployments",
+                "columns": ["Name", "Gateway", "Status", "Created", ""],
+                "rows": deployments,
+                "empty": "Not deployed yet.",
+            },
+        ]
+
+    def response_post_save_add(self, request, obj):
+        # The new proxy's page shows its ID and the next steps (deploy, generate a key).
+        return HttpResponseRedirect(admin_url(obj))
+
+    def service_delete(self, obj: Proxy) -> None:
+        services.proxy_delete(proxy=obj)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/generate-key/",
+                self.admin_site.admin_view(self.generate_key_view),
+                name="{}_{}_generate_key".format(*info),
+            ),
+            path(
+                "<path:object_id>/deploy/",
+                self.admin_site.admin_view(self.deploy_view),
+                name="{}_{}_deploy".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def generate_key_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        proxy = self.get_object_or_404(request, object_id)
+        return self.admin_site.get_model_admin(APIKey).generate_view(request, proxy)
+
+    def deploy_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        proxy = self.get_object_or_404(request, object_id)
+        return self.admin_site.get_model_admin(Deployment).deploy_page(request, proxy)
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+@admin.register(APIKey)
+class APIKeyAdmin(ReadOnlyRecordAdmin):
+    """Keys are generated from their proxy's page and shown once; here only the masked form."""
+
+    list_display = (
+        "name",
+        "proxy",
+        "masked",
+        "status",
+        "expires_at",
+        "last_used_at",
+        "created_at",
+        "created_by",
+    )
+    list_filter = ("status", "proxy")
+    list_select_related = ("proxy", "created_by")
+    search_fields = ("name", "masked", "proxy__name", "proxy__slug")
+    fields = (
+        "name",
+        "proxy",
+        "masked",
+        "status",
+        "expires_at",
+        "accepted_on",
+        "last_used_at",
+        "created_by",
+        "created_at",
+        "revoked_at",
+    )
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return user_may(request, APIKey, "change")
+
+    @admin.display(description="Accepted on")
+    def accepted_on(self, obj: APIKey) -> str:
+        names = [g.name for g in obj.gateways.all()]
+        return ", ".join(names) if names else "every gateway"
+
+    @admin.action(description="Revoke selected API keys", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply_to_each(
+            request, queryset, lambda key: services.api_key_revoke(api_key=key), "Revoked"
+        )
+
+    def object_tools(self, request, obj: APIKey) -> list[dict[str, Any]]:
+        if obj.status == APIKeyStatus.ACTIVE and self.has_revoke_permission(request):
+            url = admin_url(obj, "revoke")
+            return [tool("Revoke", url, post=True, confirm="Revoke this key now?")]
+        return []
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/revoke/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="{}_{}_revoke".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        key = self.get_object_or_404(request, object_id)
+        if request.method != "POST" or not self.has_revoke_permission(request):
+            raise PermissionDenied
+        try:
+            services.api_key_revoke(api_key=key)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"Revoked {key}.", messages.SUCCESS)
+        return HttpResponseRedirect(admin_url(key))
+
+    def generate_view(self, request: HttpRequest, proxy: Proxy) -> HttpResponse:
+        """Mint a key for ``proxy`` and show it in this response only."""
+        if not user_may(request, APIKey, "add"):
+            raise PermissionDenied
+        form = GenerateAPIKeyForm(request.POST if request.method == "POST" else None)
+        secret = form.create(proxy=proxy, user=request.user) if form.is_valid() else None
+        key = effective_inbound_key(proxy)
+        prefix = key["prefix"]
+        return render_issue_page(
+            request,
+            self,
+            opts=Proxy._meta,
+            original=proxy,
+            title="Generate API key",
+            form=form,
+            secret=secret,
+            secret_label="API key",
+            submit_label="Generate",
+            intro=f"A new key for the proxy {proxy.name} ({proxy.slug}).",
+            details=[
+                f"Callers send it in the {key['in']} {key['name']}"
+                + (f" as '{prefix}<key>'." if prefix else "."),
+            ],
+            done_url=admin_url(proxy),
+        )
+
+
+# --- management API tokens -------------------------------------------------------------------
+
+
+@admin.register(ManagementToken)
+class ManagementTokenAdmin(ReadOnlyRecordAdmin):
+    """Bearer tokens for the management API; issued here for yourself and shown once."""
+
+    list_display = ("user", "name", "masked", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("user",)
+    search_fields = ("name", "masked", "user__username")
+    fields = ("user", "name", "masked", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return user_may(request, ManagementToken, "change")
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply_to_each(
+            request,
+            queryset.filter(revoked_at__isnull=True),
+            lambda token: services.management_token_revoke(token=token),
+            "Revoked",
+        )
+
+    def changelist_tools(self, request) -> list[dict[str, Any]]:
+        if user_may(request, ManagementToken, "add"):
+            return [tool("Issue a token for me", reverse("admin:proxies_managementtoken_issue"))]
+        return []
+
+    def get_urls(self):
+        return [
+            path(
+                "issue/",
+                self.admin_site.admin_view(self.issue_view),
+                name="proxies_managementtoken_issue",
+            ),
+            *super().get_urls(),
+        ]
+
+    def issue_view(self, request: HttpRequest) -> HttpResponse:
+        if not user_may(request, ManagementToken, "add"):
+            raise PermissionDenied
+        form = IssueManagementTokenForm(request.POST if request.method == "POST" else None)
+        secret = form.create(user=request.user) if form.is_valid() else None
+        return render_issue_page(
+            request,
+            self,
+            title="Issue a management API token",
+            form=form,
+            secret=secret,
+            secret_label="Token",
+            submit_label="Issue",
+            intro=f"A bearer token for the management API, acting as {request.user}.",
+            details=["Send it as 'Authorization: Bearer <token>'."],
+            done_url=changelist_url(ManagementToken),
+        )

@@ -1,0 +1,385 @@
+"""Admin forms for templates, providers, proxies and API keys, and the base every admin form
+that writes through a service builds on."""
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.html import escape
+
+from config.errors import DomainError
+from gateways.models import Gateway
+from proxies import services
+from proxies.models import Provider, ProviderTemplate, Proxy
+from proxies.selectors import default_provider
+
+_FIELD_BASE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(.*)$")
+
+
+def apply_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
+    """Show a service's refusal on the form: field rows on their fields, the rest on top."""
+    unplaced = []
+    for row in exc.errors:
+        match = _FIELD_BASE.match(row.get("field") or "")
+        base, detail = (match.group(1), match.group(2).lstrip(".")) if match else ("", "")
+        if base in form.fields:
+            form.add_error(base, f"{detail}: {row['message']}" if detail else row["message"])
+        else:
+            unplaced.append(row)
+    if not exc.errors:
+        form.add_error(None, exc.message)
+    for row in unplaced:
+        form.add_error(
+            None, f"{row['field']}: {row['message']}" if row["field"] else row["message"]
+        )
+
+
+def _formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class ServiceModelForm(forms.ModelForm):
+    """A model form whose write is one service call (``write``).
+
+    The admin only learns about a domain error if it surfaces during validation, so the call is
+    the last validation step, in a savepoint of the admin's transaction: a refusal becomes form
+    errors on the re-rendered page, never a 500. ``save`` returns the instance the service wrote.
+    """
+
+    class Meta:
+        formfield_callback = _formfield  # subclasses' Meta inherit this Meta
+
+    def write(self, data: dict[str, Any]):
+        """Create or update through the service and return the saved instance."""
+        raise NotImplementedError
+
+    @property
+    def adding(self) -> bool:
+        return self.instance._state.adding
+
+    def changed(self, data: dict[str, Any], names) -> dict[str, Any]:
+        """The subset of ``names`` the user changed (all of them when adding)."""
+        return {n: data[n] for n in names if n in data and (self.adding or n in self.changed_data)}
+
+    def _post_clean(self) -> None:
+        # The service validates the model; Django's model validation would only duplicate it.
+        if self.errors:
+            return
+        try:
+            with transaction.atomic():
+                self.instance = self.write(self.cleaned_data)
+        except DomainError as exc:
+            apply_domain_error(self, exc)
+
+    def save(self, commit: bool = True):
+        return self.instance
+
+    def save_m2m(self) -> None:
+        """Many-to-many values are written by the service."""
+
+
+class ResourcesField(forms.CharField):
+    """Resources as lines of ``METHOD /path`` (a bare path means any method)."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "cols": 60})
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "One per line: METHOD /path, e.g. POST /chat/completions.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(
+                f"{row.get('method', '*')} {row.get('path', '')}"
+                if isinstance(row, dict)
+                else str(row)
+                for row in value
+            )
+        return value
+
+    def to_python(self, value: Any) -> list[dict[str, str]]:
+        if isinstance(value, list):
+            return value
+        rows = []
+        for number, line in enumerate((value or "").splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) == 1:
+                parts = ["*", parts[0]]
+            if len(parts) != 2:
+                raise forms.ValidationError(f"Line {number}: expected METHOD /path.")
+            rows.append({"method": parts[0], "path": parts[1]})
+        return rows
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial or []) != self.to_python(data)
+
+
+class NamesField(forms.CharField):
+    """A list of names, one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 60})
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial or []) != self.to_python(data)
+
+
+def _unstripped(label: str, help_text: str = "") -> forms.CharField:
+    # Prefixes such as "Bearer " end in a space that must survive the form.
+    return forms.CharField(label=label, required=False, strip=False, help_text=help_text)
+
+
+# --- templates -------------------------------------------------------------------------------
+
+TEMPLATE_FIELDS = (
+    "display_name",
+    "description",
+    "adapter",
+    "upstream_url",
+    "upstream_url_editable",
+    "upstream_auth_header",
+    "upstream_auth_prefix",
+    "inbound_key_header",
+    "inbound_key_prefix",
+    "model_location",
+    "usage_paths",
+    "resources",
+)
+
+
+class ProviderTemplateForm(ServiceModelForm):
+    upstream_auth_prefix = _unstripped("Upstream auth prefix", "e.g. 'Bearer ' (note the space).")
+    inbound_key_prefix = _unstripped("Inbound key prefix")
+    resources = ResourcesField()
+
+    class Meta(ServiceModelForm.Meta):
+        model = ProviderTemplate
+        fields = ("slug", *TEMPLATE_FIELDS)
+
+    def write(self, data: dict[str, Any]) -> ProviderTemplate:
+        if self.adding:
+            fields = self.changed(data, TEMPLATE_FIELDS)
+            fields.pop("display_name", None)
+            return services.template_create(
+                slug=data["slug"], display_name=data["display_name"], **fields
+            )
+        return services.template_update(
+            template=self.instance, **self.changed(data, TEMPLATE_FIELDS)
+        )
+
+
+# --- providers -------------------------------------------------------------------------------
+
+PROVIDER_FIELDS = (
+    "name",
+    "version",
+    "description",
+    "upstream_url",
+    "access_mode",
+    "access_exceptions",
+    "allowed_models",
+    "inbound_key_in",
+    "inbound_key_name",
+    "inbound_key_prefix",
+    "connect_timeout",
+    "read_timeout",
+)
+
+
+def _fixed_url_help() -> str:
+    fixed = ProviderTemplate.objects.filter(upstream_url_editable=False).order_by("display_name")
+    listed = "; ".join(f"{t.display_name}: {t.upstream_url}" for t in fixed)
+    text = "Leave blank to use the template's URL."
+    # The admin renders help text as HTML; template names are user data.
+    return escape(f"{text} Fixed by the template for {listed}." if listed else text)
+
+
+class ProviderForm(ServiceModelForm):
+    """Providers: the credential is write-only; blank keeps it, a new value rotates it."""
+
+    template = forms.ModelChoiceField(queryset=ProviderTemplate.objects.order_by("display_name"))
+    credential = forms.CharField(
+        label="Upstream credential",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="The provider's API key. Stored encrypted and never shown again.",
+    )
+    access_exceptions = ResourcesField(
+        label="Access exceptions",
+        help_text="Denied resources in allow-all mode, allowed ones in deny-all mode. "
+        "One per line: METHOD /path.",
+    )
+    allowed_models = NamesField(help_text="One model name per line; empty allows any model.")
+    inbound_key_name = forms.CharField(
+        label="Inbound key name",
+        required=False,
+        help_text="Header or query parameter carrying the caller's key. "
+        "Blank uses the template's header.",
+    )
+    inbound_key_prefix = _unstripped(
+        "Inbound key prefix", "e.g. 'Bearer '. Blank on creation uses the template's prefix."
+    )
+
+    class Meta(ServiceModelForm.Meta):
+        model = Provider
+        fields = ("template", "credential", *PROVIDER_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        url, credential = self.fields.get("upstream_url"), self.fields.get("credential")
+        if self.adding:
+            if url is not None:
+                url.required = False
+                url.help_text = _fixed_url_help()
+            return
+        if credential is not None:
+            credential.label = "New upstream credential"
+            credential.help_text = (
+                "Leave blank to keep the current credential; a new value rotates it "
+                "(running gateways pick it up without a redeploy)."
+            )
+        if url is not None and not self.instance.template.upstream_url_editable:
+            url.disabled = True
+            url.help_text = "Fixed by the template."
+
+    def write(self, data: dict[str, Any]) -> Provider:
+        if self.adding:
+            fields = self.changed(data, PROVIDER_FIELDS)
+            for blank_means_template in ("inbound_key_name", "inbound_key_prefix"):
+                if not fields.get(blank_means_template):
+                    fields.pop(blank_means_template, None)
+            return services.provider_create(
+                template=data["template"],
+                credential=data.get("credential") or "",
+                **fields,
+            )
+        return services.provider_update(
+            provider=self.instance,
+            credential=data.get("credential") or None,
+            **self.changed(data, PROVIDER_FIELDS),
+        )
+
+
+# --- proxies ---------------------------------------------------------------------------------
+
+PROXY_FIELDS = (
+    "name",
+    "provider",
+    "version",
+    "description",
+    "context",
+    "inbound_key_in",
+    "inbound_key_name",
+    "inbound_key_prefix",
+    "resources",
+)
+
+
+class ProxyForm(ServiceModelForm):
+    """Proxies: the Proxy ID is generated by the service from the name and never changes."""
+
+    provider = forms.ModelChoiceField(
+        queryset=Provider.objects.order_by("-updated_at", "-id"),
+        help_text="Defaults to the most recently updated provider.",
+    )
+    version = forms.CharField(initial="v1.0", help_text="v<major>.<minor>, e.g. v1.0.")
+    context = forms.CharField(
+        initial="/",
+        required=False,
+        help_text="Path after the Proxy ID in the invoke URL; '/' adds nothing.",
+    )
+    inbound_key_name = forms.CharField(
+        label="Inbound key name",
+        required=False,
+        help_text="Blank inherits the provider's inbound key settings.",
+    )
+    inbound_key_prefix = _unstripped("Inbound key prefix")
+    resources = ResourcesField(
+        help_text="Resources this proxy exposes; empty exposes all of the provider's. "
+        "One per line: METHOD /path."
+    )
+
+    class Meta(ServiceModelForm.Meta):
+        model = Proxy
+        fields = PROXY_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.adding and "provider" in self.fields and not self.initial.get("provider"):
+            self.initial["provider"] = default_provider()
+
+    def write(self, data: dict[str, Any]) -> Proxy:
+        if self.adding:
+            return services.proxy_create(**self.changed(data, PROXY_FIELDS))
+        return services.proxy_update(proxy=self.instance, **self.changed(data, PROXY_FIELDS))
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+API_KEY_DEFAULT_LIFETIME = timedelta(days=90)
+
+
+class GenerateAPIKeyForm(forms.Form):
+    """The key is minted on submit and shown in that response only."""
+
+    name = forms.CharField(min_length=3, max_length=100)
+    expires_at = forms.DateTimeField(
+        label="Expires at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Suggested: 90 days from now. Clear it for a key that never expires.",
+    )
+    gateways = forms.ModelMultipleChoiceField(
+        queryset=Gateway.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Gateways that accept this key; none selected means every gateway.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        expiry = timezone.localtime() + API_KEY_DEFAULT_LIFETIME
+        self.fields["expires_at"].initial = expiry.replace(second=0, microsecond=0)
+
+    def create(self, *, proxy: Proxy, user) -> str | None:
+        """Mint the key; return its secret, or None with the service's refusal on the form."""
+        try:
+            _, secret = services.api_key_create(
+                proxy=proxy,
+                name=self.cleaned_data["name"],
+                expires_at=self.cleaned_data.get("expires_at"),
+                gateways=list(self.cleaned_data.get("gateways") or []),
+                user=user,
+            )
+        except DomainError as exc:
+            apply_domain_error(self, exc)
+            return None
+        return secret
+
+
+class IssueManagementTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False, help_text="e.g. the CI job using it.")
+
+    def create(self, *, user) -> str:
+        _, secret = services.management_token_create(user=user, name=self.cleaned_data["name"])
+        return secret
