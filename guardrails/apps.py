@@ -6,5 +6,10 @@ class GuardrailsConfig(AppConfig):
     verbose_name = "Guardrails and policies"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         # Importing the catalog registers every policy class.
         from guardrails import catalog  # noqa: F401
+        from guardrails.limits.pricing import sync_builtin_prices
+
+        post_migrate.connect(sync_builtin_prices, sender=self)

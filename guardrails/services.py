@@ -5,9 +5,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from config.errors import ValidationFailed
+from config.errors import ValidationFailed, validated_save
+from deployments.revision import bump_config_revision
 from guardrails.errors import UnknownPolicy
-from guardrails.models import GuardrailAttachment
+from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import ParameterError, get_policy
 
 
@@ -96,3 +97,50 @@ def attachments_reorder(*, attachments: list[GuardrailAttachment]) -> None:
         if attachment.order != position:
             attachment.order = position
             attachment.save(update_fields=["order", "updated_at"])
+
+
+_PRICE_FIELDS = ("vendor", "input_per_million", "output_per_million", "cached_input_per_million")
+
+
+@transaction.atomic
+def model_price_create(
+    *,
+    model: str,
+    input_per_million,
+    output_per_million,
+    cached_input_per_million=None,
+    vendor: str = ModelPrice.Vendor.OTHER,
+) -> ModelPrice:
+    """Add a model to the pricing table used by cost limits."""
+    price = ModelPrice(
+        model=model.strip(),
+        vendor=vendor,
+        input_per_million=input_per_million,
+        output_per_million=output_per_million,
+        cached_input_per_million=cached_input_per_million,
+    )
+    validated_save(price)
+    bump_config_revision()
+    return price
+
+
+@transaction.atomic
+def model_price_update(*, price: ModelPrice, **changes: Any) -> ModelPrice:
+    """Change a model's prices; a shipped row that was edited is no longer refreshed on
+    upgrade. Gateways pick the change up on their next configuration reload."""
+    unknown = set(changes) - set(_PRICE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))} of a model price.")
+    for field, value in changes.items():
+        setattr(price, field, value)
+    if price.builtin:
+        price.edited = True
+    validated_save(price)
+    bump_config_revision()
+    return price
+
+
+@transaction.atomic
+def model_price_delete(*, price: ModelPrice) -> None:
+    price.delete()
+    bump_config_revision()

@@ -5,6 +5,7 @@ from guardrails.catalog import (  # noqa: F401
     json_schema,
     pii,
     prompt,
+    ratelimit,
     regex,
     url,
 )

@@ -1,0 +1,292 @@
+"""Counter storage: Redis (shared by every gateway process) or in-process (one process).
+
+Both backends run the same three operations, each atomic:
+
+- ``admit(ops)`` checks every counter of a request and, only when all pass, applies each
+  op's increment (one Redis round trip: a single Lua script). A request counter passes when
+  ``used + increment <= limit``; token and cost counters pass while ``used < limit`` (they
+  block once exhausted). A cost counter is a hash of settled spend ``s`` and outstanding
+  reservations ``r``; its ``used`` is their sum and its increment is a reservation.
+- ``adjust(ops)`` settles or releases: adds tokens, moves a reservation into spend, never
+  leaves a negative reservation (one round trip).
+- ``read(keys)`` returns the counters' values for display.
+
+Keys carry their window start, so a new window starts from zero without any reset; every
+key expires shortly after its window ends.
+"""
+
+import threading
+import time
+from typing import NamedTuple
+
+REQUESTS = "r"
+TOKENS = "t"
+COST = "c"
+
+_ADMIT = """
+local n = #KEYS
+local used = {}
+local spent = {}
+local ok = 1
+for i = 1, n do
+  local b = (i - 1) * 4
+  local kind = ARGV[b + 1]
+  local u
+  if kind == 'c' then
+    local v = redis.call('HMGET', KEYS[i], 's', 'r')
+    spent[i] = tonumber(v[1]) or 0
+    u = spent[i] + (tonumber(v[2]) or 0)
+  else
+    u = tonumber(redis.call('GET', KEYS[i])) or 0
+    spent[i] = u
+  end
+  used[i] = u
+  local limit = tonumber(ARGV[b + 2])
+  if kind == 'r' then
+    if u + tonumber(ARGV[b + 3]) > limit then ok = 0 end
+  elseif u >= limit then
+    ok = 0
+  end
+end
+if ok == 1 then
+  for i = 1, n do
+    local b = (i - 1) * 4
+    if tonumber(ARGV[b + 3]) > 0 then
+      if ARGV[b + 1] == 'c' then
+        redis.call('HINCRBY', KEYS[i], 'r', ARGV[b + 3])
+      else
+        redis.call('INCRBY', KEYS[i], ARGV[b + 3])
+      end
+      if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 4]) end
+      used[i] = used[i] + tonumber(ARGV[b + 3])
+    end
+  end
+end
+local out = {ok}
+for i = 1, n do
+  out[2 * i] = used[i]
+  out[2 * i + 1] = spent[i]
+end
+return out
+"""
+
+_ADJUST = """
+for i = 1, #KEYS do
+  local b = (i - 1) * 4
+  local kind = ARGV[b + 1]
+  local first = tonumber(ARGV[b + 2])
+  local second = tonumber(ARGV[b + 3])
+  if kind == 'c' then
+    if second ~= 0 or redis.call('EXISTS', KEYS[i]) == 1 then
+      if first ~= 0 then
+        if redis.call('HINCRBY', KEYS[i], 'r', ARGV[b + 2]) < 0 then
+          redis.call('HSET', KEYS[i], 'r', 0)
+        end
+      end
+      if second ~= 0 then redis.call('HINCRBY', KEYS[i], 's', ARGV[b + 3]) end
+      if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 4]) end
+    end
+  elseif first ~= 0 then
+    redis.call('INCRBY', KEYS[i], ARGV[b + 2])
+    if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 4]) end
+  end
+end
+return 1
+"""
+
+
+class AdmitOp(NamedTuple):
+    """Check ``key`` against ``limit`` and, if the whole request passes, add ``increment``."""
+
+    key: str
+    kind: str
+    limit: int
+    increment: int
+    ttl_ms: int
+
+
+class AdjustOp(NamedTuple):
+    """Tokens: add ``first``. Cost: add ``first`` to the reservations (negative to release)
+    and ``second`` to the settled spend."""
+
+    key: str
+    kind: str
+    first: int
+    second: int
+    ttl_ms: int
+
+
+class AdmitResult(NamedTuple):
+    allowed: bool
+    used: list[int]  # per op: after the increments when allowed, before them otherwise
+    spent: list[int]  # per op: settled spend of cost counters (equals ``used`` for others)
+
+
+class BackendUnavailable(Exception):
+    """The shared store could not be reached; the limit's failure mode decides."""
+
+
+class RedisBackend:
+    """Counters in Redis. Every operation is one script call, so N processes and M hosts
+    share each counter exactly. Needs a single Redis (or a primary behind Sentinel): the
+    keys of one request may live in different Cluster slots."""
+
+    def __init__(self, client, *, cooldown: float = 1.0):
+        from redis.exceptions import RedisError
+
+        self.client = client
+        self._admit = client.register_script(_ADMIT)
+        self._adjust = client.register_script(_ADJUST)
+        self._errors = (RedisError, OSError)
+        # After a failure, fail at once for a moment instead of paying a timeout per request.
+        self._cooldown = cooldown
+        self._down_until = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 1.0) -> "RedisBackend":
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        client = Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            # One immediate retry replaces a pooled connection that died with a restart.
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=30,
+        )
+        return cls(client)
+
+    def _guard(self) -> None:
+        if self._down_until and time.monotonic() < self._down_until:
+            raise BackendUnavailable("Redis is unavailable (cooling down after an error).")
+
+    def _failed(self, exc: BaseException) -> BackendUnavailable:
+        self._down_until = time.monotonic() + self._cooldown
+        return BackendUnavailable(f"Redis is unavailable: {exc.__class__.__name__}")
+
+    async def admit(self, ops: list[AdmitOp]) -> AdmitResult:
+        self._guard()
+        args: list[object] = []
+        for op in ops:
+            args += (op.kind, op.limit, op.increment, op.ttl_ms)
+        try:
+            reply = await self._admit(keys=[op.key for op in ops], args=args)
+        except self._errors as exc:
+            raise self._failed(exc) from exc
+        self._down_until = 0.0
+        return AdmitResult(bool(reply[0]), reply[1::2], reply[2::2])
+
+    async def adjust(self, ops: list[AdjustOp]) -> None:
+        self._guard()
+        args: list[object] = []
+        for op in ops:
+            args += (op.kind, op.first, op.second, op.ttl_ms)
+        try:
+            await self._adjust(keys=[op.key for op in ops], args=args)
+        except self._errors as exc:
+            raise self._failed(exc) from exc
+        self._down_until = 0.0
+
+    async def read(self, keys: list[tuple[str, str]]) -> list[tuple[int, int]]:
+        """``(used, reserved)`` for each ``(key, kind)``; ``reserved`` is 0 except for cost."""
+        self._guard()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key, kind in keys:
+                    if kind == COST:
+                        pipe.hmget(key, "s", "r")
+                    else:
+                        pipe.get(key)
+                replies = await pipe.execute()
+        except self._errors as exc:
+            raise self._failed(exc) from exc
+        out = []
+        for (_, kind), reply in zip(keys, replies, strict=True):
+            if kind == COST:
+                out.append((int(reply[0] or 0), int(reply[1] or 0)))
+            else:
+                out.append((int(reply or 0), 0))
+        return out
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class MemoryBackend:
+    """Counters in this process, with the same semantics as Redis: for a single gateway
+    process (no ``REDIS_URL``), or tests. Never unavailable."""
+
+    def __init__(self) -> None:
+        # key -> [used or spent, reserved, expires at (monotonic)]
+        self._counters: dict[str, list] = {}
+        self._lock = threading.Lock()
+        self._next_purge = 0.0
+
+    def _get(self, key: str, now: float) -> list | None:
+        entry = self._counters.get(key)
+        if entry is not None and entry[2] <= now:
+            del self._counters[key]
+            return None
+        return entry
+
+    def _entry(self, key: str, now: float, ttl_ms: int) -> list:
+        entry = self._get(key, now)
+        if entry is None:
+            entry = self._counters[key] = [0, 0, now + ttl_ms / 1000]
+        return entry
+
+    def _purge(self, now: float) -> None:
+        if now >= self._next_purge:
+            self._next_purge = now + 5.0
+            for key in [k for k, e in self._counters.items() if e[2] <= now]:
+                del self._counters[key]
+
+    async def admit(self, ops: list[AdmitOp]) -> AdmitResult:
+        now = time.monotonic()
+        with self._lock:
+            self._purge(now)
+            used, spent, allowed = [], [], True
+            for op in ops:
+                entry = self._get(op.key, now)
+                value, reserved = (entry[0], entry[1]) if entry else (0, 0)
+                total = value + reserved
+                used.append(total)
+                spent.append(value)
+                if op.kind == REQUESTS:
+                    allowed = allowed and total + op.increment <= op.limit
+                else:
+                    allowed = allowed and total < op.limit
+            if allowed:
+                for index, op in enumerate(ops):
+                    if op.increment > 0:
+                        entry = self._entry(op.key, now, op.ttl_ms)
+                        entry[1 if op.kind == COST else 0] += op.increment
+                        used[index] += op.increment
+            return AdmitResult(allowed, used, spent)
+
+    async def adjust(self, ops: list[AdjustOp]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for op in ops:
+                if op.kind == COST:
+                    if op.second == 0 and self._get(op.key, now) is None:
+                        continue
+                    entry = self._entry(op.key, now, op.ttl_ms)
+                    entry[1] = max(0, entry[1] + op.first)
+                    entry[0] += op.second
+                elif op.first:
+                    self._entry(op.key, now, op.ttl_ms)[0] += op.first
+
+    async def read(self, keys: list[tuple[str, str]]) -> list[tuple[int, int]]:
+        now = time.monotonic()
+        with self._lock:
+            out = []
+            for key, _kind in keys:
+                entry = self._get(key, now)
+                out.append((entry[0], entry[1]) if entry else (0, 0))
+            return out
+
+    async def close(self) -> None:
+        return None

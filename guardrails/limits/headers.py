@@ -1,0 +1,56 @@
+"""Rate-limit response headers, sent on allowed and rejected responses alike.
+
+They describe one counter, the most restrictive: on a rejection the counter that rejected
+(the one that frees up last when several did), otherwise the counter with the smallest
+remaining share of its limit (the sooner reset on a tie).
+
+- ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``; ``X-RateLimit-Reset`` in epoch seconds;
+- the IETF fields of draft-ietf-httpapi-ratelimit-headers-06 (separate fields):
+  ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (seconds until the window
+  resets) and ``RateLimit-Policy: <limit>;w=<window seconds>``;
+- ``Retry-After`` (seconds) on rejections only;
+- for a cost counter the amounts are nano-dollars (1e-9 USD, integers as the fields require,
+  as the reference gateway does), plus ``X-RateLimit-Cost-Limit-Dollars`` and
+  ``X-RateLimit-Cost-Remaining-Dollars`` with six decimals.
+
+Names are lower-case bytes, ready for an ASGI ``http.response.start`` message.
+"""
+
+import math
+
+from guardrails.limits.pricing import NANO_PER_USD
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def limit_headers(
+    *,
+    limit: int,
+    remaining: int,
+    reset_at: float,
+    now: float,
+    window_seconds: int,
+    cost: bool = False,
+) -> Headers:
+    limit_value = str(limit).encode()
+    remaining_value = str(remaining).encode()
+    reset_in = str(max(0, math.ceil(reset_at - now))).encode()
+    headers = [
+        (b"x-ratelimit-limit", limit_value),
+        (b"x-ratelimit-remaining", remaining_value),
+        (b"x-ratelimit-reset", str(math.ceil(reset_at)).encode()),
+        (b"ratelimit-limit", limit_value),
+        (b"ratelimit-remaining", remaining_value),
+        (b"ratelimit-reset", reset_in),
+        (b"ratelimit-policy", b"%d;w=%d" % (limit, window_seconds)),
+    ]
+    if cost:
+        headers.append((b"x-ratelimit-cost-limit-dollars", b"%.6f" % (limit / NANO_PER_USD)))
+        headers.append(
+            (b"x-ratelimit-cost-remaining-dollars", b"%.6f" % (remaining / NANO_PER_USD))
+        )
+    return headers
+
+
+def retry_after_header(seconds: int) -> tuple[bytes, bytes]:
+    return (b"retry-after", str(seconds).encode())
