@@ -1,6 +1,8 @@
 """Gatehouse settings: every value comes from the environment (django-environ) with an
 embedded default, so the product runs out of the box on SQLite and an in-process cache."""
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -70,7 +72,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"].setdefault(
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     )
-    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default="") or None}
+    # Gateway processes write (heartbeats, usage) while the control plane does; a deferred
+    # transaction that reads and then writes would fail at once with "database is locked"
+    # instead of waiting for the lock.
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # A file, not memory: the test suite starts gateway processes that read the test DB.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str("SQLITE_TEST_NAME", default="")
+        or str(Path(tempfile.gettempdir()) / f"gatehouse-test-{os.getpid()}.sqlite3")
+    }
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

@@ -130,3 +130,14 @@ def gateway_process_heartbeat(
 def gateway_process_stopped(*, instance_id: str) -> None:
     """A gateway process is shutting down cleanly: it stops counting towards Active at once."""
     GatewayProcess.objects.filter(instance_id=instance_id).delete()
+
+
+def usage_prune(*, older_than_days: int) -> int:
+    """Delete usage records older than the retention period; returns how many went."""
+    from datetime import timedelta
+
+    from gateways.models import UsageRecord
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = UsageRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,30 @@
+"""Provider adapters, one class per provider family, looked up by the template's adapter."""
+
+from gateways.adapters.anthropic import AnthropicAdapter
+from gateways.adapters.azure import AzureAIFoundryAdapter, AzureOpenAIAdapter
+from gateways.adapters.base import ProviderAdapter, neutral_error_body
+from gateways.adapters.bedrock import BedrockAdapter
+from gateways.adapters.gemini import GeminiAdapter
+from gateways.adapters.openai import MistralAdapter, OpenAIAdapter, OpenAICompatibleAdapter
+
+ADAPTERS: dict[str, type[ProviderAdapter]] = {
+    cls.family: cls
+    for cls in (
+        OpenAIAdapter,
+        OpenAICompatibleAdapter,
+        MistralAdapter,
+        AzureOpenAIAdapter,
+        AzureAIFoundryAdapter,
+        AnthropicAdapter,
+        GeminiAdapter,
+        BedrockAdapter,
+    )
+}
+
+
+def adapter_for(provider: dict) -> ProviderAdapter:
+    """The adapter for a provider snapshot; unknown families relay as OpenAI-compatible."""
+    return ADAPTERS.get(provider.get("adapter", ""), OpenAICompatibleAdapter)(provider)
+
+
+__all__ = ["ADAPTERS", "ProviderAdapter", "adapter_for", "neutral_error_body"]

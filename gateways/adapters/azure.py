@@ -1,0 +1,26 @@
+"""Azure OpenAI and Azure AI Foundry: OpenAI's wire format behind an ``api-key`` header."""
+
+import re
+from typing import Any
+
+from gateways.adapters.base import ProviderAdapter
+
+_DEPLOYMENT = re.compile(r"/openai/deployments/([^/]+)/")
+
+
+class AzureOpenAIAdapter(ProviderAdapter):
+    """Deployment paths (``/openai/deployments/{name}/...``) name the model when the body
+    does not; the ``api-version`` query parameter travels with the request unchanged."""
+
+    family = "azure-openai"
+
+    def request_model(self, resource: str, parsed: Any) -> str:
+        model = super().request_model(resource, parsed)
+        if model:
+            return model
+        match = _DEPLOYMENT.search(resource)
+        return match.group(1) if match else ""
+
+
+class AzureAIFoundryAdapter(AzureOpenAIAdapter):
+    family = "azure-ai-foundry"

@@ -1,0 +1,143 @@
+"""The provider adapter interface: everything that differs between provider APIs (upstream
+URL, credential header, model location, usage fields, error shape) lives behind it, so the
+relay never asks which provider it is talking to."""
+
+import re
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+import orjson
+
+Usage = dict[str, int]
+
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    502: "api_error",
+    504: "api_error",
+}
+
+
+def compile_json_path(path: str) -> tuple[str, ...]:
+    """``$.usage.prompt_tokens`` → ``("usage", "prompt_tokens")``; empty path → ``()``."""
+    path = (path or "").strip()
+    if path.startswith("$"):
+        path = path[1:]
+    return tuple(p for p in path.split(".") if p)
+
+
+def lookup(data: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+class ProviderAdapter:
+    """OpenAI-shaped defaults; subclasses override only what their API does differently."""
+
+    family: ClassVar[str] = "openai"
+    # SSE events worth parsing for usage contain this; the rest are relayed untouched.
+    sse_usage_marker: ClassVar[bytes] = b'"usage"'
+    # Inject ``stream_options.include_usage`` so the last stream chunk carries usage.
+    requests_stream_usage: ClassVar[bool] = True
+    # Another header this API's SDKs may carry the caller's key in: (name, value prefix),
+    # honoured only while the proxy uses the API's native key header.
+    alternate_key_header: ClassVar[tuple[bytes, str] | None] = None
+    native_key_header: ClassVar[bytes] = b"authorization"
+
+    def __init__(self, provider: dict[str, Any]):
+        paths = provider.get("usage_paths") or {}
+        self.prompt_path = compile_json_path(paths.get("prompt_tokens", ""))
+        self.completion_path = compile_json_path(paths.get("completion_tokens", ""))
+        self.total_path = compile_json_path(paths.get("total_tokens", ""))
+        location = provider.get("model_location") or {}
+        self.model_source = location.get("source", "payload")
+        self.model_path = compile_json_path(location.get("path", "$.model"))
+        pattern = location.get("pattern") or ""
+        self.model_pattern = re.compile(pattern) if pattern else None
+
+    # --- request -----------------------------------------------------------------------------
+
+    def upstream_url(self, base: str, resource: str, query: str) -> str:
+        return f"{base}{resource}?{query}" if query else f"{base}{resource}"
+
+    def auth_headers(self, header: str, prefix: str, credential: str) -> list[tuple[str, str]]:
+        if not credential or not header:
+            return []
+        return [(header, f"{prefix}{credential}")]
+
+    def request_model(self, resource: str, parsed: Any) -> str:
+        """The model a request asks for, from its body or its path per the template."""
+        if self.model_source == "path" and self.model_pattern is not None:
+            match = self.model_pattern.search(unquote(resource) if "%" in resource else resource)
+            return match.group(1) if match else ""
+        value = lookup(parsed, self.model_path) if parsed is not None else None
+        return value if isinstance(value, str) else ""
+
+    def prepare_body(self, resource: str, parsed: Any) -> bool:
+        """Adjust the parsed request before it goes upstream; True when it changed."""
+        if not self.requests_stream_usage or not isinstance(parsed, dict):
+            return False
+        if parsed.get("stream") is not True or not resource.endswith("completions"):
+            return False
+        options = parsed.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
+            return False
+        parsed["stream_options"] = {**(options if isinstance(options, dict) else {})}
+        parsed["stream_options"]["include_usage"] = True
+        return True
+
+    # --- response ----------------------------------------------------------------------------
+
+    def extract_usage(self, parsed: Any) -> Usage | None:
+        """Token counts from a complete response body, or None when it carries none."""
+        prompt = lookup(parsed, self.prompt_path) if self.prompt_path else None
+        completion = lookup(parsed, self.completion_path) if self.completion_path else None
+        total = lookup(parsed, self.total_path) if self.total_path else None
+        if prompt is None and completion is None and total is None:
+            return None
+        usage: Usage = {}
+        if isinstance(prompt, int):
+            usage["prompt_tokens"] = prompt
+        if isinstance(completion, int):
+            usage["completion_tokens"] = completion
+        if isinstance(total, int):
+            usage["total_tokens"] = total
+        return usage
+
+    def usage_from_sse_event(self, event: Any, usage: Usage) -> None:
+        """Merge the token counts one stream event carries into ``usage``."""
+        found = self.extract_usage(event)
+        if found:
+            usage.update(found)
+
+    def response_model(self, parsed: Any) -> str:
+        value = parsed.get("model") if isinstance(parsed, dict) else None
+        return value if isinstance(value, str) else ""
+
+    # --- errors ------------------------------------------------------------------------------
+
+    def error_body(self, status: int, code: str, message: str) -> bytes:
+        """An error in the shape this API's SDKs parse into typed exceptions."""
+        kind = _STATUS_TYPES.get(status, "api_error")
+        return orjson.dumps({"error": {"message": message, "type": kind, "code": code}})
+
+
+def finish_usage(usage: Usage) -> Usage:
+    """Fill in the total when the API reports only its parts."""
+    if "total_tokens" not in usage and ("prompt_tokens" in usage or "completion_tokens" in usage):
+        usage["total_tokens"] = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    return usage
+
+
+def neutral_error_body(status: int, code: str, message: str) -> bytes:
+    """For requests that match no proxy: readable by both OpenAI- and Anthropic-style SDKs."""
+    kind = _STATUS_TYPES.get(status, "api_error")
+    return orjson.dumps(
+        {"type": "error", "error": {"type": kind, "message": message, "code": code}}
+    )

@@ -1,0 +1,383 @@
+"""The gateway's ASGI application: the invoke endpoint.
+
+A bare ASGI callable: it reads the scope directly, looks everything up in the in-memory
+snapshot, and relays with one pooled HTTP client per process. Lifespan startup loads the
+snapshot and starts the config watcher, heartbeat and usage writer; shutdown flushes usage and
+removes this process's heartbeat row.
+"""
+
+import asyncio
+import gc
+import logging
+import time
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+import orjson
+from django.conf import settings
+
+from gateways.adapters import neutral_error_body
+from gateways.heartbeat import Heartbeat
+from gateways.relay import (
+    IDENTITY,
+    REQUEST_DROP,
+    Exchange,
+    UpstreamFailure,
+    elapsed_ms,
+    open_upstream,
+    relay_response,
+)
+from gateways.routing import Refusal, Route, authenticate, resource_of, split_path
+from gateways.runtime import SnapshotStore
+from gateways.usage import UsageWriter
+
+log = logging.getLogger("gatehouse.gateway")
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+# ``/_gatehouse/health``: proxy IDs cannot contain "_", so this never shadows a proxy.
+HEALTH_PREFIX = "_gatehouse"
+
+
+def _model_message(model: str) -> str:
+    if model:
+        return f"Model '{model}' is not allowed on this proxy."
+    return "This proxy only serves specific models; name one in the request."
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived."""
+
+
+class GatewayApp:
+    """Serves the deployments of one gateway."""
+
+    def __init__(self, gateway_id: str, *, heartbeat: bool = True):
+        self.gateway_id = gateway_id
+        self.store = SnapshotStore(gateway_id)
+        self.usage = UsageWriter(gateway_id)
+        self.heartbeat = Heartbeat(gateway_id, lambda: self.store.current.revision)
+        self.beats = heartbeat
+        self.max_body = settings.GATEHOUSE_MAX_BODY_BYTES
+        self.too_large: Refusal = (
+            413,
+            "request_too_large",
+            f"The request body is larger than {self.max_body} bytes.",
+            "",
+        )
+        self.session: aiohttp.ClientSession | None = None
+        self._starting: asyncio.Lock | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if self.session is None:
+                await self.startup()
+            await self.handle(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    # --- lifespan ----------------------------------------------------------------------------
+
+    async def lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self.session is not None:
+                return
+            await asyncio.to_thread(self.store.reload)
+            self.store.start()
+            self.usage.start()
+            if self.beats:
+                self.heartbeat.start()
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                trust_env=False,
+            )
+            # Django, the ORM and the snapshot are long-lived: keep them out of the cyclic
+            # collector's way so collections stay short on the request path.
+            gc.collect()
+            gc.freeze()
+            log.info(
+                "gateway %s serving %d proxies (revision %s)",
+                self.gateway_id,
+                len(self.store.current.routes),
+                self.store.current.revision,
+            )
+
+    async def shutdown(self) -> None:
+        self.store.stop()
+        await asyncio.to_thread(self.usage.stop)
+        if self.beats:
+            await asyncio.to_thread(self.heartbeat.stop)
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    # --- requests ----------------------------------------------------------------------------
+
+    async def handle(self, scope, receive, send) -> None:
+        started = time.perf_counter()
+        wall = time.time()
+        snapshot = self.store.current
+        method: str = scope["method"]
+        proxy_id, rest = split_path(scope["path"])
+        route = snapshot.routes.get(proxy_id)
+        if route is None:
+            if proxy_id == HEALTH_PREFIX and rest == "/health":
+                await _respond(send, 200, self._health(snapshot))
+                return
+            body = neutral_error_body(404, "not_found", f"No proxy '{proxy_id}' on this gateway.")
+            await _respond(send, 404, body)
+            self._record(wall, started, proxy_id[:40], None, None, method, rest, 404, "no_route")
+            return
+        adapter = route.adapter
+        resource = resource_of(route, rest)
+        if resource is None or not route.allows(method, resource):
+            refusal = (404, "not_found", f"No resource {method} {rest}.", "not_found")
+            await self._refuse(send, refusal, wall, started, route, None, method, rest)
+            return
+
+        # One pass over the headers: pick out the key, drop what must not go upstream.
+        key_name = route.key_name
+        alternate = route.key_alternate
+        alternate_name = alternate[0] if alternate else None
+        key_value = alternate_value = content_length = None
+        content_type = b""
+        headers = [IDENTITY]
+        for name, value in scope["headers"]:
+            if name in REQUEST_DROP:
+                if name == b"content-length":
+                    content_length = value
+                continue
+            if name == key_name:
+                key_value = value
+                continue
+            if name == alternate_name:
+                alternate_value = value
+                continue
+            if name == b"content-type":
+                content_type = value
+            headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        query = scope["query_string"].decode("latin-1")
+        prefix = route.key_prefix
+        if route.key_in_query:
+            key_value, query = _take_query_param(query, key_name)
+        elif not key_value and alternate_value:
+            key_value, prefix = alternate_value, alternate[1]
+
+        key, refusal = authenticate(snapshot, route, key_value, prefix, wall)
+        if refusal is not None:
+            await self._refuse(send, refusal, wall, started, route, key, method, resource)
+            return
+        self.usage.touch_key(key.key_hash, wall)
+
+        # Body: size limit (declared length first, then counted), then parse JSON once.
+        if content_length is not None and int(content_length or 0) > self.max_body:
+            await self._refuse(send, self.too_large, wall, started, route, key, method, resource)
+            return
+        try:
+            body = await _read_body(receive, self.max_body)
+        except ClientGone:
+            reason = "client_disconnected"
+            self._record(wall, started, proxy_id, route, key, method, resource, 499, reason)
+            return
+        if body is None:
+            await self._refuse(send, self.too_large, wall, started, route, key, method, resource)
+            return
+        parsed = None
+        if body and b"json" in content_type:
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                refusal = (400, "invalid_request", "The request body is not valid JSON.", "")
+                await self._refuse(send, refusal, wall, started, route, key, method, resource)
+                return
+        model = adapter.request_model(resource, parsed)
+        if route.needs_model and model not in route.allowed_models:
+            refusal = (403, "model_not_allowed", _model_message(model), "")
+            await self._refuse(send, refusal, wall, started, route, key, method, resource, model)
+            return
+        if parsed is not None and adapter.prepare_body(resource, parsed):
+            body = orjson.dumps(parsed)
+
+        headers.extend(route.auth_headers)
+        url = adapter.upstream_url(route.upstream_base, resource, query)
+        exchange = Exchange(model)
+        try:
+            await self._relay(route, method, url, headers, body, receive, send, exchange, started)
+        finally:
+            self._record_exchange(wall, started, route, key, method, resource, exchange)
+
+    async def _relay(self, route, method, url, headers, body, receive, send, exchange, started):
+        """Run the upstream leg; a client disconnect cancels it (and the upstream request)."""
+        task = asyncio.current_task()
+        gone = []
+
+        async def watch_disconnect():
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.append(True)
+            task.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch_disconnect())
+        upstream = None
+        try:
+            upstream = await open_upstream(self.session, route, method, url, headers, body)
+            exchange.upstream_ms = elapsed_ms(started)
+            await relay_response(upstream, route, send, exchange, watcher.cancel)
+        except UpstreamFailure as failure:
+            watcher.cancel()
+            exchange.status, exchange.outcome, exchange.reason = (
+                failure.status,
+                "failed",
+                failure.code,
+            )
+            await self._reject(send, route, failure.status, failure.code, failure.message)
+        except asyncio.CancelledError:
+            if not gone:
+                exchange.outcome, exchange.reason = "cancelled", "server_shutdown"
+                exchange.status = exchange.status or 499
+                raise
+            task.uncancel()
+            exchange.outcome, exchange.reason = "cancelled", "client_disconnected"
+            exchange.status = exchange.status or 499
+        finally:
+            watcher.cancel()
+            if upstream is not None:
+                if exchange.outcome == "ok" or exchange.outcome == "upstream_error":
+                    upstream.release()
+                else:
+                    upstream.close()
+
+    def _health(self, snapshot) -> bytes:
+        return orjson.dumps(
+            {
+                "status": "ok",
+                "gateway": self.gateway_id,
+                "revision": snapshot.revision,
+                "proxies": sorted(snapshot.routes),
+            }
+        )
+
+    # --- responses and records ---------------------------------------------------------------
+
+    async def _reject(self, send, route: Route, status: int, code: str, message: str) -> None:
+        body = route.adapter.error_body(status, code, message)
+        await _respond(send, status, body, route.deployment_header)
+
+    async def _refuse(
+        self, send, refusal: Refusal, wall, started, route, key, method, resource, model=""
+    ) -> None:
+        """Answer with the API's error shape and record why."""
+        status, code, message, reason = refusal
+        await self._reject(send, route, status, code, message)
+        self._record(
+            wall, started, route.proxy, route, key, method, resource, status, reason or code, model
+        )
+
+    def _record(
+        self, wall, started, proxy, route, key, method, resource, status, reason, model=""
+    ) -> None:
+        self.usage.record(
+            (
+                wall,
+                proxy,
+                route.deployment_id if route else None,
+                key.id if key else None,
+                route.provider if route else "",
+                model,
+                method,
+                resource[:500],
+                status,
+                "cancelled" if reason == "client_disconnected" else "rejected",
+                reason,
+                False,
+                None,
+                None,
+                None,
+                elapsed_ms(started),
+                None,
+            )
+        )
+
+    def _record_exchange(self, wall, started, route, key, method, resource, exchange) -> None:
+        usage = exchange.usage or {}
+        self.usage.record(
+            (
+                wall,
+                route.proxy,
+                route.deployment_id,
+                key.id,
+                route.provider,
+                exchange.model[:200],
+                method,
+                resource[:500],
+                exchange.status,
+                exchange.outcome,
+                exchange.reason,
+                exchange.streamed,
+                usage.get("prompt_tokens"),
+                usage.get("completion_tokens"),
+                usage.get("total_tokens"),
+                elapsed_ms(started),
+                exchange.upstream_ms,
+            )
+        )
+
+
+async def _respond(send, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:
+    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it passes ``limit`` bytes."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        return body if len(body) <= limit else None
+    parts, size = [body], len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
+def _take_query_param(query: str, name: str) -> tuple[str | None, str]:
+    """Remove the key parameter from the query string; return its value and the rest."""
+    if name not in query:
+        return None, query
+    value, kept = None, []
+    for k, v in parse_qsl(query, keep_blank_values=True):
+        if k == name:
+            value = v
+        else:
+            kept.append((k, v))
+    return value, urlencode(kept)

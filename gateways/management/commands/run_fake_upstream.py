@@ -1,0 +1,22 @@
+"""Run the local fake LLM upstream (OpenAI and Anthropic shapes) for demos and trials."""
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve the fake LLM upstream (OpenAI chat/embeddings/models, Anthropic messages)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8090)
+
+    def handle(self, *args, host, port, **options):
+        import uvicorn
+
+        uvicorn.run(
+            "gateways.fake_upstream:application",
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="warning",
+        )

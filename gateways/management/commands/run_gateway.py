@@ -1,0 +1,52 @@
+"""Run a gateway process: the invoke endpoint of one gateway, under uvicorn (uvloop +
+httptools), with N worker processes each holding its own snapshot and connection pool."""
+
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+
+from gateways.errors import GatewayNotFound
+from gateways.selectors import gateway_get
+
+
+class Command(BaseCommand):
+    help = "Serve one gateway's deployments (the invoke endpoint) on HOST:PORT."
+
+    def add_arguments(self, parser):
+        parser.add_argument("gateway", help="Gateway ID (slug).")
+        parser.add_argument("--host", default="0.0.0.0")
+        parser.add_argument("--port", type=int, default=8080)
+        parser.add_argument("--workers", type=int, default=1)
+        parser.add_argument(
+            "--access-log", action="store_true", help="Log every request (off by default)."
+        )
+        parser.add_argument(
+            "--graceful-timeout",
+            type=float,
+            default=30.0,
+            help="Seconds in-flight requests get to finish on SIGTERM before they are cut.",
+        )
+        parser.add_argument("--log-level", default="info")
+
+    def handle(self, *args, gateway, host, port, workers, access_log, graceful_timeout, **opts):
+        import uvicorn
+
+        try:
+            gateway_get(gateway)
+        except GatewayNotFound as exc:
+            raise CommandError(exc.message) from None
+        os.environ["GATEHOUSE_GATEWAY"] = gateway
+        uvicorn.run(
+            "gateways.asgi:application",
+            host=host,
+            port=port,
+            workers=max(workers, 1),
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=access_log,
+            log_level=opts["log_level"],
+            timeout_graceful_shutdown=graceful_timeout,
+            server_header=False,
+            date_header=False,
+        )

@@ -1,0 +1,166 @@
+"""The in-memory configuration a gateway process serves, and the thread that keeps it fresh.
+
+A ``Snapshot`` is built from ``gateway_runtime_config`` and never mutated; a reload builds a
+new one and swaps the store's reference, so the request path reads it without locks. The
+watcher polls the configuration revision every ~200 ms (plus Redis pub/sub when configured);
+when the database is unreachable the old snapshot keeps serving until it comes back.
+"""
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from gateways.adapters import adapter_for
+from gateways.routing import KeyRecord, Route
+
+log = logging.getLogger("gatehouse.gateway")
+
+POLL_INTERVAL = 0.2
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    gateway: str
+    revision: int
+    routes: dict[str, Route] = field(default_factory=dict)
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+    foreign_keys: frozenset[str] = frozenset()
+
+
+def build_snapshot(config: dict[str, Any]) -> Snapshot:
+    """Compile a runtime configuration (see ``gateway_runtime_config``) into routes and keys."""
+    credentials = config.get("credentials") or {}
+    routes: dict[str, Route] = {}
+    for deployment in config.get("deployments") or []:
+        provider = deployment["snapshot"]["provider"]
+        route = Route(
+            deployment, credentials.get(provider["id"], ""), adapter=adapter_for(provider)
+        )
+        routes[route.proxy] = route
+    keys = {
+        k["hash"]: KeyRecord(
+            id=k["id"], key_hash=k["hash"], proxy=k["proxy"], expires_at=k.get("expires_at")
+        )
+        for k in config.get("keys") or []
+        if k["proxy"] in routes
+    }
+    return Snapshot(
+        gateway=config["gateway"]["id"],
+        revision=int(config.get("revision") or 0),
+        routes=routes,
+        keys=keys,
+        foreign_keys=frozenset(config.get("other_gateway_keys") or ()),
+    )
+
+
+def load_snapshot(gateway_id: str) -> Snapshot:
+    """Read the gateway's configuration from the database (blocking; call off the loop)."""
+    from deployments.selectors import gateway_runtime_config
+    from gateways.selectors import gateway_get
+
+    return build_snapshot(gateway_runtime_config(gateway_get(gateway_id)))
+
+
+def read_revision() -> int:
+    from deployments.revision import current_config_revision
+
+    return current_config_revision()
+
+
+class SnapshotStore:
+    """Holds the current snapshot; ``current`` is swapped atomically on reload."""
+
+    def __init__(self, gateway_id: str):
+        self.gateway_id = gateway_id
+        self.current = Snapshot(gateway=gateway_id, revision=-1)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+        self._listener: threading.Thread | None = None
+
+    def reload(self) -> bool:
+        """Rebuild from the database; False (old snapshot kept) when it is unreachable."""
+        try:
+            self.current = load_snapshot(self.gateway_id)
+        except Exception as exc:
+            self._database_failed(exc)
+            return False
+        self._database_recovered()
+        return True
+
+    def check(self) -> None:
+        """Reload when the configuration revision moved (one cheap query)."""
+        try:
+            revision = read_revision()
+        except Exception as exc:
+            self._database_failed(exc)
+            return
+        if revision != self.current.revision or self._failing:
+            self.reload()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="gatehouse-config", daemon=True)
+        self._thread.start()
+        if settings.REDIS_URL:
+            self._listener = threading.Thread(
+                target=self._listen_redis, name="gatehouse-config-notify", daemon=True
+            )
+            self._listener.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(POLL_INTERVAL)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            self.check()
+        connection.close()
+
+    def _listen_redis(self) -> None:
+        """Wake the watcher as soon as a change is announced; polling stays the safety net."""
+        from deployments.revision import NOTIFY_CHANNEL
+
+        while not self._stop.is_set():
+            try:
+                import redis
+
+                client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(NOTIFY_CHANNEL)
+                while not self._stop.is_set():
+                    if pubsub.get_message(timeout=1.0):
+                        self._wake.set()
+            except Exception:
+                self._stop.wait(2.0)
+
+    def _database_failed(self, exc: Exception) -> None:
+        if not self._failing:
+            log.warning(
+                "gateway %s: cannot load its configuration (%s); serving the last "
+                "snapshot (revision %s) and retrying",
+                self.gateway_id,
+                type(exc).__name__,
+                self.current.revision,
+            )
+            self._failing = True
+        # Drop the broken connection so the next attempt opens a fresh one.
+        with contextlib.suppress(Exception):
+            connection.close()
+
+    def _database_recovered(self) -> None:
+        if self._failing:
+            log.warning("gateway %s: configuration database reachable again", self.gateway_id)
+            self._failing = False
+        close_old_connections()
