@@ -83,17 +83,24 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from django.test.utils import setup_databases, teardown_databases
 
     # Django removes the test database file at the end, not SQLite's -wal / -shm files.
-    name = connection.creation._get_test_db_name()
-    if connection.vendor == "sqlite":
-        atexit.register(_remove_files, [f"{name}-wal", f"{name}-shm"])
     created = None
-    if connection.settings_dict["NAME"] != name:
+    if not is_test_database(connection):
         with django_db_blocker.unblock():
             created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        atexit.register(_remove_files, [f"{name}-wal", f"{name}-shm"])
     yield
     if created is not None:
         with django_db_blocker.unblock():
             teardown_databases(created, verbosity=0)
+
+
+def is_test_database(connection) -> bool:
+    """Whether ``connection`` points at the test database (never flush anything else)."""
+    name = str(connection.settings_dict["NAME"])
+    test_name = (connection.settings_dict.get("TEST") or {}).get("NAME")
+    return name == test_name if test_name else name.startswith("test_")
 
 
 def _remove_files(paths: list[str]) -> None:
@@ -215,7 +222,7 @@ def committed(django_db_setup, django_db_blocker):
     from django.db import connection
 
     # Never flush anything but the test database.
-    assert connection.settings_dict["NAME"] == connection.creation._get_test_db_name()
+    assert is_test_database(connection)
     with django_db_blocker.unblock():
         yield
         call_command("flush", interactive=False, verbosity=0)
