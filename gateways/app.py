@@ -30,10 +30,16 @@ from gateways.relay import (
 from gateways.routing import Refusal, Route, authenticate, resource_of, split_path
 from gateways.runtime import SnapshotStore
 from gateways.usage import UsageWriter
+from guardrails.registry import Direction
 
 log = logging.getLogger("gatehouse.gateway")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
+CHAIN_BROKEN = (
+    "This proxy's guardrails could not be loaded, so it serves no requests; fix the "
+    "guardrail settings and deploy it again."
+)
+NOT_JSON = "This proxy's guardrails inspect JSON request bodies; the body is not JSON."
 # ``/_gatehouse/health``: proxy IDs cannot contain "_", so this never shadows a proxy.
 HEALTH_PREFIX = "_gatehouse"
 
@@ -214,12 +220,42 @@ class GatewayApp:
             refusal = (403, "model_not_allowed", _model_message(model), "")
             await self._refuse(send, refusal, wall, started, route, key, method, resource, model)
             return
+        exchange = Exchange(model)
+        changed = False
+        if route.chain_error is not None:
+            refusal = (503, "guardrail_unavailable", CHAIN_BROKEN, "guardrail_config_error")
+            await self._refuse(send, refusal, wall, started, route, key, method, resource, model)
+            return
+        if route.chain:
+            exchange.state = {}
+            if route.chain.has_request and body:
+                if parsed is None:
+                    # Whatever the declared type, a body the guardrails must see is JSON.
+                    try:
+                        parsed = orjson.loads(body)
+                    except orjson.JSONDecodeError:
+                        refusal = (415, "unsupported_media_type", NOT_JSON, "")
+                        await self._refuse(
+                            send, refusal, wall, started, route, key, method, resource, model
+                        )
+                        return
+                result = await route.chain.run_request(parsed, exchange.state)
+                exchange.note_guardrails(result.events, Direction.REQUEST)
+                if result.intervention is not None:
+                    await self._intervene(
+                        send, route, key, method, resource, exchange, result.intervention
+                    )
+                    self._record_exchange(wall, started, route, key, method, resource, exchange)
+                    return
+                if result.modified:
+                    parsed, changed = result.body, True
         if parsed is not None and adapter.prepare_body(resource, parsed):
+            changed = True
+        if changed:
             body = orjson.dumps(parsed)
 
         headers.extend(route.auth_headers)
         url = adapter.upstream_url(route.upstream_base, resource, query)
-        exchange = Exchange(model)
         try:
             await self._relay(route, method, url, headers, body, receive, send, exchange, started)
         finally:
@@ -278,6 +314,13 @@ class GatewayApp:
 
     # --- responses and records ---------------------------------------------------------------
 
+    async def _intervene(self, send, route, key, method, resource, exchange, intervention):
+        """A request-phase guardrail stopped the request: answer in the API's error shape."""
+        exchange.intervened(intervention)
+        exchange.status = intervention.status
+        body = route.adapter.guardrail_error_body(intervention)
+        await _respond(send, intervention.status, body, route.deployment_header)
+
     async def _reject(self, send, route: Route, status: int, code: str, message: str) -> None:
         body = route.adapter.error_body(status, code, message)
         await _respond(send, status, body, route.deployment_header)
@@ -314,6 +357,7 @@ class GatewayApp:
                 None,
                 elapsed_ms(started),
                 None,
+                None,
             )
         )
 
@@ -338,6 +382,7 @@ class GatewayApp:
                 usage.get("total_tokens"),
                 elapsed_ms(started),
                 exchange.upstream_ms,
+                exchange.details,
             )
         )
 

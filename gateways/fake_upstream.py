@@ -7,7 +7,11 @@ Test controls travel as request headers (the gateway forwards them):
   x-fake-chunk-delay: seconds between stream chunks
   x-fake-status / x-fake-body: answer with this status and body instead
   x-fake-mode: ``drop`` (cut the connection mid-stream), ``garbage`` (a non-JSON body labelled
-               JSON) or ``broken`` (promise more bytes than are sent, then hang up)
+               JSON), ``broken`` (promise more bytes than are sent, then hang up) or ``echo``
+               (answer with the last user message's text, as is)
+  x-fake-reply: answer with this text (URL-encoded) instead of the usual one
+  x-fake-chunk-size: with echo or a reply, stream the text in pieces of this many characters
+               (default 8) instead of ``x-fake-chunks`` pieces
 Every request is recorded (method, path, query, headers, body, and whether its stream was cut
 by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__`` clears them.
 """
@@ -16,6 +20,7 @@ import asyncio
 import threading
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
@@ -89,18 +94,26 @@ class FakeUpstream:
             return await _send(send, 400, JSON, b'{"error": {"message": "bad json"}}')
         path, method = scope["path"], scope["method"]
         chunks = int(headers.get("x-fake-chunks") or 3)
+        reply = _reply(request, headers, mode)
+        if reply is not None:
+            size = max(1, int(headers.get("x-fake-chunk-size") or 8))
+            pieces = [reply[i : i + size] for i in range(0, len(reply), size)] or [""]
+        else:
+            pieces = [f"chunk{i} " for i in range(chunks)]
         if method == "POST" and path.endswith("/messages"):
             if request.get("stream"):
-                events = _anthropic_events(request, chunks)
+                events = _anthropic_events(request, pieces)
                 return await self.stream(receive, send, events, headers, record)
             record["completed"] = True
-            return await _send(send, 200, JSON, orjson.dumps(_anthropic_message(request, chunks)))
+            message = _anthropic_message(request, len(pieces), reply)
+            return await _send(send, 200, JSON, orjson.dumps(message))
         if method == "POST" and path.endswith("/chat/completions"):
             if request.get("stream"):
-                events = _openai_events(request, chunks)
+                events = _openai_events(request, pieces)
                 return await self.stream(receive, send, events, headers, record)
             record["completed"] = True
-            return await _send(send, 200, JSON, orjson.dumps(_openai_completion(request, chunks)))
+            completion = _openai_completion(request, len(pieces), reply)
+            return await _send(send, 200, JSON, orjson.dumps(completion))
         if method == "POST" and path.endswith("/embeddings"):
             record["completed"] = True
             return await _send(send, 200, JSON, orjson.dumps(_embeddings(request)))
@@ -155,7 +168,23 @@ def _last_text(request: dict) -> str:
     return content if isinstance(content, str) else "..."
 
 
-def _openai_completion(request: dict, chunks: int) -> dict:
+def _reply(request: dict, headers: dict[str, str], mode: str) -> str | None:
+    """The text to answer with in echo mode or with ``x-fake-reply``; None for the default."""
+    if headers.get("x-fake-reply"):
+        return unquote(headers["x-fake-reply"])
+    if mode != "echo":
+        return None
+    for message in reversed(request.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content", "")
+            if isinstance(content, list):
+                texts = [p.get("text", "") for p in content if isinstance(p, dict)]
+                content = "\n".join(t for t in texts if isinstance(t, str))
+            return content if isinstance(content, str) else ""
+    return ""
+
+
+def _openai_completion(request: dict, chunks: int, reply: str | None = None) -> dict:
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -164,7 +193,10 @@ def _openai_completion(request: dict, chunks: int) -> dict:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": f"echo: {_last_text(request)}"},
+                "message": {
+                    "role": "assistant",
+                    "content": f"echo: {_last_text(request)}" if reply is None else reply,
+                },
                 "finish_reason": "stop",
             }
         ],
@@ -176,14 +208,13 @@ def _openai_completion(request: dict, chunks: int) -> dict:
     }
 
 
-def _openai_events(request: dict, chunks: int) -> list[bytes]:
+def _openai_events(request: dict, pieces: list[str]) -> list[bytes]:
     model = request.get("model", "fake-model")
     base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model}
     events = []
-    for i in range(chunks):
-        delta = (
-            {"role": "assistant", "content": f"chunk{i} "} if i == 0 else {"content": f"chunk{i} "}
-        )
+    chunks = len(pieces)
+    for i, piece in enumerate(pieces):
+        delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
         choice = {"index": 0, "delta": delta, "finish_reason": None}
         events.append(_sse({**base, "choices": [choice]}))
     events.append(_sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
@@ -209,20 +240,22 @@ def _embeddings(request: dict) -> dict:
     return {"object": "list", "data": data, "model": request.get("model", ""), "usage": usage}
 
 
-def _anthropic_message(request: dict, chunks: int) -> dict:
+def _anthropic_message(request: dict, chunks: int, reply: str | None = None) -> dict:
+    text = f"echo: {_last_text(request)}" if reply is None else reply
     return {
         "id": "msg_fake",
         "type": "message",
         "role": "assistant",
         "model": request.get("model", "fake-model"),
-        "content": [{"type": "text", "text": f"echo: {_last_text(request)}"}],
+        "content": [{"type": "text", "text": text}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": chunks},
     }
 
 
-def _anthropic_events(request: dict, chunks: int) -> list[bytes]:
+def _anthropic_events(request: dict, pieces: list[str]) -> list[bytes]:
+    chunks = len(pieces)
     message = {**_anthropic_message(request, chunks), "content": [], "stop_reason": None}
     message["usage"] = {"input_tokens": PROMPT_TOKENS, "output_tokens": 1}
     events = [
@@ -236,8 +269,8 @@ def _anthropic_events(request: dict, chunks: int) -> list[bytes]:
             "content_block_start",
         ),
     ]
-    for i in range(chunks):
-        delta = {"type": "text_delta", "text": f"chunk{i} "}
+    for piece in pieces:
+        delta = {"type": "text_delta", "text": piece}
         events.append(
             _sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
         )

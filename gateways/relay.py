@@ -1,6 +1,14 @@
 """The upstream leg of a request: send it with the pooled client, relay the response to the
 client (buffered for complete JSON bodies, chunk by chunk for streams), and collect usage on
-the way. Provider differences come from the route's adapter."""
+the way. Provider differences come from the route's adapter.
+
+When the route's guardrail chain has response policies, a successful response goes through
+them: a complete JSON body is judged (and possibly rewritten) before it is sent; a stream is
+cut into events, each event's text delta is fed to the chain's ``StreamGuard`` and only the
+text the guard releases reaches the client (see ``GuardedEvents``). Without response policies
+the stream is relayed byte for byte as it arrives. A successful response the guardrails
+cannot read (neither JSON nor SSE) is refused rather than relayed unchecked.
+"""
 
 import time
 from typing import Any
@@ -8,8 +16,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gateways.adapters.base import finish_usage
+from gateways.adapters.base import ProviderAdapter, finish_usage
 from gateways.routing import Route
+from guardrails.engine import Intervention, StreamGuard
+from guardrails.registry import Action, Direction
 
 # Never forwarded in either direction; content-length is recomputed by the sender.
 HOP_BY_HOP = frozenset(
@@ -41,9 +51,11 @@ class Exchange:
     """What happened to one request, for its usage record."""
 
     __slots__ = (
+        "guardrails",
         "model",
         "outcome",
         "reason",
+        "state",
         "status",
         "streamed",
         "upstream_ms",
@@ -58,6 +70,34 @@ class Exchange:
         self.streamed = False
         self.upstream_ms: float | None = None
         self.usage: dict[str, int] | None = None
+        # The guardrail chain's per-request state (shared by the request and response phases)
+        # and what its policies did, when the route has a chain.
+        self.state: dict[str, Any] | None = None
+        self.guardrails: list[dict[str, str]] | None = None
+
+    def note_guardrails(self, events: list[dict[str, str]], direction: str) -> None:
+        """Keep the modifications and interventions of one phase for the usage record."""
+        for event in events:
+            if event["action"] != Action.PASSED:
+                if self.guardrails is None:
+                    self.guardrails = []
+                self.guardrails.append({**event, "direction": direction})
+
+    def intervened(self, intervention: Intervention) -> None:
+        self.outcome = "failed" if intervention.status >= 500 else "rejected"
+        self.reason = guardrail_reason(intervention)
+
+    @property
+    def details(self) -> dict[str, Any] | None:
+        return {"guardrails": self.guardrails} if self.guardrails else None
+
+
+def guardrail_reason(intervention: Intervention) -> str:
+    """The usage record's reason: ``guardrail_intervened`` for a 422, else the error type
+    (``prompt_template_error``, ``guardrail_error`` ...)."""
+    if intervention.status == 422:
+        return "guardrail_intervened"
+    return (intervention.type or "guardrail_error").lower()[:64]
 
 
 class UpstreamFailure(Exception):
@@ -112,6 +152,12 @@ async def relay_response(
     headers = response_headers(upstream.raw_headers, route)
     if status >= 400:
         exchange.outcome, exchange.reason = "upstream_error", f"upstream_{status}"
+    if route.chain.has_response and status < 300:
+        if "text/event-stream" in content_type:
+            await _relay_sse_guarded(upstream, route, send, exchange, headers, stop_watch)
+        else:
+            await _relay_whole(upstream, route, send, exchange, headers, stop_watch, True)
+        return
     if "text/event-stream" in content_type:
         await _relay_sse(upstream, route, send, exchange, headers, stop_watch)
     elif status < 400 and "json" not in content_type and upstream.content_length is None:
@@ -133,20 +179,40 @@ async def _read_whole(upstream: aiohttp.ClientResponse) -> bytes:
         ) from None
 
 
-async def _relay_whole(upstream, route: Route, send, exchange: Exchange, headers, stop_watch):
+async def _relay_whole(
+    upstream, route: Route, send, exchange: Exchange, headers, stop_watch, guarded=False
+):
     data = await _read_whole(upstream)
-    if exchange.status < 300 and data and "json" in upstream.headers.get("content-type", ""):
+    is_json = "json" in upstream.headers.get("content-type", "")
+    if exchange.status < 300 and data and (is_json or guarded):
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError:
+            if is_json:
+                raise UpstreamFailure(
+                    502, "invalid_upstream_response", "The upstream sent an invalid response."
+                ) from None
             raise UpstreamFailure(
-                502, "invalid_upstream_response", "The upstream sent an invalid response."
+                502,
+                "guardrail_cannot_inspect",
+                "The upstream response is neither JSON nor a server-sent event stream, so "
+                "this proxy's response guardrails cannot inspect it.",
             ) from None
         usage = route.adapter.extract_usage(parsed)
         if usage:
             exchange.usage = finish_usage(usage)
         if not exchange.model:
             exchange.model = route.adapter.response_model(parsed)
+        if guarded:
+            state = exchange.state if exchange.state is not None else {}
+            result = await route.chain.run_response(parsed, state)
+            exchange.note_guardrails(result.events, Direction.RESPONSE)
+            if result.intervention is not None:
+                await _replace_with_intervention(route, send, exchange, result.intervention)
+                stop_watch()
+                return
+            if result.modified:
+                data = orjson.dumps(result.body)
     headers.append((b"content-length", str(len(data)).encode()))
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     stop_watch()
@@ -210,6 +276,179 @@ async def _relay_sse(upstream, route: Route, send, exchange: Exchange, headers, 
         await send({"type": "http.response.body", "body": SSE_ERROR_PREFIX + error + b"\n\n"})
     else:
         await send({"type": "http.response.body", "body": b""})
+
+
+async def _replace_with_intervention(
+    route: Route, send, exchange: Exchange, intervention: Intervention
+) -> None:
+    """Answer with the intervention instead of the upstream's response."""
+    exchange.intervened(intervention)
+    exchange.status = intervention.status
+    body = route.adapter.guardrail_error_body(intervention)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        route.deployment_header,
+    ]
+    await send({"type": "http.response.start", "status": intervention.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, headers, stop_watch):
+    """Relay a stream through the response guardrails, event by event."""
+    exchange.streamed = True
+    adapter = route.adapter
+    state = exchange.state if exchange.state is not None else {}
+    guard = route.chain.stream(state)
+    gate = GuardedEvents(adapter, guard)
+    intervention: Intervention | None = None
+    buf = b""
+    await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
+    try:
+        async for chunk in upstream.content.iter_any():
+            buf += chunk
+            if b"\r" in buf:
+                buf = buf.replace(b"\r\n", b"\n")
+            if b"\n\n" not in buf:
+                if len(buf) > MAX_SSE_LINE:
+                    raise aiohttp.ClientPayloadError("event too large")
+                continue
+            events = buf.split(b"\n\n")
+            buf = events.pop()
+            out: list[bytes] = []
+            for raw in events:
+                if raw:
+                    intervention = await gate.event(raw, out)
+                    if intervention is not None:
+                        break
+            if out:
+                await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+            if intervention is not None:
+                break
+        else:
+            out = []
+            if buf.strip():
+                intervention = await gate.event(buf.strip(b"\n"), out)
+            if intervention is None:
+                intervention = await gate.finish(out)
+            if out:
+                await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+    except TimeoutError:
+        exchange.outcome, exchange.reason = "failed", "upstream_timeout"
+    except (aiohttp.ClientError, OSError):
+        exchange.outcome, exchange.reason = "failed", "upstream_disconnected"
+    if gate.usage:
+        exchange.usage = finish_usage(gate.usage)
+    exchange.note_guardrails(guard.events, Direction.RESPONSE)
+    stop_watch()
+    if intervention is not None:
+        exchange.intervened(intervention)
+        error = adapter.sse_error_event(adapter.guardrail_error_body(intervention))
+        await send({"type": "http.response.body", "body": error})
+    elif exchange.outcome == "failed":
+        # Text still held back was never judged in full: it is dropped, not released.
+        message = (
+            "The upstream timed out mid-stream."
+            if exchange.reason == "upstream_timeout"
+            else "The upstream closed the stream early."
+        )
+        status = 504 if exchange.reason == "upstream_timeout" else 502
+        error = adapter.error_body(status, exchange.reason, message)
+        await send({"type": "http.response.body", "body": SSE_ERROR_PREFIX + error + b"\n\n"})
+    else:
+        await send({"type": "http.response.body", "body": b""})
+
+
+class GuardedEvents:
+    """Turns upstream SSE events into the events the client may see.
+
+    Events without text pass straight through until the first text event. From then on, text
+    events wait in ``pending`` until the guard releases text: the released text (possibly
+    rewritten, e.g. PII placeholders restored) goes out in the first waiting text event, the
+    other waiting text events are dropped (their text is part of it or still held), and the
+    waiting events without text follow in their order. Events without text that arrive after
+    text wait too, so a stream's closing events (``finish_reason``, ``content_block_stop``,
+    ``[DONE]``) always come after the last released text. At the end of the stream the
+    guard's final release goes out in the last text event's shape.
+    """
+
+    __slots__ = ("adapter", "guard", "last", "marker", "pending", "usage")
+
+    def __init__(self, adapter: ProviderAdapter, guard: StreamGuard):
+        self.adapter = adapter
+        self.guard = guard
+        self.marker = adapter.sse_usage_marker
+        self.usage: dict[str, int] = {}
+        self.pending: list[tuple[bytes, dict | None]] = []
+        self.last: tuple[bytes, dict] | None = None  # the latest text event seen
+
+    async def event(self, raw: bytes, out: list[bytes]) -> Intervention | None:
+        """Take one event (without its blank line); append what may be sent to ``out``."""
+        parsed = _event_json(raw)
+        if parsed is not None and self.marker in raw:
+            self.adapter.usage_from_sse_event(parsed, self.usage)
+        text = self.adapter.stream_text(parsed) if parsed is not None else None
+        if text is None:
+            if self.last is None:
+                out.append(raw + b"\n\n")
+            else:
+                self.pending.append((raw, None))
+            return None
+        released, intervention = await self.guard.feed(text)
+        if intervention is not None:
+            self.pending = []
+            return intervention
+        self.last = (raw, parsed)
+        self.pending.append((raw, parsed))
+        if released:
+            self._flush(released, out)
+        return None
+
+    async def finish(self, out: list[bytes]) -> Intervention | None:
+        released, intervention = await self.guard.finish()
+        if intervention is not None:
+            self.pending = []
+            return intervention
+        if released and self.last is not None and all(p is None for _, p in self.pending):
+            self.pending.insert(0, self.last)
+        self._flush(released, out)
+        return None
+
+    def _flush(self, released: str, out: list[bytes]) -> None:
+        placed = False
+        for raw, parsed in self.pending:
+            if parsed is None:
+                out.append(raw + b"\n\n")
+            elif not placed and released:
+                event = self.adapter.with_stream_text(parsed, released)
+                out.append(_with_data(raw, orjson.dumps(event)))
+                placed = True
+        self.pending = []
+
+
+def _event_json(raw: bytes) -> Any:
+    """The JSON data of one SSE event, or None (no data, ``[DONE]``, not JSON)."""
+    data = None
+    for line in raw.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            data = value if data is None else data + b"\n" + value
+    if data is None:
+        return None
+    data = data.strip()
+    if not data or data[:1] not in b"{[":
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _with_data(raw: bytes, data: bytes) -> bytes:
+    """``raw`` with its data lines replaced by one line carrying ``data``."""
+    lines = [line for line in raw.split(b"\n") if not line.startswith(b"data:")]
+    lines.append(b"data: " + data)
+    return b"\n".join(lines) + b"\n\n"
 
 
 def elapsed_ms(since: float) -> float:

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import ClientTimeout
 
 from gateways.adapters import ProviderAdapter
+from guardrails.engine import EMPTY_CHAIN, Chain
 from proxies.crypto import hash_secret
 from proxies.resources import path_pattern
 
@@ -60,6 +61,8 @@ class Route:
         "adapter",
         "allowed_models",
         "auth_headers",
+        "chain",
+        "chain_error",
         "context",
         "deployment_header",
         "deployment_id",
@@ -76,7 +79,14 @@ class Route:
         "upstream_base",
     )
 
-    def __init__(self, deployment: dict[str, Any], credential: str, adapter: ProviderAdapter):
+    def __init__(
+        self,
+        deployment: dict[str, Any],
+        credential: str,
+        adapter: ProviderAdapter,
+        chain: Chain = EMPTY_CHAIN,
+        chain_error: str | None = None,
+    ):
         snapshot = deployment["snapshot"]
         proxy, provider = snapshot["proxy"], snapshot["provider"]
         self.proxy: str = proxy["id"]
@@ -94,6 +104,10 @@ class Route:
         self.access_allows: bool = access.get("mode", "allow_all") == "allow_all"
         self._decisions: dict[tuple[str, str], bool] = {}
         self.adapter = adapter
+        # The compiled guardrail chain; when it could not be compiled, ``chain_error`` says
+        # why and the route refuses every request rather than serve it unguarded.
+        self.chain = chain
+        self.chain_error = chain_error
         self.upstream_base: str = (provider.get("upstream_url") or "").rstrip("/")
         auth = provider.get("upstream_auth") or {}
         self.auth_headers = adapter.auth_headers(

@@ -15,8 +15,9 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from gateways.adapters import adapter_for
+from gateways.adapters import ProviderAdapter, adapter_for
 from gateways.routing import KeyRecord, Route
+from guardrails.engine import EMPTY_CHAIN, Chain, ChainCompileError, compile_chain
 
 log = logging.getLogger("gatehouse.gateway")
 
@@ -32,16 +33,62 @@ class Snapshot:
     foreign_keys: frozenset[str] = frozenset()
 
 
-def build_snapshot(config: dict[str, Any]) -> Snapshot:
-    """Compile a runtime configuration (see ``gateway_runtime_config``) into routes and keys."""
+# A deployment's snapshot never changes, so its compiled chain is reused across reloads.
+CompiledChain = tuple[Chain, str | None]
+
+
+def compile_route_chain(deployment: dict[str, Any], adapter: ProviderAdapter) -> CompiledChain:
+    """The deployment's guardrail chain, or the empty chain and why it could not be compiled.
+
+    A broken chain affects only its own route (which then refuses requests), never the rest
+    of the gateway."""
+    snapshot = deployment["snapshot"]
+    guardrails = snapshot.get("guardrails") or {}
+    try:
+        proxy = [adapter.guardrail_attachment(a) for a in guardrails.get("proxy") or []]
+        provider = [adapter.guardrail_attachment(a) for a in guardrails.get("provider") or []]
+        return compile_chain(proxy, provider), None
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, ChainCompileError) else type(exc).__name__
+        log.error(
+            "deployment %s of proxy %s: guardrails could not be compiled (%s); the proxy "
+            "answers 503 until it is redeployed",
+            deployment.get("id"),
+            snapshot["proxy"]["id"],
+            detail,
+        )
+        return EMPTY_CHAIN, detail
+
+
+def build_snapshot(
+    config: dict[str, Any], chains: dict[str, CompiledChain] | None = None
+) -> Snapshot:
+    """Compile a runtime configuration (see ``gateway_runtime_config``) into routes and keys.
+
+    ``chains`` caches compiled guardrail chains by deployment ID across reloads; it is
+    updated to hold exactly the deployments of this snapshot."""
     credentials = config.get("credentials") or {}
+    previous = chains if chains is not None else {}
+    compiled: dict[str, CompiledChain] = {}
     routes: dict[str, Route] = {}
     for deployment in config.get("deployments") or []:
         provider = deployment["snapshot"]["provider"]
+        adapter = adapter_for(provider)
+        chain = previous.get(deployment["id"])
+        if chain is None:
+            chain = compile_route_chain(deployment, adapter)
+        compiled[deployment["id"]] = chain
         route = Route(
-            deployment, credentials.get(provider["id"], ""), adapter=adapter_for(provider)
+            deployment,
+            credentials.get(provider["id"], ""),
+            adapter=adapter,
+            chain=chain[0],
+            chain_error=chain[1],
         )
         routes[route.proxy] = route
+    if chains is not None:
+        chains.clear()
+        chains.update(compiled)
     keys = {
         k["hash"]: KeyRecord(
             id=k["id"], key_hash=k["hash"], proxy=k["proxy"], expires_at=k.get("expires_at")
@@ -58,12 +105,12 @@ def build_snapshot(config: dict[str, Any]) -> Snapshot:
     )
 
 
-def load_snapshot(gateway_id: str) -> Snapshot:
+def load_snapshot(gateway_id: str, chains: dict[str, CompiledChain] | None = None) -> Snapshot:
     """Read the gateway's configuration from the database (blocking; call off the loop)."""
     from deployments.selectors import gateway_runtime_config
     from gateways.selectors import gateway_get
 
-    return build_snapshot(gateway_runtime_config(gateway_get(gateway_id)))
+    return build_snapshot(gateway_runtime_config(gateway_get(gateway_id)), chains)
 
 
 def read_revision() -> int:
@@ -83,11 +130,12 @@ class SnapshotStore:
         self._thread: threading.Thread | None = None
         self._failing = False
         self._listener: threading.Thread | None = None
+        self._chains: dict[str, CompiledChain] = {}
 
     def reload(self) -> bool:
         """Rebuild from the database; False (old snapshot kept) when it is unreachable."""
         try:
-            self.current = load_snapshot(self.gateway_id)
+            self.current = load_snapshot(self.gateway_id, self._chains)
         except Exception as exc:
             self._database_failed(exc)
             return False

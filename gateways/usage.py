@@ -42,6 +42,7 @@ FIELDS = (
     "total_tokens",
     "latency_ms",
     "upstream_latency_ms",
+    "details",  # a dict (e.g. ``{"guardrails": [...]}``) or None for an empty one
 )
 
 
@@ -111,7 +112,7 @@ class UsageWriter:
         from gateways.models import UsageRecord
 
         meta = UsageRecord._meta
-        names = ("gateway", *FIELDS, "details")
+        names = ("gateway", *FIELDS)
         fields = [meta.get_field(name) for name in names]
         quote = connection.ops.quote_name
         sql = "INSERT INTO {} ({}) VALUES ({})".format(
@@ -119,7 +120,8 @@ class UsageWriter:
             ", ".join(quote(f.column) for f in fields),
             ", ".join(["%s"] * len(fields)),
         )
-        details = meta.get_field("details").get_db_prep_save({}, connection)
+        details_field = meta.get_field("details")
+        empty = details_field.get_db_prep_save({}, connection)
         to_time, to_uuid = _converters()
         gateway = self.gateway_id
         params = [
@@ -130,9 +132,9 @@ class UsageWriter:
                 to_uuid(deployment) if deployment else None,
                 to_uuid(api_key) if api_key else None,
                 *rest,
-                details,
+                details_field.get_db_prep_save(details, connection) if details else empty,
             )
-            for (when, proxy, deployment, api_key, *rest) in batch
+            for (when, proxy, deployment, api_key, *rest, details) in batch
         ]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, params)

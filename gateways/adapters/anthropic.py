@@ -1,8 +1,12 @@
-"""Anthropic Messages API: ``x-api-key``, usage split across stream events, its error shape."""
+"""Anthropic Messages API: ``x-api-key``, usage split across stream events, its error shape.
+
+Response guardrails: a content guardrail whose response ``jsonPath`` is left at the default
+(``$.choices[0].message.content``, the OpenAI shape) reads ``$.content[0].text`` here, the text
+of a Messages API answer; any other ``jsonPath`` is used as given. Streamed answers are judged
+on their ``content_block_delta`` / ``text_delta`` events.
+"""
 
 from typing import Any
-
-import orjson
 
 from gateways.adapters.base import ProviderAdapter, Usage
 
@@ -12,7 +16,9 @@ _ERROR_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     413: "request_too_large",
+    422: "invalid_request_error",
     502: "api_error",
+    503: "overloaded_error",
     504: "timeout_error",
 }
 
@@ -23,6 +29,9 @@ class AnthropicAdapter(ProviderAdapter):
     # Recent Anthropic SDKs send ``Authorization: Bearer`` rather than ``x-api-key``.
     alternate_key_header = (b"authorization", "bearer ")
     native_key_header = b"x-api-key"
+    response_text_path = "$.content[0].text"
+    # Anthropic clients know a fixed set of error types; the guardrail details ride along.
+    guardrail_error_type = "invalid_request_error"
 
     def usage_from_sse_event(self, event: Any, usage: Usage) -> None:
         if not isinstance(event, dict):
@@ -39,6 +48,23 @@ class AnthropicAdapter(ProviderAdapter):
         if isinstance(counts.get("output_tokens"), int):
             usage["completion_tokens"] = counts["output_tokens"]
 
-    def error_body(self, status: int, code: str, message: str) -> bytes:
+    def stream_text(self, event: Any) -> str | None:
+        if not isinstance(event, dict) or event.get("type") != "content_block_delta":
+            return None
+        delta = event.get("delta")
+        if not isinstance(delta, dict) or delta.get("type") != "text_delta":
+            return None
+        text = delta.get("text")
+        return text if isinstance(text, str) and text else None
+
+    def with_stream_text(self, event: dict[str, Any], text: str) -> dict[str, Any]:
+        event["delta"]["text"] = text
+        return event
+
+    def sse_error_event(self, body: bytes) -> bytes:
+        # The Anthropic SDKs only look at events that name their type.
+        return b"event: error\ndata: " + body + b"\n\n"
+
+    def error_payload(self, status: int, code: str, message: str) -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "api_error")
-        return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
+        return {"type": "error", "error": {"type": kind, "message": message}}

@@ -1,12 +1,15 @@
 """The provider adapter interface: everything that differs between provider APIs (upstream
-URL, credential header, model location, usage fields, error shape) lives behind it, so the
-relay never asks which provider it is talking to."""
+URL, credential header, model location, usage fields, error shape, where streamed text lives)
+lives behind it, so the relay never asks which provider it is talking to."""
 
 import re
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 import orjson
+
+from guardrails.catalog.content import RESPONSE_JSON_PATH
+from guardrails.engine import GUARDRAIL_INTERVENED, Intervention, intervention_body
 
 Usage = dict[str, int]
 
@@ -16,7 +19,9 @@ _STATUS_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     413: "invalid_request_error",
+    422: "invalid_request_error",
     502: "api_error",
+    503: "api_error",
     504: "api_error",
 }
 
@@ -49,6 +54,11 @@ class ProviderAdapter:
     # honoured only while the proxy uses the API's native key header.
     alternate_key_header: ClassVar[tuple[bytes, str] | None] = None
     native_key_header: ClassVar[bytes] = b"authorization"
+    # Where a complete response's text lives when a guardrail's response ``jsonPath`` was
+    # left at the (OpenAI-shaped) default; None keeps the default.
+    response_text_path: ClassVar[str | None] = None
+    # The error ``type`` a guardrail intervention (422) carries in this API's error shape.
+    guardrail_error_type: ClassVar[str] = "guardrail_intervened"
 
     def __init__(self, provider: dict[str, Any]):
         paths = provider.get("usage_paths") or {}
@@ -120,12 +130,92 @@ class ProviderAdapter:
         value = parsed.get("model") if isinstance(parsed, dict) else None
         return value if isinstance(value, str) else ""
 
+    # --- streamed text (response guardrails) -------------------------------------------------
+
+    def stream_text(self, event: Any) -> str | None:
+        """The text delta one parsed SSE event carries, or None when it carries no text.
+
+        Chat completions (``choices[0].delta.content``), legacy completions
+        (``choices[0].text``) and Responses API ``response.output_text.delta`` events."""
+        if not isinstance(event, dict):
+            return None
+        choices = event.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            choice = choices[0]
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                text = delta.get("content")
+                return text if isinstance(text, str) and text else None
+            text = choice.get("text")
+            return text if isinstance(text, str) and text else None
+        if event.get("type") == "response.output_text.delta":
+            text = event.get("delta")
+            return text if isinstance(text, str) and text else None
+        return None
+
+    def with_stream_text(self, event: dict[str, Any], text: str) -> dict[str, Any]:
+        """``event`` with its text delta replaced by ``text`` (changed in place)."""
+        choices = event.get("choices")
+        if isinstance(choices, list) and choices:
+            choice = choices[0]
+            if isinstance(choice.get("delta"), dict):
+                choice["delta"]["content"] = text
+            else:
+                choice["text"] = text
+        else:
+            event["delta"] = text
+        return event
+
+    def sse_error_event(self, body: bytes) -> bytes:
+        """An error event ending a stream, as this API's SDKs read it."""
+        return b"data: " + body + b"\n\n"
+
+    # --- guardrails --------------------------------------------------------------------------
+
+    def guardrail_attachment(self, attachment: dict[str, Any]) -> dict[str, Any]:
+        """The attachment to compile for this API: a response ``jsonPath`` left at the
+        OpenAI-shaped default points where this API's responses keep their text."""
+        target = self.response_text_path
+        params = attachment.get("params")
+        if target is None or not isinstance(params, dict):
+            return attachment
+        response = params.get("response")
+        if not isinstance(response, dict) or response.get("jsonPath") != RESPONSE_JSON_PATH:
+            return attachment
+        return {**attachment, "params": {**params, "response": {**response, "jsonPath": target}}}
+
+    def guardrail_error_body(self, intervention: Intervention) -> bytes:
+        """The error body for a guardrail or prompt-policy intervention: this API's error shape
+        (so its SDK raises its typed error with a readable message) carrying the reference
+        fields (``action``, ``interveningGuardrail``, ``direction``, ``actionReason``,
+        ``assessments`` only with ``showAssessment``)."""
+        status = intervention.status
+        reference = intervention_body(intervention)
+        if status != 422:
+            payload = self.error_payload(status, intervention.type, intervention.reason)
+            self.error_object(payload).setdefault("code", intervention.type)
+            return orjson.dumps(payload)
+        payload = self.error_payload(status, GUARDRAIL_INTERVENED, intervention.message)
+        error = self.error_object(payload)
+        error["type"] = self.guardrail_error_type
+        error["code"] = GUARDRAIL_INTERVENED
+        error["guardrail_type"] = reference["type"]
+        error.update(reference["message"])
+        return orjson.dumps(payload)
+
     # --- errors ------------------------------------------------------------------------------
 
-    def error_body(self, status: int, code: str, message: str) -> bytes:
+    def error_payload(self, status: int, code: str, message: str) -> dict[str, Any]:
         """An error in the shape this API's SDKs parse into typed exceptions."""
         kind = _STATUS_TYPES.get(status, "api_error")
-        return orjson.dumps({"error": {"message": message, "type": kind, "code": code}})
+        return {"error": {"message": message, "type": kind, "code": code}}
+
+    def error_object(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The object inside ``payload`` that describes the error (extra fields go there)."""
+        return payload["error"]
+
+    def error_body(self, status: int, code: str, message: str) -> bytes:
+        return orjson.dumps(self.error_payload(status, code, message))
 
 
 def finish_usage(usage: Usage) -> Usage:

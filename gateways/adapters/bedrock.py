@@ -1,7 +1,14 @@
 """AWS Bedrock runtime with a Bedrock API key (``Authorization: Bearer``); the model ID is in
-the path and Converse responses report ``usage.inputTokens`` / ``outputTokens``."""
+the path and Converse responses report ``usage.inputTokens`` / ``outputTokens``.
 
-import orjson
+Response guardrails: Converse answers keep their text at ``$.output.message.content[0].text``
+(set it as the response ``jsonPath``). Bedrock's native streams use the binary AWS event-stream
+encoding, which the gateway cannot inspect: with response guardrails attached such a response is
+refused (fail closed) rather than relayed unchecked; the OpenAI-compatible chat completions
+endpoint streams SSE and is judged like OpenAI.
+"""
+
+from typing import Any
 
 from gateways.adapters.base import ProviderAdapter
 
@@ -11,5 +18,8 @@ class BedrockAdapter(ProviderAdapter):
     requests_stream_usage = False
     sse_usage_marker = b"usage"
 
-    def error_body(self, status: int, code: str, message: str) -> bytes:
-        return orjson.dumps({"message": message, "code": code})
+    def error_payload(self, status: int, code: str, message: str) -> dict[str, Any]:
+        return {"message": message, "code": code}
+
+    def error_object(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return payload

@@ -1,9 +1,12 @@
 """Gemini: ``x-goog-api-key``, the model in the path, ``usageMetadata`` on every chunk; its
-OpenAI-compatible routes (``/v1beta/openai/...``) behave like OpenAI."""
+OpenAI-compatible routes (``/v1beta/openai/...``) behave like OpenAI.
+
+Response guardrails keep their OpenAI-shaped default ``jsonPath`` here, since most clients call
+the OpenAI-compatible routes; for the native ``generateContent`` API set the response
+``jsonPath`` to ``$.candidates[0].content.parts[0].text``. Streams are judged in both shapes.
+"""
 
 from typing import Any
-
-import orjson
 
 from gateways.adapters.base import ProviderAdapter
 
@@ -13,7 +16,9 @@ _STATUS_NAMES = {
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     413: "INVALID_ARGUMENT",
+    422: "INVALID_ARGUMENT",
     502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
 
@@ -40,16 +45,41 @@ class GeminiAdapter(ProviderAdapter):
             }
         return usage
 
-    def error_body(self, status: int, code: str, message: str) -> bytes:
+    def stream_text(self, event: Any) -> str | None:
+        text = super().stream_text(event)
+        if text is not None or not isinstance(event, dict):
+            return text
+        part = _first_part(event)
+        value = part.get("text") if part is not None else None
+        return value if isinstance(value, str) and value else None
+
+    def with_stream_text(self, event: dict[str, Any], text: str) -> dict[str, Any]:
+        part = _first_part(event)
+        if part is None:
+            return super().with_stream_text(event, text)
+        part["text"] = text
+        return event
+
+    def error_payload(self, status: int, code: str, message: str) -> dict[str, Any]:
         # One body both shapes can read: Google clients look at error.status, OpenAI's at
         # error.type; the OpenAI-compatible routes are what most SDK users call.
-        return orjson.dumps(
-            {
-                "error": {
-                    "code": code,
-                    "message": message,
-                    "status": _STATUS_NAMES.get(status, "INTERNAL"),
-                    "type": "invalid_request_error" if status < 500 else "api_error",
-                }
+        return {
+            "error": {
+                "code": code,
+                "message": message,
+                "status": _STATUS_NAMES.get(status, "INTERNAL"),
+                "type": "invalid_request_error" if status < 500 else "api_error",
             }
-        )
+        }
+
+
+def _first_part(event: dict[str, Any]) -> dict[str, Any] | None:
+    """``candidates[0].content.parts[0]`` of a native streamGenerateContent event."""
+    candidates = event.get("candidates")
+    if not isinstance(candidates, list) or not candidates:
+        return None
+    content = candidates[0].get("content") if isinstance(candidates[0], dict) else None
+    parts = content.get("parts") if isinstance(content, dict) else None
+    if not isinstance(parts, list) or not parts or not isinstance(parts[0], dict):
+        return None
+    return parts[0]

@@ -1,0 +1,131 @@
+"""What the adapters tell the guardrails: where text lives in each API's responses and stream
+events, and the shape of an intervention in each API's errors. Pure functions, no server."""
+
+import asyncio
+
+import orjson
+
+from gateways.relay import GuardedEvents
+from guardrails.engine import Intervention, compile_chain
+from tests.gateway.test_adapters import adapter
+
+INTERVENTION = Intervention(
+    policy="regex-guardrail",
+    direction="RESPONSE",
+    reason="Violation of regular expression detected.",
+    assessments="matched",
+    show_assessment=True,
+    type="REGEX_GUARDRAIL",
+)
+
+
+def regex_attachment(json_path: str) -> dict:
+    return {
+        "id": 1,
+        "policy": "regex-guardrail",
+        "version": "v1",
+        "params": {"response": {"enabled": True, "regex": "x", "jsonPath": json_path}},
+    }
+
+
+def test_anthropic_reads_the_messages_text_when_the_path_is_the_default():
+    adapted = adapter("anthropic").guardrail_attachment(
+        regex_attachment("$.choices[0].message.content")
+    )
+    assert adapted["params"]["response"]["jsonPath"] == "$.content[0].text"
+
+
+def test_a_path_the_user_chose_is_kept():
+    attachment = regex_attachment("$.content[1].text")
+    assert adapter("anthropic").guardrail_attachment(attachment) is attachment
+
+
+def test_openai_keeps_the_default_path():
+    attachment = regex_attachment("$.choices[0].message.content")
+    assert adapter("openai").guardrail_attachment(attachment) is attachment
+
+
+def test_gemini_native_stream_text_is_read_and_rewritten():
+    gemini = adapter("gemini")
+    event = {"candidates": [{"content": {"parts": [{"text": "hello"}], "role": "model"}}]}
+    assert gemini.stream_text(event) == "hello"
+    assert gemini.with_stream_text(event, "bye")["candidates"][0]["content"]["parts"][0] == {
+        "text": "bye"
+    }
+
+
+def test_gemini_openai_route_stream_text_is_read():
+    event = {"choices": [{"index": 0, "delta": {"content": "hi"}}]}
+    assert adapter("gemini").stream_text(event) == "hi"
+
+
+def test_events_without_text_have_none():
+    assert adapter("openai").stream_text({"choices": [{"delta": {"role": "assistant"}}]}) is None
+    assert adapter("anthropic").stream_text({"type": "ping"}) is None
+
+
+def test_openai_intervention_body_carries_the_reference_fields():
+    body = orjson.loads(adapter("openai").guardrail_error_body(INTERVENTION))
+    assert body["error"] == {
+        "message": "Guardrail regex-guardrail intervened on the response: "
+        "Violation of regular expression detected.",
+        "type": "guardrail_intervened",
+        "code": "GUARDRAIL_INTERVENED",
+        "guardrail_type": "REGEX_GUARDRAIL",
+        "action": "GUARDRAIL_INTERVENED",
+        "interveningGuardrail": "regex-guardrail",
+        "direction": "RESPONSE",
+        "actionReason": "Violation of regular expression detected.",
+        "assessments": "matched",
+    }
+
+
+def test_bedrock_intervention_body_is_flat():
+    body = orjson.loads(adapter("aws-bedrock").guardrail_error_body(INTERVENTION))
+    assert body["code"] == "GUARDRAIL_INTERVENED"
+    assert body["interveningGuardrail"] == "regex-guardrail"
+
+
+def test_anthropic_stream_error_names_its_event():
+    event = adapter("anthropic").sse_error_event(b"{}")
+    assert event == b"event: error\ndata: {}\n\n"
+
+
+def sse(data: dict, event: str = "") -> bytes:
+    return (f"event: {event}\n" if event else "").encode() + b"data: " + orjson.dumps(data)
+
+
+def test_closing_events_wait_for_text_still_held_back():
+    chain = compile_chain(
+        [
+            {
+                "id": 1,
+                "policy": "regex-guardrail",
+                "version": "v1",
+                "params": {"response": {"enabled": True, "regex": "END"}},
+            }
+        ],
+        [],
+    )
+    anthropic = adapter("anthropic")
+    gate = GuardedEvents(anthropic, chain.stream({}))
+
+    def delta(text):
+        return sse({"type": "content_block_delta", "delta": {"type": "text_delta", "text": text}})
+
+    async def run():
+        out = []
+        for raw in (
+            sse({"type": "content_block_start"}, "content_block_start"),
+            delta("the "),
+            delta("END"),
+            sse({"type": "content_block_stop"}, "content_block_stop"),
+        ):
+            assert await gate.event(raw, out) is None
+        assert await gate.finish(out) is None
+        return out
+
+    out = asyncio.run(run())
+    kinds = [orjson.loads(e.split(b"data: ")[1])["type"] for e in out]
+    assert kinds == ["content_block_start", "content_block_delta", "content_block_stop"]
+    assert orjson.loads(out[1].split(b"data: ")[1])["delta"]["text"] == "the END"
