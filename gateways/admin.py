@@ -1,6 +1,7 @@
 """Admin for gateways (with Active / Not Active status), their registration tokens, the
 processes serving them and the usage they record."""
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -8,11 +9,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import path
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from config.errors import DomainError
 from deployments.models import CURRENT_STATUSES
-from gateways import services
+from gateways import insights, services
 from gateways.forms import GatewayForm
 from gateways.models import (
     Gateway,
@@ -47,16 +51,43 @@ class GatewayAdmin(ServiceAdmin):
 
     def get_fieldsets(self, request, obj=None):
         general = ["name", "description", "base_url", "environment"]
-        if obj is not None:
-            general[1:1] = ["slug", "status"]
-        return ((None, {"fields": general}),)
+        if obj is None:
+            return ((None, {"fields": general}),)
+        general[1:1] = ["slug", "status"]
+        return (
+            (None, {"fields": general}),
+            (
+                "Run a gateway process",
+                {
+                    "description": "Each process serves only this gateway's deployments; run as "
+                    "many as you need behind a load balancer at the base URL. The gateway is "
+                    "Active while at least one of them sends heartbeats.",
+                    "fields": ("start_command",),
+                },
+            ),
+        )
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("slug", "status")
+        return () if obj is None else ("slug", "status", "start_command")
+
+    @admin.display(description="Start command")
+    def start_command(self, obj: Gateway) -> str:
+        return format_html(
+            '<div class="gh-copy"><input id="gh-start-command" type="text" readonly value="{}" '
+            'style="min-width: 36em">'
+            '<button type="button" class="button" data-copy="#gh-start-command">Copy</button>'
+            "</div>",
+            start_command(obj),
+        )
 
     @admin.display(description="Status", ordering="-is_active")
     def status(self, obj: Gateway) -> str:
-        return "Active" if getattr(obj, "is_active", False) else "Not Active"
+        active = getattr(obj, "is_active", False)
+        return format_html(
+            '<span class="gh-tag {}">{}</span>',
+            "gh-ok" if active else "gh-off",
+            "Active" if active else "Not Active",
+        )
 
     @admin.display(description="Processes", ordering="process_count")
     def process_count(self, obj: Gateway) -> int:
@@ -153,6 +184,11 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def start_command(gateway: Gateway) -> str:
+    """The exact command that starts a process serving ``gateway``."""
+    return f"python manage.py run_gateway {gateway.slug} --host 0.0.0.0 --port 8080"
+
+
 @admin.register(GatewayToken)
 class GatewayTokenAdmin(ReadOnlyRecordAdmin):
     """Tokens are generated from the gateway's page and shown once; here only masked."""
@@ -232,3 +268,188 @@ class UsageRecordAdmin(ReadOnlyRecordAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.opts.fields]
+
+    def changelist_tools(self, request) -> list[dict[str, Any]]:
+        return [tool("Insights", reverse("admin:gateways_usagerecord_insights"))]
+
+    def get_urls(self):
+        return [
+            path(
+                "insights/",
+                self.admin_site.admin_view(self.insights_view),
+                name="gateways_usagerecord_insights",
+            ),
+            *super().get_urls(),
+        ]
+
+    def insights_view(self, request: HttpRequest) -> HttpResponse:
+        return insights_view(self, request)
+
+
+# --- Insights --------------------------------------------------------------------------------
+
+CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_BOTTOM = 600, 200, 44, 22
+PALETTE = ("#4f46e5", "#0891b2", "#16a34a", "#d97706", "#db2777", "#7c3aed", "#0d9488", "#64748b")
+KIND_COLOURS = {
+    "guardrail": "#d97706",
+    "rate_limit": "#7c3aed",
+    "upstream": "#dc2626",
+    "auth": "#0891b2",
+    "other": "#64748b",
+}
+
+
+def _x_labels(buckets: list[dict[str, Any]], step: float, bucket_format: str) -> list[dict]:
+    if not buckets:
+        return []
+    last = len(buckets) - 1
+    return [
+        {
+            "x": round(CHART_LEFT + step * (i + 0.5), 1),
+            "text": timezone.localtime(buckets[i]["start"]).strftime(bucket_format),
+            # The outer labels grow inwards so they stay inside the drawing.
+            "anchor": "start" if i == 0 and last else "end" if i == last and last else "middle",
+        }
+        for i in sorted({0, last // 2, last})
+    ]
+
+
+def line_chart(
+    buckets: list[dict[str, Any]], series: list[tuple[str, str, str]], bucket_format: str
+) -> dict[str, Any]:
+    """SVG coordinates for one polyline per ``(key, label, colour)`` over the buckets."""
+    plot_w, plot_h = CHART_WIDTH - CHART_LEFT - 8, CHART_HEIGHT - CHART_BOTTOM - 8
+    top = max([1, *(b[key] for b in buckets for key, _, _ in series)])
+    step = plot_w / max(len(buckets), 1)
+
+    def y(value: float) -> float:
+        return round(8 + plot_h - plot_h * value / top, 1)
+
+    lines = []
+    for key, label, colour in series:
+        points = " ".join(
+            f"{round(CHART_LEFT + step * (i + 0.5), 1)},{y(b[key])}" for i, b in enumerate(buckets)
+        )
+        lines.append({"points": points, "label": label, "colour": colour})
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "lines": lines,
+        "top": top,
+        "top_y": y(top),
+        "base_y": y(0),
+        "left": CHART_LEFT,
+        "right": CHART_WIDTH - 8,
+        "x_labels": _x_labels(buckets, step, bucket_format),
+        "label_y": CHART_HEIGHT - 6,
+    }
+
+
+def stacked_bar_chart(
+    buckets: list[dict[str, Any]], series: list[tuple[str, str, str]], bucket_format: str
+) -> dict[str, Any]:
+    """SVG rectangles for stacked bars of the ``(key, label, colour)`` series per bucket."""
+    plot_w, plot_h = CHART_WIDTH - CHART_LEFT - 8, CHART_HEIGHT - CHART_BOTTOM - 8
+    top = max([1, *(sum(b[key] for key, _, _ in series) for b in buckets)])
+    step = plot_w / max(len(buckets), 1)
+    bars = []
+    for i, bucket in enumerate(buckets):
+        base = 8 + plot_h
+        for key, label, colour in series:
+            height = plot_h * bucket[key] / top
+            if height <= 0:
+                continue
+            base -= height
+            bars.append(
+                {
+                    "x": round(CHART_LEFT + step * i + step * 0.15, 1),
+                    "y": round(base, 1),
+                    "width": round(max(step * 0.7, 1), 1),
+                    "height": round(height, 1),
+                    "colour": colour,
+                    "title": f"{label}: {bucket[key]}",
+                }
+            )
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "bars": bars,
+        "series": [{"label": label, "colour": colour} for _, label, colour in series],
+        "top": top,
+        "top_y": 8,
+        "base_y": 8 + plot_h,
+        "left": CHART_LEFT,
+        "right": CHART_WIDTH - 8,
+        "x_labels": _x_labels(buckets, step, bucket_format),
+        "label_y": CHART_HEIGHT - 6,
+    }
+
+
+def share_bars(rows: list[dict[str, Any]], label_key: str, value_key: str, colours) -> list:
+    """Horizontal bars: each row's share of the largest, with a colour."""
+    top = max([1, *(r[value_key] for r in rows)])
+    return [
+        {
+            "label": r[label_key],
+            "value": r[value_key],
+            "percent": round(100 * r[value_key] / top, 1),
+            "colour": colours(r, i),
+        }
+        for i, r in enumerate(rows)
+    ]
+
+
+def insights_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+    """The Insights page: totals and charts of the usage records matching the filters."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    usage_filter = insights.UsageFilter(
+        proxy=request.GET.get("proxy", ""),
+        gateway=request.GET.get("gateway", ""),
+        api_key=request.GET.get("api_key", ""),
+        range=request.GET.get("range", insights.DEFAULT_RANGE),
+    )
+    time_range = usage_filter.time_range
+    now = timezone.now()
+    records = insights.usage_records(usage_filter, now=now)
+    trend = insights.usage_trend(records, time_range, now=now)
+    if time_range.bucket >= timedelta(days=1):
+        bucket_format = "%b %d"
+    elif time_range.span > timedelta(days=1):
+        bucket_format = "%b %d %H:%M"
+    else:
+        bucket_format = "%H:%M"
+    errors = insights.errors_by_kind(records)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": "Insights",
+        "filter": usage_filter,
+        "time_range": time_range,
+        "choices": insights.filter_choices(proxy=usage_filter.proxy),
+        "summary": insights.usage_summary(records),
+        "request_chart": line_chart(
+            trend,
+            [("requests", "Requests", PALETTE[0]), ("errors", "Errors", "#dc2626")],
+            bucket_format,
+        ),
+        "token_chart": stacked_bar_chart(
+            trend,
+            [
+                ("prompt", "Prompt tokens", PALETTE[0]),
+                ("completion", "Completion tokens", PALETTE[1]),
+            ],
+            bucket_format,
+        ),
+        "traffic": share_bars(
+            insights.traffic_by_proxy(records),
+            "proxy",
+            "requests",
+            lambda row, i: PALETTE[i % len(PALETTE)],
+        ),
+        "errors": share_bars(
+            errors, "label", "count", lambda row, i: KIND_COLOURS.get(row["kind"], PALETTE[-1])
+        ),
+        "error_total": sum(e["count"] for e in errors),
+    }
+    return TemplateResponse(request, "admin/gateways/insights.html", context)

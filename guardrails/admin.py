@@ -1,15 +1,25 @@
 """Admin for guardrail and policy attachments on providers and proxies."""
 
 import json
+from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from config.errors import DomainError
 from guardrails import services
 from guardrails.forms import GuardrailAttachmentForm
 from guardrails.models import GuardrailAttachment
 from guardrails.registry import all_policies, get_policy
-from proxies.service_admin import ServiceAdmin, admin_link
+from guardrails.schema_form import PREFIX, error_field, params_from_post, schema_fields
+from guardrails.selectors import attachment_get, attachments_for
+from proxies.service_admin import ServiceAdmin, admin_link, admin_url, user_may
 
 
 def _schema(schema: dict) -> str:
@@ -67,3 +77,267 @@ class GuardrailAttachmentAdmin(ServiceAdmin):
 
     def service_delete(self, obj: GuardrailAttachment) -> None:
         services.attachment_delete(attachment=obj)
+
+
+# --- the owner's Guardrails tab: side panel, attached list and its buttons -------------------
+
+
+class GuardrailsTabMixin:
+    """Adds the Guardrails tab's views to a proxy or provider admin.
+
+    The side panel loads these views with ``?panel=1`` (a fragment; a successful write answers
+    with JSON naming the page to reload); without JavaScript they are ordinary admin pages.
+    """
+
+    guardrail_owner_field = "proxy"
+
+    def guardrail_urls(self) -> list:
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/guardrails/add/",
+                view(self.guardrail_catalog_view),
+                name="{}_{}_guardrail_catalog".format(*info),
+            ),
+            path(
+                "<path:object_id>/guardrails/add/<str:policy>/",
+                view(self.guardrail_add_view),
+                name="{}_{}_guardrail_add".format(*info),
+            ),
+            path(
+                "<path:object_id>/guardrails/<int:attachment_id>/edit/",
+                view(self.guardrail_edit_view),
+                name="{}_{}_guardrail_edit".format(*info),
+            ),
+            path(
+                "<path:object_id>/guardrails/<int:attachment_id>/<str:operation>/",
+                view(self.guardrail_operation_view),
+                name="{}_{}_guardrail_operation".format(*info),
+            ),
+        ]
+
+    def guardrails_tab(self, request: HttpRequest, owner) -> dict[str, Any]:
+        """What the Guardrails tab shows: the chain in order and what the user may do."""
+        attachments = list(attachments_for(**{self.guardrail_owner_field: owner}))
+        rows = []
+        for position, attachment in enumerate(attachments):
+            policy = get_policy(attachment.policy)
+            operations = ("enable", "disable", "up", "down", "remove")
+            urls = {
+                op: self._guardrail_url("guardrail_operation", owner, attachment.pk, op)
+                for op in operations
+            }
+            urls["edit"] = self._guardrail_url("guardrail_edit", owner, attachment.pk)
+            rows.append(
+                {
+                    "attachment": attachment,
+                    "display_name": policy.display_name if policy else attachment.policy,
+                    "description": policy.description if policy else "No longer in the catalog.",
+                    "summary": _summary(attachment.params),
+                    "first": position == 0,
+                    "last": position == len(attachments) - 1,
+                    "urls": urls,
+                }
+            )
+        return {
+            "rows": rows,
+            "catalog_url": self._guardrail_url("guardrail_catalog", owner),
+            "can_add": user_may(request, GuardrailAttachment, "add"),
+            "can_change": user_may(request, GuardrailAttachment, "change"),
+            "can_delete": user_may(request, GuardrailAttachment, "delete"),
+        }
+
+    def _guardrail_url(self, view: str, owner, *args: Any) -> str:
+        opts = self.opts
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_{view}", args=[quote(owner.pk), *args]
+        )
+
+    def _owner_page(self, owner) -> str:
+        return admin_url(owner) + "#guardrails"
+
+    def _panel(
+        self, request: HttpRequest, owner, status: int = 200, **context: Any
+    ) -> HttpResponse:
+        panel = request.GET.get("panel") == "1" or request.POST.get("panel") == "1"
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": owner,
+            "panel": panel,
+            "base_template": "admin/guardrails/panel_fragment.html"
+            if panel
+            else "admin/guardrails/panel_page.html",
+            "back_url": self._owner_page(owner),
+            "catalog_url": self._guardrail_url("guardrail_catalog", owner),
+            **context,
+        }
+        return TemplateResponse(request, "admin/guardrails/panel.html", context, status=status)
+
+    def _done(self, request: HttpRequest, owner, message: str) -> HttpResponse:
+        self.log_change(request, owner, message)  # the owner's History page shows chain changes
+        self.message_user(request, message, messages.SUCCESS)
+        if request.GET.get("panel") == "1" or request.POST.get("panel") == "1":
+            return JsonResponse({"redirect": self._owner_page(owner)})
+        return HttpResponseRedirect(self._owner_page(owner))
+
+    def guardrail_catalog_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        owner = self.get_object_or_404(request, object_id)
+        if not user_may(request, GuardrailAttachment, "add"):
+            raise PermissionDenied
+        policies = [
+            {
+                **policy.describe(),
+                "url": self._guardrail_url("guardrail_add", owner, policy.name),
+            }
+            for policy in all_policies()
+        ]
+        return self._panel(request, owner, step="catalog", title="Add guardrail", policies=policies)
+
+    def guardrail_add_view(self, request: HttpRequest, object_id: str, policy: str) -> HttpResponse:
+        owner = self.get_object_or_404(request, object_id)
+        if not user_may(request, GuardrailAttachment, "add"):
+            raise PermissionDenied
+        policy_class = get_policy(policy)
+        if policy_class is None:
+            raise Http404
+        return self._policy_form(request, owner, policy_class, attachment=None)
+
+    def guardrail_edit_view(
+        self, request: HttpRequest, object_id: str, attachment_id: int
+    ) -> HttpResponse:
+        owner = self.get_object_or_404(request, object_id)
+        if not user_may(request, GuardrailAttachment, "change"):
+            raise PermissionDenied
+        attachment = self._attachment(owner, attachment_id)
+        policy_class = get_policy(attachment.policy)
+        if policy_class is None:
+            raise Http404
+        return self._policy_form(request, owner, policy_class, attachment=attachment)
+
+    def _policy_form(self, request: HttpRequest, owner, policy_class, *, attachment):
+        schema = policy_class.parameters_schema
+        values = attachment.params if attachment else None
+        errors: dict[str, list[str]] = {}
+        top_errors: list[str] = []
+        if request.method == "POST":
+            params, errors = params_from_post(schema, request.POST)
+            values = params
+            if not errors:
+                try:
+                    with transaction.atomic():
+                        if attachment is None:
+                            services.attachment_create(
+                                policy=policy_class.name,
+                                params=params,
+                                **{self.guardrail_owner_field: owner},
+                            )
+                        else:
+                            services.attachment_update(attachment=attachment, params=params)
+                except DomainError as exc:
+                    for row in exc.errors or [{"field": "", "message": exc.message}]:
+                        name = error_field(row.get("field") or "")
+                        if name and name != PREFIX:
+                            errors.setdefault(name, []).append(row["message"])
+                        else:
+                            top_errors.append(row["message"])
+                else:
+                    verb = "Added" if attachment is None else "Updated"
+                    return self._done(request, owner, f"{verb} {policy_class.display_name}.")
+        group = schema_fields(schema, values, errors)
+        unplaced = [
+            message
+            for name, messages_ in errors.items()
+            if not _has_field(group, name)
+            for message in messages_
+        ]
+        action = (
+            self._guardrail_url("guardrail_add", owner, policy_class.name)
+            if attachment is None
+            else self._guardrail_url("guardrail_edit", owner, attachment.pk)
+        )
+        return self._panel(
+            request,
+            owner,
+            step="form",
+            title=("Add " if attachment is None else "Edit ") + policy_class.display_name,
+            policy=policy_class.describe(),
+            group=group,
+            top_errors=top_errors + unplaced,
+            action=action,
+            submit_label="Add" if attachment is None else "Save",
+            editing=attachment is not None,
+            status=400 if request.method == "POST" else 200,
+        )
+
+    def guardrail_operation_view(
+        self, request: HttpRequest, object_id: str, attachment_id: int, operation: str
+    ) -> HttpResponse:
+        owner = self.get_object_or_404(request, object_id)
+        if operation not in ("enable", "disable", "up", "down", "remove"):
+            raise Http404
+        needed = "delete" if operation == "remove" else "change"
+        if request.method != "POST" or not user_may(request, GuardrailAttachment, needed):
+            raise PermissionDenied
+        attachment = self._attachment(owner, attachment_id)
+        policy = get_policy(attachment.policy)
+        name = policy.display_name if policy else attachment.policy
+        try:
+            with transaction.atomic():
+                if operation == "remove":
+                    services.attachment_delete(attachment=attachment)
+                elif operation in ("enable", "disable"):
+                    services.attachment_update(attachment=attachment, enabled=operation == "enable")
+                else:
+                    chain = list(attachments_for(**{self.guardrail_owner_field: owner}))
+                    index = chain.index(attachment)
+                    other = index - 1 if operation == "up" else index + 1
+                    if 0 <= other < len(chain):
+                        chain[index], chain[other] = chain[other], chain[index]
+                    services.attachments_reorder(attachments=chain)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(self._owner_page(owner))
+        past = {"remove": "Removed", "enable": "Enabled", "disable": "Disabled"}
+        return self._done(request, owner, f"{past.get(operation, 'Moved')} {name}.")
+
+    def _attachment(self, owner, attachment_id: int) -> GuardrailAttachment:
+        try:
+            return attachment_get(
+                attachment_id=attachment_id, **{self.guardrail_owner_field: owner}
+            )
+        except DomainError:
+            raise Http404 from None
+
+
+def _has_field(group: dict[str, Any], name: str) -> bool:
+    if group["name"] == name:
+        return True
+    if any(f["name"] == name for f in group["fields"] + group["advanced"]):
+        return True
+    return any(_has_field(child, name) for child in group["groups"])
+
+
+def _summary(params: dict[str, Any]) -> str:
+    """A one-line reminder of an attachment's settings for the attached list."""
+    parts = []
+    for key, value in (params or {}).items():
+        if isinstance(value, dict):
+            if value.get("enabled") is False:
+                continue
+            inner = ", ".join(
+                f"{k} {v}"
+                for k, v in value.items()
+                if k not in ("enabled", "jsonPath", "invert", "showAssessment")
+                and v not in (None, "", [], {})
+            )
+            parts.append(f"{key}: {inner}" if inner else key)
+        elif value not in (None, "", [], {}, False) and key != "jsonPath":
+            parts.append(key if value is True else f"{key} {value}")
+    text = "; ".join(parts)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# The pricing table admin lives in its own module.
+from guardrails import admin_pricing  # noqa: E402, F401

@@ -3,16 +3,19 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from config.errors import DomainError
 from deployments.models import CURRENT_STATUSES, Deployment
 from deployments.selectors import is_out_of_date
-from guardrails.models import GuardrailAttachment
+from gateways.selectors import gateways_with_status
+from guardrails.admin import GuardrailsTabMixin
 from proxies import services
 from proxies.forms import (
     GenerateAPIKeyForm,
@@ -22,7 +25,7 @@ from proxies.forms import (
     ProxyForm,
 )
 from proxies.models import APIKey, APIKeyStatus, ManagementToken, Provider, ProviderTemplate, Proxy
-from proxies.selectors import effective_inbound_key, invoke_url
+from proxies.selectors import api_key_list, effective_inbound_key, invoke_url
 from proxies.service_admin import (
     ReadOnlyRecordAdmin,
     ServiceAdmin,
@@ -33,26 +36,6 @@ from proxies.service_admin import (
     tool,
     user_may,
 )
-
-
-def guardrails_table(request: HttpRequest, **owner: Any) -> dict[str, Any]:
-    rows = [
-        [a.order, admin_link(a, a.policy), a.policy_version, "yes" if a.enabled else "no"]
-        for a in GuardrailAttachment.objects.filter(**owner).order_by("order", "id")
-    ]
-    links = []
-    if user_may(request, GuardrailAttachment, "add"):
-        [(name, value)] = owner.items()
-        add = reverse("admin:guardrails_guardrailattachment_add")
-        links.append({"label": "Attach a guardrail", "url": f"{add}?{name}={value.pk}"})
-    return {
-        "title": "Guardrails and policies (in order)",
-        "columns": ["Order", "Policy", "Version", "Enabled"],
-        "rows": rows,
-        "empty": "No guardrails attached.",
-        "links": links,
-    }
-
 
 # --- templates -------------------------------------------------------------------------------
 
@@ -97,38 +80,73 @@ class ProviderTemplateAdmin(ServiceAdmin):
 
 
 @admin.register(Provider)
-class ProviderAdmin(ServiceAdmin):
+class ProviderAdmin(GuardrailsTabMixin, ServiceAdmin):
+    """Providers with tabs: Connection, Access Control, Security, Rate Limiting, Guardrails,
+    Models. Their settings apply to every proxy on the provider."""
+
     form = ProviderForm
+    change_form_template = "admin/proxies/provider/change_form.html"
     list_display = ("name", "slug", "template", "upstream_url", "credential_set", "updated_at")
     list_select_related = ("template",)
     list_filter = ("template",)
     search_fields = ("name", "slug", "description")
     ordering = ("-updated_at",)
+    guardrail_owner_field = "provider"
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             general = ["template", "name", "version", "description", "upstream_url", "credential"]
-        else:
-            general = ["name", "slug", "template", "version", "description", "upstream_url"]
-            general.append("credential_status")
-            if self.has_change_permission(request, obj):
-                general.append("credential")
+            return (
+                (None, {"fields": general}),
+                (
+                    "Access control",
+                    {"fields": ("access_mode", "access_exceptions", "allowed_models")},
+                ),
+                (
+                    "Inbound key",
+                    {
+                        "description": "Where callers put their API key; by default the header "
+                        "the provider's own SDK sends.",
+                        "fields": ("inbound_key_in", "inbound_key_name", "inbound_key_prefix"),
+                    },
+                ),
+                ("Timeouts (seconds)", {"fields": ("connect_timeout", "read_timeout")}),
+            )
+        connection = ["name", "slug", "template", "version", "description", "upstream_url"]
+        connection.append("credential_status")
+        if self.has_change_permission(request, obj):
+            connection.append("credential")
         return (
-            (None, {"fields": general}),
-            ("Access control", {"fields": ("access_mode", "access_exceptions", "allowed_models")}),
+            ("Connection", {"classes": ("gh-tab-connection",), "fields": connection}),
+            (
+                "Timeouts (seconds)",
+                {"classes": ("gh-tab-connection",), "fields": ("connect_timeout", "read_timeout")},
+            ),
+            (
+                "Access control",
+                {
+                    "classes": ("gh-tab-access",),
+                    "description": "Allow all resources except the exceptions, or deny all "
+                    "except the exceptions.",
+                    "fields": ("access_mode", "access_exceptions", "offered_resources"),
+                },
+            ),
             (
                 "Inbound key",
                 {
+                    "classes": ("gh-tab-security",),
                     "description": "Where callers put their API key; by default the header "
                     "the provider's own SDK sends.",
                     "fields": ("inbound_key_in", "inbound_key_name", "inbound_key_prefix"),
                 },
             ),
-            ("Timeouts (seconds)", {"fields": ("connect_timeout", "read_timeout")}),
+            ("Models", {"classes": ("gh-tab-models",), "fields": ("allowed_models",)}),
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("slug", "template", "credential_status")
+        if obj is None:
+            return ()
+        return ("slug", "template", "credential_status", "offered_resources")
 
     @admin.display(boolean=True, description="Credential set")
     def credential_set(self, obj: Provider) -> bool:
@@ -141,6 +159,38 @@ class ProviderAdmin(ServiceAdmin):
         when = obj.credential_updated_at
         return f"set (last changed {when:%Y-%m-%d %H:%M %Z})" if when else "set"
 
+    @admin.display(description="Resources the template offers")
+    def offered_resources(self, obj: Provider) -> str:
+        rows = obj.template.resources or []
+        if not rows:
+            return "None listed."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li><code>{} {}</code></li>",
+                ((r.get("method", "*"), r.get("path", "")) for r in rows if isinstance(r, dict)),
+            ),
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and self.has_view_or_change_permission(request, obj):
+            extra_context = {
+                **(extra_context or {}),
+                "tabs": [
+                    {"id": "connection", "label": "Connection", "form": True},
+                    {"id": "access", "label": "Access Control", "form": True},
+                    {"id": "security", "label": "Security", "form": True},
+                    {"id": "ratelimits", "label": "Rate Limiting", "form": False},
+                    {"id": "guardrails", "label": "Guardrails", "form": False},
+                    {"id": "models", "label": "Models", "form": True},
+                ],
+                "guardrails": self.guardrails_tab(request, obj),
+                "proxies": list(obj.proxies.order_by("name")),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def related_tables(self, request, obj: Provider) -> list[dict[str, Any]]:
         proxies = [[admin_link(p), p.slug, p.version] for p in obj.proxies.order_by("name")]
         return [
@@ -149,9 +199,12 @@ class ProviderAdmin(ServiceAdmin):
                 "columns": ["Name", "Proxy ID", "Version"],
                 "rows": proxies,
                 "empty": "No proxy uses this provider yet.",
+                "tab": "connection",
             },
-            guardrails_table(request, provider=obj),
         ]
+
+    def get_urls(self):
+        return [*self.guardrail_urls(), *super().get_urls()]
 
     def service_delete(self, obj: Provider) -> None:
         services.provider_delete(provider=obj)
@@ -161,34 +214,61 @@ class ProviderAdmin(ServiceAdmin):
 
 
 @admin.register(Proxy)
-class ProxyAdmin(ServiceAdmin):
+class ProxyAdmin(GuardrailsTabMixin, ServiceAdmin):
+    """The proxy page: header, tabs (Provider, Resources, Security, Guardrails) and the Get
+    Started panel (invoke URL, API keys, deployed gateways)."""
+
     form = ProxyForm
-    list_display = ("name", "slug", "provider", "version", "context", "updated_at")
+    change_form_template = "admin/proxies/proxy/change_form.html"
+    delete_confirmation_template = "admin/proxies/proxy/delete_confirmation.html"
+    list_display = ("name", "slug", "provider", "version", "context", "deployed_on", "updated_at")
     list_select_related = ("provider",)
     list_filter = ("provider",)
     search_fields = ("name", "slug", "description")
     ordering = ("-updated_at",)
+    guardrail_owner_field = "proxy"
 
     def get_fieldsets(self, request, obj=None):
         general = ["name", "provider", "version", "description", "context"]
-        sets = [
-            (None, {"fields": general if obj is None else ["slug", *general]}),
+        if obj is None:
+            return (
+                (None, {"fields": general}),
+                (
+                    "Inbound key override",
+                    {
+                        "classes": ("collapse",),
+                        "description": "Leave blank to use the provider's inbound key settings.",
+                        "fields": ("inbound_key_in", "inbound_key_name", "inbound_key_prefix"),
+                    },
+                ),
+                ("Resources", {"classes": ("collapse",), "fields": ("resources",)}),
+            )
+        return (
+            ("Provider", {"classes": ("gh-tab-provider",), "fields": ["slug", *general]}),
+            ("Resources", {"classes": ("gh-tab-resources",), "fields": ("resources",)}),
             (
-                "Inbound key override",
+                "Security",
                 {
-                    "classes": ("collapse",),
-                    "description": "Leave blank to use the provider's inbound key settings.",
-                    "fields": ("inbound_key_in", "inbound_key_name", "inbound_key_prefix"),
+                    "classes": ("gh-tab-security",),
+                    "description": "Where callers put their API key. Leave blank to use the "
+                    "provider's inbound key settings.",
+                    "fields": (
+                        "caller_key",
+                        "inbound_key_in",
+                        "inbound_key_name",
+                        "inbound_key_prefix",
+                    ),
                 },
             ),
-            ("Resources", {"fields": ("resources",)}),
-        ]
-        if obj is not None:
-            sets.append(("Get started", {"fields": ("caller_key", "invoke_urls")}))
-        return sets
+        )
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("slug", "caller_key", "invoke_urls")
+        return () if obj is None else ("slug", "caller_key")
+
+    @admin.display(description="Deployed on")
+    def deployed_on(self, obj: Proxy) -> str:
+        live = obj.deployments.filter(status__in=CURRENT_STATUSES).select_related("gateway")
+        return ", ".join(sorted(d.gateway.name for d in live)) or "not deployed"
 
     @admin.display(description="Callers send their key in")
     def caller_key(self, obj: Proxy) -> str:
@@ -197,62 +277,69 @@ class ProxyAdmin(ServiceAdmin):
         prefix = f", prefixed with '{key['prefix']}'" if key["prefix"] else ""
         return f"{where} {key['name']}{prefix}"
 
-    @admin.display(description="Invoke URLs")
-    def invoke_urls(self, obj: Proxy) -> str:
-        live = obj.deployments.filter(status__in=CURRENT_STATUSES).select_related("gateway")
-        if not live:
-            return "Not deployed yet."
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "",
-                "<li>{}: <code>{}</code></li>",
-                ((d.gateway.name, invoke_url(obj, d.gateway)) for d in live),
-            ),
-        )
-
     def object_tools(self, request, obj: Proxy) -> list[dict[str, Any]]:
-        tools = []
-        if user_may(request, APIKey, "add"):
-            tools.append(tool("Generate API key", admin_url(obj, "generate_key")))
-        deployments = self.admin_site.get_model_admin(Deployment)
-        label = "Deploy to gateway" if deployments.has_deploy_permission(request) else "Gateways"
-        tools.append(tool(label, admin_url(obj, "deploy")))
-        return tools
+        return []
 
-    def related_tables(self, request, obj: Proxy) -> list[dict[str, Any]]:
-        keys = [
-            [admin_link(k, k.name), k.masked, k.get_status_display(), k.expires_at or "never"]
-            for k in obj.api_keys.all()[:20]
-        ]
-        deployments = [
-            [
-                admin_link(d, d.name),
-                d.gateway.name,
-                d.get_status_display(),
-                d.created_at,
-                "out of date" if d.is_current and is_out_of_date(d) else "",
-            ]
-            for d in obj.deployments.select_related("gateway")[:20]
-        ]
-        return [
-            guardrails_table(request, proxy=obj),
-            {
-                "title": "API keys",
-                "columns": ["Name", "Key", "Status", "Expires"],
-                "rows": keys,
-                "empty": "No API keys yet.",
-                "links": [
-                    {"label": "All keys", "url": changelist_url(APIKey, proxy__id__exact=obj.pk)}
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and self.has_view_or_change_permission(request, obj):
+            extra_context = {
+                **(extra_context or {}),
+                "tabs": [
+                    {"id": "provider", "label": "Provider", "form": True},
+                    {"id": "resources", "label": "Resources", "form": True},
+                    {"id": "security", "label": "Security", "form": True},
+                    {"id": "guardrails", "label": "Guardrails", "form": False},
                 ],
-            },
-            {
-                "title": "Deployments",
-                "columns": ["Name", "Gateway", "Status", "Created", ""],
-                "rows": deployments,
-                "empty": "Not deployed yet.",
-            },
-        ]
+                "header": self.header(request, obj),
+                "get_started": self.get_started(request, obj),
+                "guardrails": self.guardrails_tab(request, obj),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def header(self, request: HttpRequest, obj: Proxy) -> dict[str, Any]:
+        deployments = self.admin_site.get_model_admin(Deployment)
+        return {
+            "deploy_url": admin_url(obj, "deploy"),
+            "can_deploy": deployments.has_deploy_permission(request),
+            "delete_url": admin_url(obj, "delete")
+            if self.has_delete_permission(request, obj)
+            else "",
+            "provider_url": admin_url(obj.provider),
+        }
+
+    def get_started(self, request: HttpRequest, obj: Proxy) -> dict[str, Any]:
+        """The Get Started panel: invoke URL per gateway, keys and where the proxy runs."""
+        live = {
+            d.gateway_id: d
+            for d in obj.deployments.filter(status__in=CURRENT_STATUSES).select_related("gateway")
+        }
+        gateways = []
+        for gateway in gateways_with_status().order_by("name"):
+            current = live.get(gateway.pk)
+            gateways.append(
+                {
+                    "gateway": gateway,
+                    "invoke_url": invoke_url(obj, gateway),
+                    "current": current,
+                    "out_of_date": current is not None and is_out_of_date(current),
+                }
+            )
+        deployed = [g for g in gateways if g["current"]]
+        key = effective_inbound_key(obj)
+        return {
+            "gateways": gateways,
+            "deployed": deployed,
+            "selected": (deployed or gateways or [None])[0],
+            "out_of_date": [g for g in deployed if g["out_of_date"]],
+            "keys": list(api_key_list(proxy=obj).order_by("-created_at")[:50]),
+            "keys_url": changelist_url(APIKey, proxy__id__exact=obj.pk),
+            "can_generate": user_may(request, APIKey, "add"),
+            "can_revoke": user_may(request, APIKey, "change"),
+            "generate_url": admin_url(obj, "generate_key"),
+            "key_form": GenerateAPIKeyForm(),
+            "caller_key": key,
+        }
 
     def response_post_save_add(self, request, obj):
         # The new proxy's page shows its ID and the next steps (deploy, generate a key).
@@ -260,6 +347,15 @@ class ProxyAdmin(ServiceAdmin):
 
     def service_delete(self, obj: Proxy) -> None:
         services.proxy_delete(proxy=obj)
+
+    def render_delete_form(self, request, context):
+        proxy = context.get("object")
+        if proxy is not None:
+            context["live_deployments"] = list(
+                proxy.deployments.filter(status__in=CURRENT_STATUSES).select_related("gateway")
+            )
+            context["active_keys"] = proxy.api_keys.filter(status=APIKeyStatus.ACTIVE).count()
+        return super().render_delete_form(request, context)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -274,6 +370,7 @@ class ProxyAdmin(ServiceAdmin):
                 self.admin_site.admin_view(self.deploy_view),
                 name="{}_{}_deploy".format(*info),
             ),
+            *self.guardrail_urls(),
             *super().get_urls(),
         ]
 
@@ -362,7 +459,12 @@ class APIKeyAdmin(ReadOnlyRecordAdmin):
             self.message_user(request, exc.message, messages.ERROR)
         else:
             self.message_user(request, f"Revoked {key}.", messages.SUCCESS)
-        return HttpResponseRedirect(admin_url(key))
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = admin_url(key)
+        return HttpResponseRedirect(back)
 
     def generate_view(self, request: HttpRequest, proxy: Proxy) -> HttpResponse:
         """Mint a key for ``proxy`` and show it in this response only."""
@@ -370,6 +472,14 @@ class APIKeyAdmin(ReadOnlyRecordAdmin):
             raise PermissionDenied
         form = GenerateAPIKeyForm(request.POST if request.method == "POST" else None)
         secret = form.create(proxy=proxy, user=request.user) if form.is_valid() else None
+        if secret is not None:
+            self.log_change(request, proxy, f"Generated API key {form.api_key.masked}.")
+        if request.method == "POST" and request.headers.get("Accept") == "application/json":
+            # The Get Started dialog: the key travels in this response only, as on the page.
+            if secret is None:
+                return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+            created = form.api_key
+            return JsonResponse({"key": secret, "masked": created.masked, "name": created.name})
         key = effective_inbound_key(proxy)
         prefix = key["prefix"]
         return render_issue_page(

@@ -302,7 +302,7 @@ class ProxyForm(ServiceModelForm):
         queryset=Provider.objects.order_by("-updated_at", "-id"),
         help_text="Defaults to the most recently updated provider.",
     )
-    version = forms.CharField(initial="v1.0", help_text="v<major>.<minor>, e.g. v1.0.")
+    version = forms.CharField(initial="v1.0", help_text="v&lt;major&gt;.&lt;minor&gt;, e.g. v1.0.")
     context = forms.CharField(
         initial="/",
         required=False,
@@ -364,7 +364,7 @@ class GenerateAPIKeyForm(forms.Form):
     def create(self, *, proxy: Proxy, user) -> str | None:
         """Mint the key; return its secret, or None with the service's refusal on the form."""
         try:
-            _, secret = services.api_key_create(
+            self.api_key, secret = services.api_key_create(
                 proxy=proxy,
                 name=self.cleaned_data["name"],
                 expires_at=self.cleaned_data.get("expires_at"),

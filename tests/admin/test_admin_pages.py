@@ -68,3 +68,16 @@ def test_change_page_renders_read_only_for_a_viewer(viewer_client, one_of_each, 
     response = viewer_client.get(_url(model, "change", model.objects.first().pk))
 
     assert (response.status_code, response.context["has_change_permission"]) == (200, False)
+
+
+def test_home_page_summarises_the_platform(admin_client):
+    response = admin_client.get(reverse("admin:index"))
+
+    assert "Create proxy" in response.content.decode()
+
+
+def test_home_page_leaves_out_traffic_for_staff_without_usage_permission(client, django_user_model):
+    user = django_user_model.objects.create_user("nobody", password="x", is_staff=True)
+    client.force_login(user)
+
+    assert "Requests, last 24 hours" not in client.get(reverse("admin:index")).content.decode()

@@ -109,11 +109,11 @@ def test_proxy_page_lists_its_guardrails_in_order(admin_client):
     GuardrailFactory(proxy=proxy, order=2, params={"request": {"max": 9}})
     GuardrailFactory(proxy=proxy, policy="word-count-guardrail", order=1)
 
-    tables = admin_client.get(reverse("admin:proxies_proxy_change", args=[proxy.pk])).context[
-        "related_tables"
+    tab = admin_client.get(reverse("admin:proxies_proxy_change", args=[proxy.pk])).context[
+        "guardrails"
     ]
 
-    assert [row[0] for row in tables[0]["rows"]] == [1, 2]
+    assert [row["attachment"].order for row in tab["rows"]] == [1, 2]
 
 
 def test_add_page_preselects_the_owner_from_the_link(admin_client):

@@ -105,7 +105,7 @@ def test_renaming_to_a_taken_name_is_a_form_error(admin_client):
 def test_proxy_page_offers_generate_key_and_deploy(admin_client):
     page = text_of(admin_client.get(change_url(ProxyFactory())))
 
-    assert "Generate API key" in page and "Deploy to gateway" in page
+    assert "Generate API key" in page and "Deploy to Gateway" in page
 
 
 def test_proxy_page_shows_the_invoke_url_once_deployed(admin_client):

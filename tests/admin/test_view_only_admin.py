@@ -17,7 +17,7 @@ def test_viewer_sees_the_proxy_page_without_write_buttons(viewer_client):
 
     page = text_of(response)
     assert response.status_code == 200
-    assert "Generate API key" not in page and "Deploy to gateway" not in page
+    assert "Generate API key" not in page and "Deploy to Gateway" not in page
 
 
 def test_viewer_sees_the_deploy_page_without_buttons(viewer_client):

@@ -1,0 +1,153 @@
+"""A policy's parameter form generated from its JSON schema: the fields to render (with the
+rarely used ones flagged advanced) and the posted values turned back into ``params``.
+
+Validation stays in ``guardrails.services``; this module only maps the schema to inputs and
+its error paths (``params.request.max``) back onto them."""
+
+import json
+from typing import Any
+
+PREFIX = "p"
+
+
+def field_name(path: list[str]) -> str:
+    return ".".join([PREFIX, *path])
+
+
+def error_field(error_path: str) -> str:
+    """``params.request.max`` (a service error's field) as the input name ``p.request.max``."""
+    parts = error_path.split(".")
+    return field_name(parts[1:]) if parts and parts[0] == "params" else ""
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    kind = schema.get("type")
+    if "enum" in schema:
+        return "select"
+    if kind == "boolean":
+        return "checkbox"
+    if kind in ("integer", "number"):
+        return "number"
+    if kind == "string":
+        return "text"
+    if kind == "array" and schema.get("items", {}).get("type") == "string":
+        return "lines"
+    return "json"
+
+
+def _display(kind: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if kind == "lines":
+        return "\n".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    if kind == "json":
+        return json.dumps(value, indent=2)
+    return value
+
+
+def schema_fields(
+    schema: dict[str, Any],
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    path: list[str] | None = None,
+) -> dict[str, Any]:
+    """The group of inputs for an object schema: ``fields``, ``advanced`` and nested ``groups``."""
+    values = values if isinstance(values, dict) else {}
+    errors = errors or {}
+    path = path or []
+    group: dict[str, Any] = {
+        "title": schema.get("title", ""),
+        "description": schema.get("description", ""),
+        "name": field_name(path),
+        "errors": errors.get(field_name(path), []),
+        "fields": [],
+        "advanced": [],
+        "groups": [],
+    }
+    required = set(schema.get("required", []))
+    for key, sub in schema.get("properties", {}).items():
+        sub_path = [*path, key]
+        if sub.get("type") == "object" and "properties" in sub:
+            child = schema_fields(sub, values.get(key, {}), errors, sub_path)
+            child["title"] = child["title"] or key.capitalize()
+            group["groups"].append(child)
+            continue
+        kind = _kind(sub)
+        value = values[key] if key in values else sub.get("default")
+        name = field_name(sub_path)
+        field = {
+            "name": name,
+            "id": "id_" + name.replace(".", "_"),
+            "kind": kind,
+            "label": sub.get("title") or key,
+            "help": sub.get("description", ""),
+            "value": _display(kind, value),
+            "checked": bool(value) if kind == "checkbox" else False,
+            "options": sub.get("enum", []),
+            "required": key in required,
+            "minimum": sub.get("minimum", ""),
+            "maximum": sub.get("maximum", ""),
+            "errors": errors.get(name, []),
+        }
+        group["advanced" if sub.get("x-advanced") else "fields"].append(field)
+    return group
+
+
+def params_from_post(
+    schema: dict[str, Any], data: Any, path: list[str] | None = None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The posted inputs as a params object, plus errors for inputs that could not be read.
+
+    Blank inputs are left out so the policy's defaults apply. An optional section (``request``,
+    ``response``) is sent only when it is switched on, or, without a switch, when filled in.
+    """
+    path = path or []
+    params: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    required = set(schema.get("required", []))
+    for key, sub in schema.get("properties", {}).items():
+        sub_path = [*path, key]
+        name = field_name(sub_path)
+        if sub.get("type") == "object" and "properties" in sub:
+            value, sub_errors = params_from_post(sub, data, sub_path)
+            errors.update(sub_errors)
+            if key in required or _switched_on(sub, data, sub_path):
+                params[key] = value
+            continue
+        kind = _kind(sub)
+        if kind == "checkbox":
+            params[key] = data.get(name) in ("on", "true", "1")
+            continue
+        raw = (data.get(name) or "").strip()
+        if raw == "":
+            continue
+        if kind == "number":
+            try:
+                params[key] = int(raw) if sub.get("type") == "integer" else float(raw)
+            except ValueError:
+                errors[name] = [
+                    "Enter a number." if sub.get("type") == "number" else "Enter a whole number."
+                ]
+        elif kind == "lines":
+            params[key] = [line.strip() for line in raw.splitlines() if line.strip()]
+        elif kind == "json":
+            try:
+                params[key] = json.loads(raw)
+            except ValueError:
+                errors[name] = ["Enter valid JSON."]
+        else:
+            params[key] = raw
+    return params, errors
+
+
+def _switched_on(schema: dict[str, Any], data: Any, path: list[str]) -> bool:
+    properties = schema.get("properties", {})
+    if properties.get("enabled", {}).get("type") == "boolean":
+        return data.get(field_name([*path, "enabled"])) in ("on", "true", "1")
+    for key, sub in properties.items():
+        if sub.get("type") == "object":
+            if _switched_on(sub, data, [*path, key]):
+                return True
+        elif sub.get("type") != "boolean" and (data.get(field_name([*path, key])) or "").strip():
+            return True
+    return False
