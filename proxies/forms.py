@@ -15,6 +15,7 @@ from gateways.models import Gateway
 from proxies import services
 from proxies.models import Provider, ProviderTemplate, Proxy
 from proxies.selectors import default_provider
+from proxies.services import PROVIDER_FIELDS, PROXY_FIELDS
 
 _FIELD_BASE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(.*)$")
 
@@ -189,21 +190,6 @@ class ProviderTemplateForm(ServiceModelForm):
 
 # --- providers -------------------------------------------------------------------------------
 
-PROVIDER_FIELDS = (
-    "name",
-    "version",
-    "description",
-    "upstream_url",
-    "access_mode",
-    "access_exceptions",
-    "allowed_models",
-    "inbound_key_in",
-    "inbound_key_name",
-    "inbound_key_prefix",
-    "connect_timeout",
-    "read_timeout",
-)
-
 
 def _fixed_url_help() -> str:
     fixed = ProviderTemplate.objects.filter(upstream_url_editable=False).order_by("display_name")
@@ -281,18 +267,6 @@ class ProviderForm(ServiceModelForm):
 
 
 # --- proxies ---------------------------------------------------------------------------------
-
-PROXY_FIELDS = (
-    "name",
-    "provider",
-    "version",
-    "description",
-    "context",
-    "inbound_key_in",
-    "inbound_key_name",
-    "inbound_key_prefix",
-    "resources",
-)
 
 
 class ProxyForm(ServiceModelForm):

@@ -38,7 +38,8 @@ from proxies.models import (
 )
 from proxies.resources import validate_resources
 
-PROVIDER_FIELDS = {
+# Editable fields in the order forms show them.
+PROVIDER_FIELDS = (
     "name",
     "version",
     "description",
@@ -51,8 +52,8 @@ PROVIDER_FIELDS = {
     "inbound_key_prefix",
     "connect_timeout",
     "read_timeout",
-}
-PROXY_FIELDS = {
+)
+PROXY_FIELDS = (
     "name",
     "provider",
     "version",
@@ -62,7 +63,7 @@ PROXY_FIELDS = {
     "inbound_key_name",
     "inbound_key_prefix",
     "resources",
-}
+)
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ def provider_create(
             f"The {template.display_name} upstream URL is fixed.",
             errors=[{"field": "upstream_url", "message": "This template's upstream URL is fixed."}],
         )
-    unknown = set(fields) - PROVIDER_FIELDS
+    unknown = set(fields).difference(PROVIDER_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown provider fields: {', '.join(sorted(unknown))}.")
     key_name = fields.pop("inbound_key_name", None)
@@ -194,7 +195,7 @@ def provider_update(
     *, provider: Provider, credential: str | None = None, **fields: Any
 ) -> Provider:
     """Change provider settings. A new credential takes effect on gateways without redeploy."""
-    unknown = set(fields) - PROVIDER_FIELDS
+    unknown = set(fields).difference(PROVIDER_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown provider fields: {', '.join(sorted(unknown))}.")
     if "name" in fields:
@@ -312,7 +313,7 @@ def _context(context: str | None) -> str:
 @transaction.atomic
 def proxy_update(*, proxy: Proxy, **fields: Any) -> Proxy:
     """Change a proxy. The Proxy ID never changes; running gateways change only on redeploy."""
-    unknown = set(fields) - PROXY_FIELDS
+    unknown = set(fields).difference(PROXY_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown or read-only proxy fields: {', '.join(sorted(unknown))}.")
     if "name" in fields:
