@@ -93,6 +93,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Rate-limit counters: shared by every gateway process through Redis; in-process without it.
+GATEHOUSE_LIMITS_REDIS_URL = env.str("GATEHOUSE_LIMITS_REDIS_URL", default=REDIS_URL)
+GATEHOUSE_LIMITS_REDIS_TIMEOUT = env.float("GATEHOUSE_LIMITS_REDIS_TIMEOUT", default=1.0)
+GATEHOUSE_LIMITS_KEY_PREFIX = env.str("GATEHOUSE_LIMITS_KEY_PREFIX", default="gatehouse:limits:")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

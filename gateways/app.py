@@ -1,9 +1,15 @@
 """The gateway's ASGI application: the invoke endpoint.
 
 A bare ASGI callable: it reads the scope directly, looks everything up in the in-memory
-snapshot, and relays with one pooled HTTP client per process. Lifespan startup loads the
-snapshot and starts the config watcher, heartbeat and usage writer; shutdown flushes usage and
-removes this process's heartbeat row.
+snapshot, and relays with one pooled HTTP client per process. Lifespan startup creates the
+rate limiter, loads the snapshot and starts the config watcher, heartbeat and usage writer;
+shutdown flushes usage and removes this process's heartbeat row.
+
+Rate limits are admitted after the request guardrails, just before the request is forwarded:
+quotas count what reaches the upstream, so a request a guardrail blocks (or a proxy-level
+refusal: bad key, model, body) consumes none, as in the reference where the provider's limits
+run after the proxy's guardrails; and a cost reservation is estimated from the body actually
+sent. Settling the usage runs in a task once the response is sent.
 """
 
 import asyncio
@@ -30,6 +36,7 @@ from gateways.relay import (
 from gateways.routing import Refusal, Route, authenticate, resource_of, split_path
 from gateways.runtime import SnapshotStore
 from gateways.usage import UsageWriter
+from guardrails.limits import Decision, LimitContext, Limiter, Reservation, load_price_table
 from guardrails.registry import Direction
 
 log = logging.getLogger("gatehouse.gateway")
@@ -59,7 +66,7 @@ class GatewayApp:
 
     def __init__(self, gateway_id: str, *, heartbeat: bool = True):
         self.gateway_id = gateway_id
-        self.store = SnapshotStore(gateway_id)
+        self.store = SnapshotStore(gateway_id, on_reload=self._refresh_prices)
         self.usage = UsageWriter(gateway_id)
         self.heartbeat = Heartbeat(gateway_id, lambda: self.store.current.revision)
         self.beats = heartbeat
@@ -72,6 +79,8 @@ class GatewayApp:
         )
         self.session: aiohttp.ClientSession | None = None
         self._starting: asyncio.Lock | None = None
+        self.limiter: Limiter | None = None
+        self._settling: set[asyncio.Task] = set()
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
@@ -105,6 +114,7 @@ class GatewayApp:
         async with self._starting:
             if self.session is not None:
                 return
+            self.limiter = Limiter.from_settings()
             await asyncio.to_thread(self.store.reload)
             self.store.start()
             self.usage.start()
@@ -129,6 +139,10 @@ class GatewayApp:
 
     async def shutdown(self) -> None:
         self.store.stop()
+        if self._settling:
+            await asyncio.wait(list(self._settling), timeout=5)
+        if self.limiter is not None:
+            await self.limiter.close()
         await asyncio.to_thread(self.usage.stop)
         if self.beats:
             await asyncio.to_thread(self.heartbeat.stop)
@@ -254,11 +268,24 @@ class GatewayApp:
         if changed:
             body = orjson.dumps(parsed)
 
+        reservation = None
+        if route.limits is not None:
+            context = LimitContext(key.id, f"{method} {resource}", model, parsed, len(body))
+            decision = await self.limiter.admit(route.limits, context)
+            if not decision.allowed:
+                await self._limited(send, route, decision)
+                self._record_limited(wall, started, route, key, method, resource, model, decision)
+                return
+            exchange.limit_headers = decision.headers
+            reservation = decision.reservation
+
         headers.extend(route.auth_headers)
         url = adapter.upstream_url(route.upstream_base, resource, query)
         try:
             await self._relay(route, method, url, headers, body, receive, send, exchange, started)
         finally:
+            if reservation is not None:
+                self._settle_later(reservation, exchange)
             self._record_exchange(wall, started, route, key, method, resource, exchange)
 
     async def _relay(self, route, method, url, headers, body, receive, send, exchange, started):
@@ -285,7 +312,9 @@ class GatewayApp:
                 "failed",
                 failure.code,
             )
-            await self._reject(send, route, failure.status, failure.code, failure.message)
+            await self._reject(
+                send, route, failure.status, failure.code, failure.message, exchange.limit_headers
+            )
         except asyncio.CancelledError:
             if not gone:
                 exchange.outcome, exchange.reason = "cancelled", "server_shutdown"
@@ -301,6 +330,61 @@ class GatewayApp:
                     upstream.release()
                 else:
                     upstream.close()
+
+    # --- rate limits ---------------------------------------------------------------------------
+
+    def _refresh_prices(self, snapshot) -> None:
+        """After a reload (off the event loop): the admin-editable prices, when a cost budget
+        needs them."""
+        if self.limiter is not None and any(
+            r.limits is not None and r.limits.has_cost for r in snapshot.routes.values()
+        ):
+            self.limiter.prices = load_price_table()
+
+    def _settle_later(self, reservation: Reservation, exchange) -> None:
+        """Count the response's usage without holding up the client. Nothing is billed when
+        the upstream never answered or answered with an error; otherwise the reported usage
+        is settled (none reported, e.g. a stream cut short: the reservation is charged)."""
+        if exchange.upstream_ms is None or exchange.outcome == "upstream_error":
+            work = self.limiter.release(reservation)
+        else:
+            work = self.limiter.settle(reservation, exchange.usage, model=exchange.model or None)
+        task = asyncio.get_running_loop().create_task(work)
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _limited(self, send, route: Route, decision: Decision) -> None:
+        """429 over a limit, 503 when a fail-closed limit cannot be checked: in the API's error
+        shape, with the rate-limit headers and ``Retry-After``."""
+        code = "rate_limited" if decision.status == 429 else "rate_limit_unavailable"
+        body = route.adapter.error_body(decision.status, code, decision.message)
+        await _respond(send, decision.status, body, route.deployment_header, *decision.headers)
+
+    def _record_limited(self, wall, started, route, key, method, resource, model, decision):
+        counter = decision.rejected_by
+        prefix = "rate_limited" if decision.status == 429 else "rate_limit_unavailable"
+        self.usage.record(
+            (
+                wall,
+                route.proxy,
+                route.deployment_id,
+                key.id,
+                route.provider,
+                model[:200],
+                method,
+                resource[:500],
+                decision.status,
+                "rejected" if decision.status == 429 else "failed",
+                f"{prefix}:{counter.policy}"[:64],
+                False,
+                None,
+                None,
+                None,
+                elapsed_ms(started),
+                None,
+                {"rate_limit": {"attachment": counter.namespace, "limit": counter.label}},
+            )
+        )
 
     def _health(self, snapshot) -> bytes:
         return orjson.dumps(
@@ -321,9 +405,11 @@ class GatewayApp:
         body = route.adapter.guardrail_error_body(intervention)
         await _respond(send, intervention.status, body, route.deployment_header)
 
-    async def _reject(self, send, route: Route, status: int, code: str, message: str) -> None:
+    async def _reject(
+        self, send, route: Route, status: int, code: str, message: str, extra=()
+    ) -> None:
         body = route.adapter.error_body(status, code, message)
-        await _respond(send, status, body, route.deployment_header)
+        await _respond(send, status, body, route.deployment_header, *extra)
 
     async def _refuse(
         self, send, refusal: Refusal, wall, started, route, key, method, resource, model=""

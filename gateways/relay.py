@@ -11,6 +11,7 @@ cannot read (neither JSON nor SSE) is refused rather than relayed unchecked.
 """
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -52,6 +53,7 @@ class Exchange:
 
     __slots__ = (
         "guardrails",
+        "limit_headers",
         "model",
         "outcome",
         "reason",
@@ -74,6 +76,8 @@ class Exchange:
         # and what its policies did, when the route has a chain.
         self.state: dict[str, Any] | None = None
         self.guardrails: list[dict[str, str]] | None = None
+        # The rate-limit headers of an admitted request, sent with whatever it is answered.
+        self.limit_headers: Sequence[tuple[bytes, bytes]] = ()
 
     def note_guardrails(self, events: list[dict[str, str]], direction: str) -> None:
         """Keep the modifications and interventions of one phase for the usage record."""
@@ -108,8 +112,17 @@ class UpstreamFailure(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def response_headers(raw: Any, route: Route) -> list[tuple[bytes, bytes]]:
-    headers = [(k.lower(), v) for k, v in raw if k.lower() not in RESPONSE_DROP]
+def response_headers(
+    raw: Any, route: Route, limit_headers: Sequence[tuple[bytes, bytes]] = ()
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers fit to relay; the gateway's own rate-limit headers replace any
+    the upstream sent under the same names."""
+    if limit_headers:
+        drop = RESPONSE_DROP | {name for name, _ in limit_headers}
+        headers = [(k.lower(), v) for k, v in raw if k.lower() not in drop]
+        headers.extend(limit_headers)
+    else:
+        headers = [(k.lower(), v) for k, v in raw if k.lower() not in RESPONSE_DROP]
     headers.append(route.deployment_header)
     return headers
 
@@ -149,7 +162,7 @@ async def relay_response(
     status = upstream.status
     exchange.status = status
     content_type = upstream.headers.get("content-type", "")
-    headers = response_headers(upstream.raw_headers, route)
+    headers = response_headers(upstream.raw_headers, route, exchange.limit_headers)
     if status >= 400:
         exchange.outcome, exchange.reason = "upstream_error", f"upstream_{status}"
     if route.chain.has_response and status < 300:
@@ -288,6 +301,7 @@ async def _replace_with_intervention(
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
+        *exchange.limit_headers,
         route.deployment_header,
     ]
     await send({"type": "http.response.start", "status": intervention.status, "headers": headers})

@@ -11,6 +11,7 @@ from aiohttp import ClientTimeout
 
 from gateways.adapters import ProviderAdapter
 from guardrails.engine import EMPTY_CHAIN, Chain
+from guardrails.limits import NO_LIMITS, LimitSet
 from proxies.crypto import hash_secret
 from proxies.resources import path_pattern
 
@@ -71,6 +72,7 @@ class Route:
         "key_in_query",
         "key_name",
         "key_prefix",
+        "limits",
         "needs_model",
         "provider",
         "proxy",
@@ -86,6 +88,7 @@ class Route:
         adapter: ProviderAdapter,
         chain: Chain = EMPTY_CHAIN,
         chain_error: str | None = None,
+        limits: LimitSet = NO_LIMITS,
     ):
         snapshot = deployment["snapshot"]
         proxy, provider = snapshot["proxy"], snapshot["provider"]
@@ -108,6 +111,9 @@ class Route:
         # why and the route refuses every request rather than serve it unguarded.
         self.chain = chain
         self.chain_error = chain_error
+        # The proxy's and the provider's rate limits; None (one identity check per request)
+        # when there are none.
+        self.limits: LimitSet | None = limits if limits else None
         self.upstream_base: str = (provider.get("upstream_url") or "").rstrip("/")
         auth = provider.get("upstream_auth") or {}
         self.auth_headers = adapter.auth_headers(

@@ -9,6 +9,7 @@ when the database is unreachable the old snapshot keeps serving until it comes b
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.db import close_old_connections, connection
 from gateways.adapters import ProviderAdapter, adapter_for
 from gateways.routing import KeyRecord, Route
 from guardrails.engine import EMPTY_CHAIN, Chain, ChainCompileError, compile_chain
+from guardrails.limits import NO_LIMITS, LimitSet, compile_limits
 
 log = logging.getLogger("gatehouse.gateway")
 
@@ -33,12 +35,14 @@ class Snapshot:
     foreign_keys: frozenset[str] = frozenset()
 
 
-# A deployment's snapshot never changes, so its compiled chain is reused across reloads.
-CompiledChain = tuple[Chain, str | None]
+# A deployment's snapshot never changes, so its compiled chain and limits are reused across
+# reloads: (guardrail chain, why it could not be compiled or None, rate limits).
+CompiledChain = tuple[Chain, str | None, LimitSet]
 
 
 def compile_route_chain(deployment: dict[str, Any], adapter: ProviderAdapter) -> CompiledChain:
-    """The deployment's guardrail chain, or the empty chain and why it could not be compiled.
+    """The deployment's guardrail chain and rate limits (the proxy's and the provider's), or
+    the empty chain and why it could not be compiled.
 
     A broken chain affects only its own route (which then refuses requests), never the rest
     of the gateway."""
@@ -47,7 +51,7 @@ def compile_route_chain(deployment: dict[str, Any], adapter: ProviderAdapter) ->
     try:
         proxy = [adapter.guardrail_attachment(a) for a in guardrails.get("proxy") or []]
         provider = [adapter.guardrail_attachment(a) for a in guardrails.get("provider") or []]
-        return compile_chain(proxy, provider), None
+        return compile_chain(proxy, provider), None, compile_limits(proxy, provider)
     except Exception as exc:
         detail = str(exc) if isinstance(exc, ChainCompileError) else type(exc).__name__
         log.error(
@@ -57,7 +61,7 @@ def compile_route_chain(deployment: dict[str, Any], adapter: ProviderAdapter) ->
             snapshot["proxy"]["id"],
             detail,
         )
-        return EMPTY_CHAIN, detail
+        return EMPTY_CHAIN, detail, NO_LIMITS
 
 
 def build_snapshot(
@@ -84,6 +88,7 @@ def build_snapshot(
             adapter=adapter,
             chain=chain[0],
             chain_error=chain[1],
+            limits=chain[2],
         )
         routes[route.proxy] = route
     if chains is not None:
@@ -122,8 +127,10 @@ def read_revision() -> int:
 class SnapshotStore:
     """Holds the current snapshot; ``current`` is swapped atomically on reload."""
 
-    def __init__(self, gateway_id: str):
+    def __init__(self, gateway_id: str, on_reload: Callable[[Snapshot], None] | None = None):
         self.gateway_id = gateway_id
+        # Called (off the event loop) after each successful reload, e.g. to refresh prices.
+        self.on_reload = on_reload
         self.current = Snapshot(gateway=gateway_id, revision=-1)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -135,11 +142,18 @@ class SnapshotStore:
     def reload(self) -> bool:
         """Rebuild from the database; False (old snapshot kept) when it is unreachable."""
         try:
-            self.current = load_snapshot(self.gateway_id, self._chains)
+            snapshot = load_snapshot(self.gateway_id, self._chains)
         except Exception as exc:
             self._database_failed(exc)
             return False
         self._database_recovered()
+        if self.on_reload is not None:
+            # Before the swap, so whatever serves the new revision sees what it refreshed.
+            try:
+                self.on_reload(snapshot)
+            except Exception:
+                log.exception("gateway %s: refreshing after a reload failed", self.gateway_id)
+        self.current = snapshot
         return True
 
     def check(self) -> None:

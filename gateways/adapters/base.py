@@ -20,6 +20,7 @@ _STATUS_TYPES = {
     404: "not_found_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
+    429: "rate_limit_error",
     502: "api_error",
     503: "api_error",
     504: "api_error",

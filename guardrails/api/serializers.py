@@ -62,3 +62,50 @@ class ReorderSerializer(serializers.Serializer):
         allow_empty=False,
         help_text="Every guardrail ID of this chain, in the new order.",
     )
+
+
+class LimitWindowSerializer(serializers.Serializer):
+    duration = serializers.IntegerField()
+    unit = serializers.CharField()
+
+
+class CounterUsageSerializer(serializers.Serializer):
+    """One counter's consumption in its current window; cost amounts in USD."""
+
+    used = serializers.FloatField(help_text="Settled consumption in this window.")
+    reserved = serializers.FloatField(help_text="Cost reserved by requests in flight.")
+    limit = serializers.FloatField()
+    remaining = serializers.FloatField()
+    unit = serializers.CharField(help_text="requests, tokens or USD.")
+    window_start = serializers.DateTimeField()
+    reset_at = serializers.DateTimeField(help_text="When the window ends and the count resets.")
+
+
+class LimitCounterSerializer(serializers.Serializer):
+    """One limit of a rate-limit guardrail and its current consumption."""
+
+    label = serializers.CharField()
+    kind = serializers.CharField(help_text="requests, tokens or cost.")
+    category = serializers.CharField(help_text="requests, prompt, completion, total or cost.")
+    limit = serializers.FloatField()
+    window = LimitWindowSerializer()
+    scope = serializers.CharField(help_text="shared or per_key.")
+    failure_mode = serializers.CharField()
+    resource = serializers.CharField(help_text="The resource of a per-resource override.")
+    usage = CounterUsageSerializer(
+        allow_null=True, help_text="Null while the counter store is unreachable."
+    )
+
+
+class GuardrailUsageSerializer(serializers.Serializer):
+    """The current consumption of each limit of a rate-limit guardrail."""
+
+    guardrail = serializers.IntegerField()
+    policy = serializers.CharField()
+    key = serializers.CharField(
+        allow_null=True, help_text="The API key whose per-key counters are shown."
+    )
+    resource = serializers.CharField(
+        help_text="The resource whose per-resource counters are shown."
+    )
+    counters = LimitCounterSerializer(many=True)

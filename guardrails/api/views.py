@@ -1,5 +1,7 @@
 """The policy catalog, and the guardrail chains of proxies and providers."""
 
+import uuid
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -10,19 +12,40 @@ from rest_framework.response import Response
 
 from config.errors import NotFound, ValidationFailed
 from guardrails import services
-from guardrails.api.serializers import GuardrailSerializer, PolicySerializer, ReorderSerializer
+from guardrails.api.serializers import (
+    GuardrailSerializer,
+    GuardrailUsageSerializer,
+    PolicySerializer,
+    ReorderSerializer,
+)
 from guardrails.errors import AttachmentNotFound
 from guardrails.models import GuardrailAttachment
 from guardrails.registry import get_policy
-from guardrails.selectors import attachments_for, catalog
+from guardrails.selectors import attachment_limit_usage, attachments_for, catalog
 from proxies.api.errors import error_responses
 from proxies.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 from proxies.models import Provider
-from proxies.selectors import provider_get
+from proxies.selectors import api_key_get, provider_get
 
 PROVIDER_PARAMETER = OpenApiParameter(
     "provider_slug", str, OpenApiParameter.PATH, description="Provider ID"
 )
+USAGE_PARAMETERS = [
+    OpenApiParameter(
+        "key",
+        str,
+        OpenApiParameter.QUERY,
+        required=False,
+        description="API key ID: show the per-key counters of this key.",
+    ),
+    OpenApiParameter(
+        "resource",
+        str,
+        OpenApiParameter.QUERY,
+        required=False,
+        description="Resource such as 'POST /chat/completions': its per-resource counters.",
+    ),
+]
 
 
 @extend_schema(tags=["guardrails"])
@@ -64,6 +87,16 @@ class GuardrailChainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Se
         """``{"proxy": proxy}`` or ``{"provider": provider}``; None before the lookup."""
         raise NotImplementedError
 
+    def usage_key(self, value: str) -> str:
+        """The API key ID whose per-key counters are asked for, checked against the owner."""
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValidationFailed(
+                f"'{value}' is not an API key ID.",
+                errors=[{"field": "key", "message": "Give the ID of an API key."}],
+            ) from None
+
     def get_queryset(self) -> QuerySet[GuardrailAttachment]:
         owner = self.owner()
         if owner is None:
@@ -99,6 +132,36 @@ class GuardrailChainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Se
         return self.deleted()
 
     @extend_schema(
+        summary="Current consumption of a rate-limit guardrail",
+        description=(
+            "Each limit's consumption in its current window and when the window resets, read "
+            "from the gateways' shared counter store. Per-key limits count the key given as "
+            "`key`; per-resource limits the `resource` given, or their overrides."
+        ),
+        parameters=USAGE_PARAMETERS,
+        responses={200: GuardrailUsageSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def usage(self, request: Request, **kwargs) -> Response:
+        attachment = self.get_object()
+        policy = get_policy(attachment.policy)
+        if policy is None or policy.category != "ratelimit":
+            raise NotFound(f"Guardrail {attachment.pk} is not a rate limit; it has no usage.")
+        key = request.query_params.get("key") or None
+        if key is not None:
+            key = self.usage_key(key)
+        resource = request.query_params.get("resource") or ""
+        counters = attachment_limit_usage(attachment=attachment, key_id=key, resource=resource)
+        data = {
+            "guardrail": attachment.pk,
+            "policy": attachment.policy,
+            "key": key,
+            "resource": resource,
+            "counters": counters,
+        }
+        return Response(GuardrailUsageSerializer(data).data)
+
+    @extend_schema(
         summary="Reorder the chain",
         request=ReorderSerializer,
         responses={200: GuardrailSerializer(many=True), **error_responses(400, 401, 403, 404)},
@@ -126,6 +189,9 @@ class GuardrailChainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Se
 class ProxyGuardrailViewSet(ProxyChildMixin, GuardrailChainViewSet):
     def owner(self) -> dict | None:
         return {"proxy": self.proxy} if self.has_parent() else None
+
+    def usage_key(self, value: str) -> str:
+        return str(api_key_get(proxy=self.proxy, key_id=value).pk)
 
 
 @extend_schema(tags=["guardrails"], parameters=[PROVIDER_PARAMETER])

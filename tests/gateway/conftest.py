@@ -182,9 +182,10 @@ def start_gateway(database_url):
             "GATEHOUSE_HEARTBEAT_INTERVAL": "0.2",
             "GATEHOUSE_HEARTBEAT_TTL": "2",
             "PYTHONUNBUFFERED": "1",
-            **env_overrides,
         }
+        # No Redis unless a test asks for it (rate-limit tests pass REDIS_URL).
         env.pop("REDIS_URL", None)
+        env.update(env_overrides)
         log_path = Path(tempfile.mkstemp(prefix=f"gateway-{slug}-", suffix=".log")[1])
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
