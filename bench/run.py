@@ -1,0 +1,244 @@
+"""Benchmark the gateway data plane against a fast local fake upstream, in one command.
+
+    .venv/bin/python bench/run.py [--duration 10] [--soak 300] [--profile 20]
+
+Creates a fresh SQLite database in a temporary directory, sets up a provider (on the bench
+upstream), a proxy, a gateway, a deployment and an API key through the services, starts the
+upstream (pinned to core 1) and one gateway worker (pinned to core 0), warms up, then runs wrk
+at concurrency 1, 8 and 64 for plain and streamed chat completions, through the gateway and
+directly against the upstream. Prints requests/s, p50 and p99 and the latency the gateway adds.
+Fails (exit 1) when any request was not 2xx or when usage records are missing.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from database import GATEWAY_SLUG, PROXY_SLUG, setup_database, usage_count
+from host import (
+    BENCH,
+    BUSY_CORES,
+    OUT,
+    PYTHON,
+    ROOT,
+    BenchFailed,
+    Process,
+    cmdline,
+    ensure_wrk,
+    free_port,
+    machine,
+    placement,
+    post_ok,
+    rss_kb,
+    start,
+    wait_for_quiet,
+    wait_until,
+    worker_pid,
+)
+from load import Bench, table
+
+RESOURCE = "/chat/completions"
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark the gateway with wrk.")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per mode")
+    parser.add_argument("--connections", default="1,8,64", help="concurrency levels")
+    parser.add_argument("--modes", default="plain,stream")
+    parser.add_argument("--targets", default="gateway,direct", help="gateway, direct or both")
+    parser.add_argument("--soak", type=int, default=0, help="seconds of load sampling RSS")
+    parser.add_argument("--soak-interval", type=float, default=5)
+    parser.add_argument("--profile", type=int, default=0, help="seconds of py-spy per mode")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="times to repeat a measurement disturbed by other processes",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120,
+        help="seconds to wait for other processes to stop using CPU before measuring",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("run_gateway", "uvicorn"),
+        default="run_gateway",
+        help="start the worker with manage.py run_gateway, or the ASGI app under bare uvicorn",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (DB and logs)")
+    args = parser.parse_args()
+    args.levels = [int(c) for c in args.connections.split(",") if c]
+    args.modes = [m for m in args.modes.split(",") if m]
+    args.targets = [t for t in args.targets.split(",") if t]
+    if set(args.modes) - {"plain", "stream"} or set(args.targets) - {"gateway", "direct"}:
+        parser.error("modes are plain/stream; targets are gateway/direct")
+    return args
+
+
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    args = arguments()
+    # Stop cleanly (processes stopped, temp dir removed) on Ctrl-C and on SIGTERM, even when
+    # started in the background with SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
+    ensure_wrk()
+    place = placement()
+    info = machine()
+    print(
+        f"{info['date']}  commit {info['commit']}  {info['nproc']} cores ({info['cpu']})  "
+        f"Python {info['python']}  {info['wrk']}",
+        flush=True,
+    )
+    if place.gateway is None:
+        print("Fewer than two cores (or no taskset): nothing is pinned.", flush=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")})
+    sys.path.insert(0, str(ROOT))
+    upstream_port, gateway_port = free_port(), free_port()
+    processes: list[Process] = []
+    bench: Bench | None = None
+    failures: list[str] = []
+    report: dict[str, Any] = {"machine": info}
+    try:
+        bench = Bench(
+            place=place,
+            key=setup_database(upstream_port=upstream_port, gateway_port=gateway_port),
+            gateway_url=f"http://127.0.0.1:{gateway_port}/{PROXY_SLUG}{RESOURCE}",
+            direct_url=f"http://127.0.0.1:{upstream_port}/v1{RESOURCE}",
+            failures=failures,
+        )
+        upstream_cmd = [PYTHON, str(BENCH / "upstream.py"), "--port", str(upstream_port)]
+        processes.append(
+            start("upstream", place.pin(place.upstream, upstream_cmd), env=env, logs=tmp)
+        )
+        wait_until(lambda: post_ok(bench.direct_url, bench.key), timeout=15, what="the upstream")
+        if "gateway" in args.targets:
+            gateway_cmd = [
+                *(PYTHON, "manage.py", "run_gateway", GATEWAY_SLUG),
+                *("--host", "127.0.0.1", "--port", str(gateway_port), "--workers", "1"),
+            ]
+            if args.server == "uvicorn":
+                env["GATEHOUSE_GATEWAY"] = GATEWAY_SLUG
+                gateway_cmd = [
+                    *(PYTHON, "-m", "uvicorn", "gateways.asgi:application", "--no-access-log"),
+                    *("--host", "127.0.0.1", "--port", str(gateway_port)),
+                ]
+            gateway = start("gateway", place.pin(place.gateway, gateway_cmd), env=env, logs=tmp)
+            processes.append(gateway)
+
+            def gateway_ready() -> bool:
+                if gateway.popen.poll() is not None:
+                    raise BenchFailed("The gateway exited during startup.")
+                return post_ok(bench.gateway_url, bench.key)
+
+            wait_until(gateway_ready, timeout=60, what="the gateway to serve the bench proxy")
+            bench.gateway_requests += 1
+            bench.gateway_pid = worker_pid(gateway.popen.pid)
+            print(f"gateway worker pid {bench.gateway_pid}: {cmdline(bench.gateway_pid)}")
+
+        bench.own_pids = [proc.popen.pid for proc in processes]
+        if bench.gateway_pid and bench.gateway_pid not in bench.own_pids:
+            bench.own_pids.append(bench.gateway_pid)
+        load = wait_for_quiet(bench.own_pids, limit=BUSY_CORES, patience=args.quiet_wait)
+        report["other_cores_before"] = load
+        if load >= BUSY_CORES:
+            print(f"WARNING: other processes keep {load:.2f} cores busy; figures will be low.")
+        print(f"warming up ({args.warmup:.0f}s per mode and target, c=8) ...", flush=True)
+        for target in args.targets:
+            for mode in args.modes:
+                bench.measure(target=target, mode=mode, connections=8, seconds=args.warmup)
+        if bench.gateway_pid:
+            report["rss_after_warmup_mb"] = rss_kb(bench.gateway_pid) / 1024
+            # Fail early rather than after the whole run when nothing reaches the database.
+            wait_until(
+                lambda: usage_count() > 0, timeout=15, what="the first usage records", interval=1
+            )
+
+        results = []
+        for mode in args.modes:
+            for conns in args.levels:
+                for target in args.targets:
+                    results.append(
+                        bench.steady_measure(
+                            target=target,
+                            mode=mode,
+                            connections=conns,
+                            seconds=args.duration,
+                            retries=args.retries,
+                        )
+                    )
+        print()
+        print(table(results))
+        report["results"] = [r.__dict__ | {"rps": r.rps, "capacity": r.capacity} for r in results]
+
+        if bench.gateway_pid:
+            report["rss_after_runs_mb"] = rss_kb(bench.gateway_pid) / 1024
+            print(f"\ngateway worker RSS after the runs: {report['rss_after_runs_mb']:.1f} MB")
+            for mode in args.modes if args.profile else ():
+                print(f"\nprofiling the gateway worker ({mode}, c=64) ...", flush=True)
+                report[f"profile_{mode}"] = bench.profile(seconds=args.profile, mode=mode)
+                print(report[f"profile_{mode}"], flush=True)
+            if args.soak:
+                print(f"\nsoak: {args.soak}s of plain c=32 + streamed c=32 ...", flush=True)
+                report["soak"] = soak = bench.soak(seconds=args.soak, interval=args.soak_interval)
+                print(
+                    f"  worker RSS: start {soak['start_mb']:.1f} MB, first loaded sample "
+                    f"{soak['first_loaded_mb']:.1f} MB, peak {soak['peak_mb']:.1f} MB, "
+                    f"end {soak['end_mb']:.1f} MB, idle after {soak['after_mb']:.1f} MB"
+                )
+            # SIGTERM is a graceful stop: the gateway flushes its pending usage records.
+            code = processes[-1].stop()
+            print(f"\ngateway stopped (exit code {code})")
+            report["usage_records"] = bench.check_usage()
+    except BenchFailed as exc:
+        failures.append(str(exc))
+    except KeyboardInterrupt:
+        failures.append("interrupted")
+    finally:
+        if bench is not None:
+            bench.stop_load()
+        for proc in reversed(processes):
+            proc.stop()
+        if failures:
+            for proc in processes:
+                print(f"\n--- last lines of the {proc.name} log ---\n{proc.tail()}")
+        OUT.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        (OUT / f"results-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
+        if args.keep:
+            print(f"\nkept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print("\nBENCHMARK FAILED:", file=sys.stderr)
+        for failure in failures:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    checked = " and usage records were written" if "gateway" in args.targets else ""
+    print(f"\nall requests succeeded (2xx){checked}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
