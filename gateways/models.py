@@ -57,6 +57,7 @@ class GatewayProcess(models.Model):
 
     class Meta:
         ordering = ["-last_seen_at"]
+        verbose_name_plural = "gateway processes"
 
     def __str__(self) -> str:
         return f"{self.gateway} @ {self.hostname}:{self.pid}"

@@ -14,6 +14,8 @@ from django.utils.html import format_html, format_html_join
 
 from config.errors import DomainError
 from guardrails import services
+from guardrails.admin_limits import LIMIT_CATEGORY
+from guardrails.admin_limits import is_rate_limit_policy as _is_limit
 from guardrails.forms import GuardrailAttachmentForm
 from guardrails.models import GuardrailAttachment
 from guardrails.registry import all_policies, get_policy
@@ -118,8 +120,13 @@ class GuardrailsTabMixin:
         ]
 
     def guardrails_tab(self, request: HttpRequest, owner) -> dict[str, Any]:
-        """What the Guardrails tab shows: the chain in order and what the user may do."""
-        attachments = list(attachments_for(**{self.guardrail_owner_field: owner}))
+        """What the Guardrails tab shows: the chain in order and what the user may do. Rate
+        limits have their own tab (they run outside the chain), so they are left out here."""
+        attachments = [
+            a
+            for a in attachments_for(**{self.guardrail_owner_field: owner})
+            if not _is_limit(a.policy)
+        ]
         rows = []
         for position, attachment in enumerate(attachments):
             policy = get_policy(attachment.policy)
@@ -154,8 +161,12 @@ class GuardrailsTabMixin:
             f"admin:{opts.app_label}_{opts.model_name}_{view}", args=[quote(owner.pk), *args]
         )
 
-    def _owner_page(self, owner) -> str:
-        return admin_url(owner) + "#guardrails"
+    def _owner_page(self, owner, policy: str = "") -> str:
+        return admin_url(owner) + ("#ratelimits" if _is_limit(policy) else "#guardrails")
+
+    def _catalog_url(self, owner, policy: str = "") -> str:
+        url = self._guardrail_url("guardrail_catalog", owner)
+        return url + f"?category={LIMIT_CATEGORY}" if _is_limit(policy) else url
 
     def _panel(
         self, request: HttpRequest, owner, status: int = 200, **context: Any
@@ -175,25 +186,37 @@ class GuardrailsTabMixin:
         }
         return TemplateResponse(request, "admin/guardrails/panel.html", context, status=status)
 
-    def _done(self, request: HttpRequest, owner, message: str) -> HttpResponse:
+    def _done(self, request: HttpRequest, owner, message: str, policy: str = "") -> HttpResponse:
         self.log_change(request, owner, message)  # the owner's History page shows chain changes
         self.message_user(request, message, messages.SUCCESS)
+        page = self._owner_page(owner, policy)
         if request.GET.get("panel") == "1" or request.POST.get("panel") == "1":
-            return JsonResponse({"redirect": self._owner_page(owner)})
-        return HttpResponseRedirect(self._owner_page(owner))
+            return JsonResponse({"redirect": page})
+        return HttpResponseRedirect(page)
 
     def guardrail_catalog_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         owner = self.get_object_or_404(request, object_id)
         if not user_may(request, GuardrailAttachment, "add"):
             raise PermissionDenied
+        # Rate limits are added from their own tab; the Guardrails tab lists everything else.
+        limits = request.GET.get("category") == LIMIT_CATEGORY
         policies = [
             {
                 **policy.describe(),
                 "url": self._guardrail_url("guardrail_add", owner, policy.name),
             }
             for policy in all_policies()
+            if (policy.category == LIMIT_CATEGORY) == limits
         ]
-        return self._panel(request, owner, step="catalog", title="Add guardrail", policies=policies)
+        return self._panel(
+            request,
+            owner,
+            step="catalog",
+            title="Add limit" if limits else "Add guardrail",
+            policies=policies,
+            limits=limits,
+            back_url=admin_url(owner) + ("#ratelimits" if limits else "#guardrails"),
+        )
 
     def guardrail_add_view(self, request: HttpRequest, object_id: str, policy: str) -> HttpResponse:
         owner = self.get_object_or_404(request, object_id)
@@ -244,7 +267,8 @@ class GuardrailsTabMixin:
                             top_errors.append(row["message"])
                 else:
                     verb = "Added" if attachment is None else "Updated"
-                    return self._done(request, owner, f"{verb} {policy_class.display_name}.")
+                    message = f"{verb} {policy_class.display_name}."
+                    return self._done(request, owner, message, policy_class.name)
         group = schema_fields(schema, values, errors)
         unplaced = [
             message
@@ -268,6 +292,9 @@ class GuardrailsTabMixin:
             action=action,
             submit_label="Add" if attachment is None else "Save",
             editing=attachment is not None,
+            catalog_url=self._catalog_url(owner, policy_class.name),
+            limits=_is_limit(policy_class.name),
+            back_url=self._owner_page(owner, policy_class.name),
             status=400 if request.method == "POST" else 200,
         )
 
@@ -291,16 +318,24 @@ class GuardrailsTabMixin:
                     services.attachment_update(attachment=attachment, enabled=operation == "enable")
                 else:
                     chain = list(attachments_for(**{self.guardrail_owner_field: owner}))
-                    index = chain.index(attachment)
-                    other = index - 1 if operation == "up" else index + 1
-                    if 0 <= other < len(chain):
+                    # Swap with the nearest neighbour the same tab lists (limits are apart).
+                    listed = [
+                        i
+                        for i, a in enumerate(chain)
+                        if _is_limit(a.policy) == _is_limit(attachment.policy)
+                    ]
+                    place = listed.index(chain.index(attachment))
+                    other = place - 1 if operation == "up" else place + 1
+                    if 0 <= other < len(listed):
+                        index, other = listed[place], listed[other]
                         chain[index], chain[other] = chain[other], chain[index]
                     services.attachments_reorder(attachments=chain)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(self._owner_page(owner))
+            return HttpResponseRedirect(self._owner_page(owner, attachment.policy))
         past = {"remove": "Removed", "enable": "Enabled", "disable": "Disabled"}
-        return self._done(request, owner, f"{past.get(operation, 'Moved')} {name}.")
+        message = f"{past.get(operation, 'Moved')} {name}."
+        return self._done(request, owner, message, attachment.policy)
 
     def _attachment(self, owner, attachment_id: int) -> GuardrailAttachment:
         try:
@@ -314,8 +349,12 @@ class GuardrailsTabMixin:
 def _has_field(group: dict[str, Any], name: str) -> bool:
     if group["name"] == name:
         return True
-    if any(f["name"] == name for f in group["fields"] + group["advanced"]):
-        return True
+    for field in group["fields"] + group["advanced"]:
+        if field["name"] == name:
+            return True
+        cells = [cell for row in field.get("rows", ()) for cell in row]
+        if any(cell["name"] == name for cell in cells):
+            return True
     return any(_has_field(child, name) for child in group["groups"])
 
 

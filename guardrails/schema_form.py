@@ -5,6 +5,7 @@ Validation stays in ``guardrails.services``; this module only maps the schema to
 its error paths (``params.request.max``) back onto them."""
 
 import json
+import re
 from typing import Any
 
 PREFIX = "p"
@@ -20,6 +21,20 @@ def error_field(error_path: str) -> str:
     return field_name(parts[1:]) if parts and parts[0] == "params" else ""
 
 
+def _simple_rows(schema: dict[str, Any]) -> bool:
+    """An array of objects made of numbers and choices only (a limit list: amount, duration,
+    unit): short inputs that fit in table rows. Anything with free text stays JSON."""
+    items = schema.get("items", {})
+    properties = items.get("properties", {})
+    return (
+        items.get("type") == "object"
+        and bool(properties)
+        and all(
+            "enum" in sub or sub.get("type") in ("integer", "number") for sub in properties.values()
+        )
+    )
+
+
 def _kind(schema: dict[str, Any]) -> str:
     kind = schema.get("type")
     if "enum" in schema:
@@ -32,6 +47,8 @@ def _kind(schema: dict[str, Any]) -> str:
         return "text"
     if kind == "array" and schema.get("items", {}).get("type") == "string":
         return "lines"
+    if kind == "array" and _simple_rows(schema):
+        return "rows"
     return "json"
 
 
@@ -75,6 +92,10 @@ def schema_fields(
         kind = _kind(sub)
         value = values[key] if key in values else sub.get("default")
         name = field_name(sub_path)
+        if kind == "rows":
+            field = _rows_field(sub, value, errors, sub_path, required=key in required)
+            group["advanced" if sub.get("x-advanced") else "fields"].append(field)
+            continue
         field = {
             "name": name,
             "id": "id_" + name.replace(".", "_"),
@@ -91,6 +112,50 @@ def schema_fields(
         }
         group["advanced" if sub.get("x-advanced") else "fields"].append(field)
     return group
+
+
+def _rows_field(
+    schema: dict[str, Any],
+    value: Any,
+    errors: dict[str, list[str]],
+    path: list[str],
+    *,
+    required: bool,
+) -> dict[str, Any]:
+    """A list of flat objects as a table: one row per item plus a blank one to add."""
+    rows = value if isinstance(value, list) else []
+    count = min(max(len(rows) + 1, 2), schema.get("maxItems", 10))
+    item = schema["items"]
+    name = field_name(path)
+    table = []
+    for index in range(count):
+        cells = schema_fields(
+            item, rows[index] if index < len(rows) else {}, errors, [*path, str(index)]
+        )["fields"]
+        if index >= len(rows):
+            # A blank row stays blank (so it is not mistaken for a filled one); the defaults
+            # show as placeholders and apply when the row is filled in.
+            for cell in cells:
+                if cell["kind"] == "number":
+                    cell["placeholder"], cell["value"] = cell["value"], ""
+        table.append(cells)
+    return {
+        "name": name,
+        "id": "id_" + name.replace(".", "_"),
+        "kind": "rows",
+        "label": schema.get("title") or _words(path[-1]),
+        "help": schema.get("description", ""),
+        "required": required,
+        "columns": [sub.get("title") or _words(key) for key, sub in item["properties"].items()],
+        "rows": table,
+        "errors": errors.get(name, []),
+    }
+
+
+def _words(key: str) -> str:
+    """``totalTokenLimits`` as ``Total token limits``, for keys without a title."""
+    spaced = re.sub(r"(?<=[a-z0-9])([A-Z])", r" \1", key).lower()
+    return spaced[:1].upper() + spaced[1:]
 
 
 def params_from_post(
@@ -118,6 +183,12 @@ def params_from_post(
         if kind == "checkbox":
             params[key] = data.get(name) in ("on", "true", "1")
             continue
+        if kind == "rows":
+            rows, row_errors = _rows_from_post(sub, data, sub_path)
+            errors.update(row_errors)
+            if rows or key in required:
+                params[key] = rows
+            continue
         raw = (data.get(name) or "").strip()
         if raw == "":
             continue
@@ -138,6 +209,45 @@ def params_from_post(
         else:
             params[key] = raw
     return params, errors
+
+
+def _rows_from_post(
+    schema: dict[str, Any], data: Any, path: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """The filled rows of a row table, in order; a row with only choices made is blank."""
+    item = schema["items"]
+    typed = [key for key, sub in item["properties"].items() if "enum" not in sub]
+    rows: list[dict[str, Any]] = []
+    errors: dict[str, list[str]] = {}
+    for index in range(schema.get("maxItems", 10) + 5):
+        row_path = [*path, str(index)]
+        if not any(field_name([*row_path, key]) in data for key in item["properties"]):
+            break
+        if not any((data.get(field_name([*row_path, key])) or "").strip() for key in typed):
+            continue
+        # Errors are named by the row's place in the result, as the service will name them.
+        target = [*path, str(len(rows))]
+        value, row_errors = params_from_post(item, _Renamed(data, row_path, target), target)
+        errors.update(row_errors)
+        rows.append(value)
+    return rows, errors
+
+
+class _Renamed:
+    """Posted data read under another row index, so a skipped blank row shifts the rest."""
+
+    def __init__(self, data: Any, source: list[str], target: list[str]):
+        self.data = data
+        self.source = field_name(source)
+        self.target = field_name(target)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name.startswith(self.target + "."):
+            name = self.source + name[len(self.target) :]
+        return self.data.get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
 
 
 def _switched_on(schema: dict[str, Any], data: Any, path: list[str]) -> bool:

@@ -1,5 +1,6 @@
 """Reads for guardrail attachments and the catalog."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -62,3 +63,79 @@ def attachment_limit_usage(
             await limiter.close()
 
     return async_to_sync(read)()
+
+
+def limit_store_configured() -> bool:
+    """Whether gateways keep rate-limit counters in Redis, where the control plane can read
+    them. Without it each gateway process counts on its own."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "GATEHOUSE_LIMITS_REDIS_URL", "") or settings.REDIS_URL)
+
+
+def limits_consumption(
+    *,
+    attachments: list[GuardrailAttachment],
+    key_ids: Sequence[str] = (),
+    resources: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Every counter of the rate-limit ``attachments`` with its consumption, for the admin.
+
+    Returns ``{"store", "limits"}``: ``limits`` maps each attachment's pk to its counters
+    (``Counter.describe()`` plus ``readings``: one per key in ``key_ids`` for per-key
+    counters, one per resource in ``resources`` for per-resource default counters, each
+    ``{"key_id", "resource", "usage"}``). ``store`` is ``redis`` (usages read), ``unavailable``
+    (Redis did not answer) or ``local`` (no Redis: counters live inside each gateway process
+    and cannot be read); in the last two every ``usage`` is None.
+    """
+    from asgiref.sync import async_to_sync
+
+    from guardrails.engine import ChainCompileError, compile_policy
+    from guardrails.limits import BackendUnavailable, Limiter
+    from guardrails.limits.rules import is_limit_attachment
+
+    compiled: dict[Any, list] = {}
+    for attachment in attachments:
+        row = {"id": attachment.pk, "policy": attachment.policy, "params": attachment.params}
+        if not is_limit_attachment(row):
+            continue
+        try:
+            compiled[attachment.pk] = compile_policy(row).group.counters()
+        except ChainCompileError:
+            compiled[attachment.pk] = []
+
+    def readings_of(counter) -> list[dict[str, Any]]:
+        keys = list(key_ids) if counter.per_key else [None]
+        places = list(resources) if counter.per_resource and not counter.resource else [""]
+        return [
+            {"key_id": key, "resource": place, "usage": None} for key in keys for place in places
+        ]
+
+    limits = {
+        pk: [{**counter.describe(), "readings": readings_of(counter)} for counter in counters]
+        for pk, counters in compiled.items()
+    }
+    store = "redis" if limit_store_configured() else "local"
+    if store == "local" or not any(limits.values()):
+        return {"store": store, "limits": limits}
+
+    async def read() -> str:
+        limiter = Limiter.from_settings()
+        try:
+            for pk, counters in compiled.items():
+                for counter, described in zip(counters, limits[pk], strict=True):
+                    for reading in described["readings"]:
+                        reading["usage"] = await limiter.current_usage(
+                            counter, reading["key_id"], reading["resource"]
+                        )
+            return "redis"
+        except BackendUnavailable:
+            for described in limits.values():
+                for counter in described:
+                    for reading in counter["readings"]:
+                        reading["usage"] = None
+            return "unavailable"
+        finally:
+            await limiter.close()
+
+    return {"store": async_to_sync(read)(), "limits": limits}

@@ -16,6 +16,7 @@ from deployments.models import CURRENT_STATUSES, Deployment
 from deployments.selectors import is_out_of_date
 from gateways.selectors import gateways_with_status
 from guardrails.admin import GuardrailsTabMixin
+from guardrails.admin_limits import RateLimitsTabMixin, concrete_resources, recent_keys
 from proxies import services
 from proxies.forms import (
     GenerateAPIKeyForm,
@@ -80,7 +81,7 @@ class ProviderTemplateAdmin(ServiceAdmin):
 
 
 @admin.register(Provider)
-class ProviderAdmin(GuardrailsTabMixin, ServiceAdmin):
+class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
     """Providers with tabs: Connection, Access Control, Security, Rate Limiting, Guardrails,
     Models. Their settings apply to every proxy on the provider."""
 
@@ -187,6 +188,13 @@ class ProviderAdmin(GuardrailsTabMixin, ServiceAdmin):
                     {"id": "models", "label": "Models", "form": True},
                 ],
                 "guardrails": self.guardrails_tab(request, obj),
+                "limits": self.rate_limits_tab(
+                    request,
+                    obj,
+                    keys=recent_keys(APIKey.objects.filter(proxy__provider=obj)),
+                    resources=concrete_resources(obj.template.resources),
+                    show_key_proxy=True,
+                ),
                 "proxies": list(obj.proxies.order_by("name")),
             }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -214,7 +222,7 @@ class ProviderAdmin(GuardrailsTabMixin, ServiceAdmin):
 
 
 @admin.register(Proxy)
-class ProxyAdmin(GuardrailsTabMixin, ServiceAdmin):
+class ProxyAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
     """The proxy page: header, tabs (Provider, Resources, Security, Guardrails) and the Get
     Started panel (invoke URL, API keys, deployed gateways)."""
 
@@ -290,12 +298,28 @@ class ProxyAdmin(GuardrailsTabMixin, ServiceAdmin):
                     {"id": "resources", "label": "Resources", "form": True},
                     {"id": "security", "label": "Security", "form": True},
                     {"id": "guardrails", "label": "Guardrails", "form": False},
+                    {"id": "ratelimits", "label": "Rate Limiting", "form": False},
                 ],
                 "header": self.header(request, obj),
                 "get_started": self.get_started(request, obj),
                 "guardrails": self.guardrails_tab(request, obj),
+                **self.limits_context(request, obj),
             }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def limits_context(self, request: HttpRequest, obj: Proxy) -> dict[str, Any]:
+        """The proxy's own limits, and the provider's (which also count this proxy's calls),
+        with consumption per key of this proxy."""
+        keys = recent_keys(obj.api_keys.all())
+        resources = concrete_resources(obj.resources or obj.provider.template.resources)
+        providers = self.admin_site.get_model_admin(Provider)
+        return {
+            "limits": self.rate_limits_tab(request, obj, keys=keys, resources=resources),
+            "provider_limits": providers.rate_limits_tab(
+                request, obj.provider, keys=keys, resources=resources
+            ),
+            "provider_limits_url": admin_url(obj.provider) + "#ratelimits",
+        }
 
     def header(self, request: HttpRequest, obj: Proxy) -> dict[str, Any]:
         deployments = self.admin_site.get_model_admin(Deployment)
@@ -340,6 +364,10 @@ class ProxyAdmin(GuardrailsTabMixin, ServiceAdmin):
             "key_form": GenerateAPIKeyForm(),
             "caller_key": key,
         }
+
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {"title": "Create proxy", **(extra_context or {})}
+        return super().add_view(request, form_url, extra_context)
 
     def response_post_save_add(self, request, obj):
         # The new proxy's page shows its ID and the next steps (deploy, generate a key).

@@ -40,10 +40,10 @@ def test_access_control_lists_the_resources_the_template_offers(admin_client):
     assert "POST /chat/completions" in page
 
 
-def test_rate_limiting_tab_points_to_the_guardrails(admin_client):
+def test_rate_limiting_tab_lists_the_providers_limits(admin_client):
     page = text_of(admin_client.get(change_url(ProviderFactory())))
 
-    assert "Request, token and cost limits are policies in the guardrail chain" in page
+    assert "No rate limits on this provider." in page
 
 
 def test_gateway_page_shows_the_exact_start_command(admin_client):

@@ -28,10 +28,16 @@ def test_header_shows_name_provider_and_version(admin_client):
     assert all(part in header for part in ("Support Bot", proxy.provider.name, "v1.0"))
 
 
-def test_page_has_the_four_tabs(admin_client):
+def test_page_has_its_five_tabs(admin_client):
     tabs = admin_client.get(change_url(ProxyFactory())).context["tabs"]
 
-    assert [t["label"] for t in tabs] == ["Provider", "Resources", "Security", "Guardrails"]
+    assert [t["label"] for t in tabs] == [
+        "Provider",
+        "Resources",
+        "Security",
+        "Guardrails",
+        "Rate Limiting",
+    ]
 
 
 def test_get_started_offers_every_gateway_with_its_invoke_url(admin_client):
