@@ -35,7 +35,8 @@ def attachment_limit_usage(
     *, attachment: GuardrailAttachment, key_id: str | None = None, resource: str = ""
 ) -> list[dict[str, Any]]:
     """Current consumption of each counter of a rate-limit attachment (empty for other
-    policies): the counter's description plus ``usage`` (None while the store is down).
+    policies): the counter's description plus ``usage`` (None while the store is down or when
+    there is no shared store to read).
     ``key_id`` selects per-key counters, ``resource`` per-resource ones."""
     from asgiref.sync import async_to_sync
 
@@ -47,6 +48,9 @@ def attachment_limit_usage(
     if not is_limit_attachment(row):
         return []
     counters = compile_policy(row).group.counters()
+    if not limit_store_configured():
+        # Each gateway process counts on its own; the control plane cannot see those counts.
+        return [{**counter.describe(), "usage": None} for counter in counters]
 
     async def read() -> list[dict[str, Any]]:
         limiter = Limiter.from_settings()

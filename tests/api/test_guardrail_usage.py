@@ -139,6 +139,15 @@ def test_usage_is_null_while_the_counter_store_is_unreachable(api, proxy, settin
     assert counter["usage"] is None
 
 
+def test_usage_is_null_when_gateways_count_in_process(api, proxy, settings):
+    settings.GATEHOUSE_LIMITS_REDIS_URL = ""
+    settings.REDIS_URL = ""
+    attachment = request_limit(proxy)
+    (counter,) = api.get(url(attachment)).json()["counters"]
+    assert counter["usage"] is None
+    assert counter["limit"] == 5
+
+
 def test_a_key_of_another_proxy_is_not_found(api, proxy):
     attachment = request_limit(proxy)
     response = api.get(url(attachment), {"key": str(uuid.uuid4())})
