@@ -1,4 +1,4 @@
-from config.errors import NotFound, ValidationFailed
+from config.errors import Conflict, NotFound, ValidationFailed
 
 
 class UnknownPolicy(ValidationFailed):
@@ -7,3 +7,11 @@ class UnknownPolicy(ValidationFailed):
 
 class AttachmentNotFound(NotFound):
     code = "GUARDRAIL_NOT_FOUND"
+
+
+class PriceNotFound(NotFound):
+    code = "PRICE_NOT_FOUND"
+
+
+class PriceExists(Conflict):
+    code = "PRICE_EXISTS"

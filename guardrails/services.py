@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from config.errors import ValidationFailed, validated_save
 from deployments.revision import bump_config_revision
-from guardrails.errors import UnknownPolicy
+from guardrails.errors import PriceExists, UnknownPolicy
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import ParameterError, get_policy
 
@@ -112,14 +112,25 @@ def model_price_create(
     vendor: str = ModelPrice.Vendor.OTHER,
 ) -> ModelPrice:
     """Add a model to the pricing table used by cost limits."""
+    model = model.strip()
+    taken = PriceExists(
+        f"The model '{model}' already has a price.",
+        errors=[{"field": "model", "message": "This model already has a price."}],
+    )
+    if ModelPrice.objects.filter(model=model).exists():
+        raise taken
     price = ModelPrice(
-        model=model.strip(),
+        model=model,
         vendor=vendor,
         input_per_million=input_per_million,
         output_per_million=output_per_million,
         cached_input_per_million=cached_input_per_million,
     )
-    validated_save(price)
+    try:
+        validated_save(price)
+    except IntegrityError:
+        # Another request added the same model between the check and the insert.
+        raise taken from None
     bump_config_revision()
     return price
 

@@ -1,10 +1,10 @@
-"""Serializers for the policy catalog and guardrail attachments."""
+"""Serializers for the policy catalog, guardrail attachments and the pricing table."""
 
 from typing import Any
 
 from rest_framework import serializers
 
-from guardrails.models import GuardrailAttachment
+from guardrails.models import GuardrailAttachment, ModelPrice
 from proxies.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 
@@ -109,3 +109,55 @@ class GuardrailUsageSerializer(serializers.Serializer):
         help_text="The resource whose per-resource counters are shown."
     )
     counters = LimitCounterSerializer(many=True)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A JSON number only (not a string or a boolean), kept exact as a ``Decimal``."""
+
+    default_error_messages = {"invalid": "Expected a number."}
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(coerce_to_string=False, **kwargs)
+
+    def to_internal_value(self, data: Any):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _price(**kwargs: Any) -> StrictDecimalField:
+    return StrictDecimalField(max_digits=12, decimal_places=6, min_value=0, **kwargs)
+
+
+class ModelPriceSerializer(serializers.Serializer):
+    """A model's price in USD per million tokens, used by cost limits. ``model`` identifies
+    the row and cannot be changed; dated variants (``gpt-4o-2024-08-06``) match by prefix."""
+
+    model = StrictCharField(max_length=200)
+    vendor = serializers.ChoiceField(choices=ModelPrice.Vendor.choices, required=False)
+    input_per_million = _price()
+    output_per_million = _price()
+    cached_input_per_million = _price(
+        required=False,
+        allow_null=True,
+        help_text="Null: cached input tokens cost the input price.",
+    )
+    builtin = serializers.BooleanField(
+        read_only=True, help_text="Shipped with Gatehouse; refreshed on upgrade until edited."
+    )
+    edited = serializers.BooleanField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def validate_model(self, model: str) -> str:
+        instance: ModelPrice | None = self.instance
+        if instance is not None and model != instance.model:
+            raise serializers.ValidationError(
+                "The model name cannot be changed; add a price for the new name instead."
+            )
+        return model
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None:
+            attrs.pop("model", None)
+        return attrs

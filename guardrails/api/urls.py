@@ -1,4 +1,5 @@
-"""Routes for the policy catalog and the guardrail chains of proxies and providers."""
+"""Routes for the policy catalog, the guardrail chains of proxies and providers, and the
+pricing table."""
 
 from rest_framework.routers import SimpleRouter
 
@@ -16,5 +17,6 @@ router.register(
     views.ProviderGuardrailViewSet,
     basename="provider-guardrail",
 )
+router.register("prices", views.ModelPriceViewSet, basename="price")
 
 urlpatterns = router.urls

@@ -1,8 +1,10 @@
-"""The policy catalog, and the guardrail chains of proxies and providers."""
+"""The policy catalog, the guardrail chains of proxies and providers, and the pricing table
+cost limits use."""
 
 import uuid
 
 from django.db.models import QuerySet
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -15,13 +17,14 @@ from guardrails import services
 from guardrails.api.serializers import (
     GuardrailSerializer,
     GuardrailUsageSerializer,
+    ModelPriceSerializer,
     PolicySerializer,
     ReorderSerializer,
 )
-from guardrails.errors import AttachmentNotFound
-from guardrails.models import GuardrailAttachment
+from guardrails.errors import AttachmentNotFound, PriceNotFound
+from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import get_policy
-from guardrails.selectors import attachment_limit_usage, attachments_for, catalog
+from guardrails.selectors import attachment_limit_usage, attachments_for, catalog, model_prices
 from proxies.api.errors import error_responses
 from proxies.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 from proxies.models import Provider
@@ -210,3 +213,81 @@ class ProviderGuardrailViewSet(GuardrailChainViewSet):
 
     def owner(self) -> dict | None:
         return {"provider": self.provider} if hasattr(self, "provider") else None
+
+
+class ModelPriceFilter(filters.FilterSet):
+    vendor = filters.ChoiceFilter(choices=ModelPrice.Vendor.choices)
+    builtin = filters.BooleanFilter(help_text="Shipped with Gatehouse (true) or added (false).")
+
+    class Meta:
+        model = ModelPrice
+        fields = ["vendor", "builtin"]
+
+
+MODEL_PARAMETER = OpenApiParameter(
+    "model",
+    str,
+    OpenApiParameter.PATH,
+    description="Model name as stored, e.g. gpt-4o or meta-llama/llama-3-70b; it may contain "
+    "'.' and '/', sent as they are or percent-encoded.",
+)
+
+
+@extend_schema(tags=["prices"])
+@extend_schema_view(
+    list=extend_schema(summary="List model prices"),
+    retrieve=extend_schema(
+        summary="Get a model's price",
+        parameters=[MODEL_PARAMETER],
+        responses={200: ModelPriceSerializer, **error_responses(401, 403, 404)},
+    ),
+)
+class ModelPriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    """The pricing table cost limits charge by, in USD per million tokens. Rows are addressed
+    by model name, which may hold '/' (``meta-llama/llama-3-70b``), so the lookup matches the
+    rest of the path; nothing is routed below a price. Gateways pick changes up on their next
+    configuration reload."""
+
+    serializer_class = ModelPriceSerializer
+    filterset_class = ModelPriceFilter
+    not_found = PriceNotFound
+    lookup_field = "model"
+    lookup_value_regex = r".+"
+
+    def get_queryset(self) -> QuerySet[ModelPrice]:
+        return model_prices()
+
+    @extend_schema(
+        summary="Add a model's price",
+        description="409 PRICE_EXISTS if the model already has a price.",
+        responses={201: ModelPriceSerializer, **error_responses(400, 401, 403, 409)},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        price = services.model_price_create(**serializer.validated_data)
+        return self.created(price, self.get_serializer(price).data)
+
+    @extend_schema(
+        summary="Change a model's price",
+        description="A shipped price that is changed is no longer refreshed on upgrade.",
+        parameters=[MODEL_PARAMETER],
+        responses={200: ModelPriceSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def partial_update(self, request: Request, model: str) -> Response:
+        price = self.get_object()
+        serializer = self.get_serializer(price, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        price = services.model_price_update(price=price, **serializer.validated_data)
+        return Response(self.get_serializer(price).data)
+
+    @extend_schema(
+        summary="Remove a model's price",
+        description="Cost limits then price the model by a shorter name it starts with, if "
+        "any. A shipped price comes back on the next upgrade.",
+        parameters=[MODEL_PARAMETER],
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def destroy(self, request: Request, model: str) -> Response:
+        services.model_price_delete(price=self.get_object())
+        return self.deleted()
