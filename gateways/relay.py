@@ -386,7 +386,7 @@ class GuardedEvents:
     guard's final release goes out in the last text event's shape.
     """
 
-    __slots__ = ("adapter", "guard", "last", "marker", "pending", "usage")
+    __slots__ = ("adapter", "guard", "last", "marker", "pending", "texts", "usage", "verbatim")
 
     def __init__(self, adapter: ProviderAdapter, guard: StreamGuard):
         self.adapter = adapter
@@ -395,6 +395,10 @@ class GuardedEvents:
         self.usage: dict[str, int] = {}
         self.pending: list[tuple[bytes, dict | None]] = []
         self.last: tuple[bytes, dict] | None = None  # the latest text event seen
+        self.texts = 0  # text events in ``pending``
+        # The text of the only text event in ``pending``: released unchanged, that event goes
+        # out as the upstream sent it (no re-serialising, the common case on a long stream).
+        self.verbatim: str | None = None
 
     async def event(self, raw: bytes, out: list[bytes]) -> Intervention | None:
         """Take one event (without its blank line); append what may be sent to ``out``."""
@@ -414,6 +418,8 @@ class GuardedEvents:
             return intervention
         self.last = (raw, parsed)
         self.pending.append((raw, parsed))
+        self.verbatim = text if not self.texts else None
+        self.texts += 1
         if released:
             self._flush(released, out)
         return None
@@ -425,6 +431,7 @@ class GuardedEvents:
             return intervention
         if released and self.last is not None and all(p is None for _, p in self.pending):
             self.pending.insert(0, self.last)
+            self.verbatim = None
         self._flush(released, out)
         return None
 
@@ -434,10 +441,14 @@ class GuardedEvents:
             if parsed is None:
                 out.append(raw + b"\n\n")
             elif not placed and released:
-                event = self.adapter.with_stream_text(parsed, released)
-                out.append(_with_data(raw, orjson.dumps(event)))
+                if released == self.verbatim:
+                    out.append(raw + b"\n\n")
+                else:
+                    event = self.adapter.with_stream_text(parsed, released)
+                    out.append(_with_data(raw, orjson.dumps(event)))
                 placed = True
         self.pending = []
+        self.texts, self.verbatim = 0, None
 
 
 def _event_json(raw: bytes) -> Any:

@@ -11,6 +11,9 @@ from gateways.selectors import gateway_get
 
 class Command(BaseCommand):
     help = "Serve one gateway's deployments (the invoke endpoint) on HOST:PORT."
+    # The gateway serves its own lean ASGI app; a check failing in the admin or the API
+    # (which it never loads) must not keep it from starting.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("gateway", help="Gateway ID (slug).")
@@ -49,4 +52,6 @@ class Command(BaseCommand):
             timeout_graceful_shutdown=graceful_timeout,
             server_header=False,
             date_header=False,
+            # Nothing on the gateway uses the client address; skip parsing X-Forwarded-For.
+            proxy_headers=False,
         )
