@@ -1,14 +1,16 @@
 -- wrk script: POST an OpenAI chat completion with the inbound key.
--- BENCH_KEY is the API key (sent as "Authorization: Bearer ..."); BENCH_STREAM=1 asks for SSE.
+-- BENCH_KEY is the API key (sent as "Authorization: Bearer ..."); BENCH_STREAM=1 asks for SSE;
+-- BENCH_CONTENT replaces the user message (plain ASCII, no quotes or backslashes).
 -- done() prints one JSON line the harness parses (latencies in microseconds).
 
 local stream = os.getenv("BENCH_STREAM") == "1"
 local key = os.getenv("BENCH_KEY") or "none"
+local content = os.getenv("BENCH_CONTENT") or "Say hello to the benchmark."
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. key
-wrk.body = '{"model":"bench-model","messages":[{"role":"user","content":"Say hello to the benchmark."}]'
+wrk.body = '{"model":"bench-model","messages":[{"role":"user","content":"' .. content .. '"}]'
   .. (stream and ',"stream":true' or '') .. '}'
 
 function done(summary, latency, requests)

@@ -5,10 +5,26 @@ from host import BenchFailed
 
 GATEWAY_SLUG = "bench"
 PROXY_SLUG = "bench-chat"
+# The proxies each target calls, all on the same provider and gateway worker: no guardrails,
+# three content guardrails, or a request limit and a token limit.
+PROXIES = {"gateway": "Bench Chat", "guarded": "Bench Guarded", "limited": "Bench Limited"}
+# Generous on purpose: the runs measure the cost of checking, so nothing may be rejected.
+GUARDRAILS = (
+    ("word-count-guardrail", {"request": {"max": 10_000}}),
+    ("regex-guardrail", {"request": {"regex": "(?i)ignore previous instructions", "invert": True}}),
+    ("pii-masking-regex", {"email": True, "phone": True}),
+)
+LIMITS = (
+    ("basic-ratelimit", {"limits": [{"requests": 1_000_000_000, "unit": "hour"}]}),
+    ("token-based-ratelimit", {"totalTokenLimits": [{"count": 10**12, "unit": "hour"}]}),
+)
 
 
-def setup_database(*, upstream_port: int, gateway_port: int) -> str:
-    """Migrate the fresh database and create what the gateway serves; returns the API key."""
+def setup_database(
+    *, upstream_port: int, gateway_port: int, targets: list[str]
+) -> dict[str, tuple[str, str]]:
+    """Migrate the fresh database and create what the gateway serves; returns each target's
+    proxy slug and API key."""
     import django
 
     django.setup()
@@ -17,6 +33,7 @@ def setup_database(*, upstream_port: int, gateway_port: int) -> str:
 
     from deployments import services as deployment_services
     from gateways import services as gateway_services
+    from guardrails import services as guardrail_services
     from proxies import services as proxy_services
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -26,16 +43,23 @@ def setup_database(*, upstream_port: int, gateway_port: int) -> str:
         upstream_url=f"http://127.0.0.1:{upstream_port}/v1",
         credential="sk-bench-upstream",
     )
-    proxy = proxy_services.proxy_create(name="Bench Chat", provider=provider)
     gateway = gateway_services.gateway_create(
         name="Bench", base_url=f"http://127.0.0.1:{gateway_port}"
     )
-    deployment_services.deploy(proxy=proxy, gateway=gateway, reason="benchmark")
-    _, secret = proxy_services.api_key_create(proxy=proxy, name="bench")
-    if proxy.slug != PROXY_SLUG or gateway.slug != GATEWAY_SLUG:
-        raise BenchFailed(f"Unexpected identifiers {proxy.slug!r} / {gateway.slug!r}.")
+    attached = {"guarded": GUARDRAILS, "limited": LIMITS}
+    keys = {}
+    for target in [t for t in PROXIES if t in targets or t == "gateway"]:
+        proxy = proxy_services.proxy_create(name=PROXIES[target], provider=provider)
+        for policy, params in attached.get(target, ()):
+            guardrail_services.attachment_create(policy=policy, params=params, proxy=proxy)
+        deployment_services.deploy(proxy=proxy, gateway=gateway, reason="benchmark")
+        keys[target] = (proxy.slug, proxy_services.api_key_create(proxy=proxy, name="bench")[1])
+        if target == "gateway" and proxy.slug != PROXY_SLUG:
+            raise BenchFailed(f"Unexpected proxy identifier {proxy.slug!r}.")
+    if gateway.slug != GATEWAY_SLUG:
+        raise BenchFailed(f"Unexpected gateway identifier {gateway.slug!r}.")
     connections.close_all()
-    return secret
+    return keys
 
 
 def usage_count() -> int:
@@ -58,13 +82,13 @@ def usage_summary() -> tuple[int, dict[str, int]]:
 
     total = UsageRecord.objects.count()
     split = {
-        f"{row['outcome']}/{'stream' if row['streamed'] else 'plain'}/{row['status_code']}": row[
-            "n"
-        ]
-        for row in UsageRecord.objects.values("outcome", "streamed", "status_code")
+        f"{row['proxy']}/{row['outcome']}/{'stream' if row['streamed'] else 'plain'}/"
+        f"{row['status_code']}": row["n"]
+        for row in UsageRecord.objects.values("proxy", "outcome", "streamed", "status_code")
         .annotate(n=Count("id"))
-        .order_by("outcome", "streamed", "status_code")
+        .order_by("proxy", "outcome", "streamed", "status_code")
     }
     split["with_tokens"] = UsageRecord.objects.filter(~Q(total_tokens=None)).count()
+    split["rejected_429"] = UsageRecord.objects.filter(status_code=429).count()
     connections.close_all()
     return total, split

@@ -32,9 +32,6 @@ WRK_LINE = re.compile(r"^BENCH_RESULT (\{.*\})$", re.M)
 ERROR_FIELDS = ("non_2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
 
 
-ERROR_FIELDS = ("non_2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
-
-
 @dataclass
 class Result:
     target: str
@@ -75,9 +72,11 @@ class Bench:
     """The running setup: where things are pinned, the URLs, the key, and what was sent."""
 
     place: Placement
-    key: str
-    gateway_url: str
-    direct_url: str
+    # Per target ("gateway", "guarded", "limited", "direct"): the URL wrk calls and its key.
+    urls: dict[str, str]
+    keys: dict[str, str]
+    # The user message wrk sends (None: chat.lua's default).
+    content: str | None = None
     gateway_pid: int | None = None
     own_pids: list[int] = field(default_factory=list)
     loads: list[subprocess.Popen] = field(default_factory=list)
@@ -87,17 +86,19 @@ class Bench:
     def wrk(self, *, target: str, mode: str, connections: int, seconds: float) -> subprocess.Popen:
         """Start wrk. It shares the upstream's core when measuring the gateway and takes the
         idle gateway core when measuring the upstream alone."""
-        core = self.place.upstream if target == "gateway" else self.place.gateway
-        url = self.gateway_url if target == "gateway" else self.direct_url
+        core = self.place.gateway if target == "direct" else self.place.upstream
+        url = self.urls[target]
         cmd = [
             *("wrk", "-t1", f"-c{connections}", f"-d{max(round(seconds), 1)}s"),
             *("--timeout", "5s", "--latency", "-s", str(BENCH / "chat.lua"), url),
         ]
         env = {
             **os.environ,
-            "BENCH_KEY": self.key,
+            "BENCH_KEY": self.keys.get(target, self.keys["gateway"]),
             "BENCH_STREAM": "1" if mode == "stream" else "0",
         }
+        if self.content:
+            env["BENCH_CONTENT"] = self.content
         proc = subprocess.Popen(
             self.place.pin(core, cmd), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
@@ -131,7 +132,7 @@ class Bench:
             p99_ms=data["p99_us"] / 1000,
             errors={name: data[name] for name in ERROR_FIELDS if data[name]},
         )
-        if target == "gateway":
+        if target != "direct":
             self.gateway_requests += result.requests
         if result.errors:
             self.failures.append(f"{label}: {result.errors}")
@@ -139,7 +140,7 @@ class Bench:
 
     def measure(self, *, target: str, mode: str, connections: int, seconds: float) -> Result:
         foreign = ForeignLoad(self.own_pids)
-        worker = self.gateway_pid if target == "gateway" else None
+        worker = self.gateway_pid if target != "direct" else None
         cpu_before = cpu_seconds(worker) if worker else 0.0
         proc = self.wrk(target=target, mode=mode, connections=connections, seconds=seconds)
         label = f"{target} {mode} c={connections}"
@@ -202,16 +203,16 @@ class Bench:
 
     # --- profiling ---------------------------------------------------------------------------
 
-    def profile(self, *, seconds: int, mode: str) -> str:
+    def profile(self, *, seconds: int, mode: str, target: str = "gateway") -> str:
         """Sample the worker with py-spy under c=64 load; write a flamegraph, return a summary."""
         pyspy = shutil.which("py-spy") or str(Path(PYTHON).with_name("py-spy"))
         if not Path(pyspy).exists():
             raise BenchFailed("--profile needs py-spy (pip install py-spy).")
         OUT.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        raw = OUT / f"profile-{mode}-{stamp}.txt"
-        svg = OUT / f"profile-{mode}-{stamp}.svg"
-        load = self.wrk(target="gateway", mode=mode, connections=64, seconds=seconds * 3)
+        raw = OUT / f"profile-{target}-{mode}-{stamp}.txt"
+        svg = OUT / f"profile-{target}-{mode}-{stamp}.svg"
+        load = self.wrk(target=target, mode=mode, connections=64, seconds=seconds * 3)
         time.sleep(1)  # let the load reach a steady state before sampling
         try:
             for fmt, path in (("raw", raw), ("flamegraph", svg)):
@@ -228,7 +229,8 @@ class Bench:
             raise BenchFailed(f"py-spy failed: {exc.stderr.decode(errors='replace')}") from None
         finally:
             load.send_signal(signal.SIGINT)  # wrk prints its summary when interrupted
-            self.collect(load, target="gateway", mode=mode, connections=64, label=f"profile {mode}")
+            label = f"profile {target} {mode}"
+            self.collect(load, target=target, mode=mode, connections=64, label=label)
         return summarise_profile(raw) + f"\n  flamegraph: {svg.relative_to(ROOT)}"
 
     # --- usage records -----------------------------------------------------------------------
@@ -243,6 +245,8 @@ class Bench:
             self.failures.append(
                 f"only {total:,} usage records for {self.gateway_requests:,} completed requests"
             )
+        if split["rejected_429"]:
+            self.failures.append(f"{split['rejected_429']:,} requests were rejected with 429")
         return {"total": total, "expected_at_least": self.gateway_requests, "split": split}
 
 
@@ -274,3 +278,45 @@ def table(results: list[Result]) -> str:
     if any(r.other_cores >= BUSY_CORES for r in results):
         lines.append(f"\n\\* other processes used ≥ {BUSY_CORES} cores during this row.")
     return "\n".join(lines)
+
+
+# Throughput a configuration must keep, as a share of the same run without it (issues 4, 5).
+FLOORS = {"guarded": 0.85, "limited": 0.80}
+LABELS = {"guarded": "3 guardrails", "limited": "2 limits (Redis)"}
+
+
+def comparison(results: list[Result], target: str) -> tuple[str, list[dict[str, Any]]]:
+    """A Markdown table of ``target`` against the plain gateway, measured in the same run:
+    throughput, the ratio, the worker's CPU per request, and the verdict against the floor."""
+    by = {(r.target, r.mode, r.connections): r for r in results}
+    floor = FLOORS[target]
+    head = (
+        f"| mode    |  c | none req/s | {LABELS[target]} req/s | ratio | none CPU us/req "
+        f"| with CPU us/req | CPU ratio | ≥ {floor:.0%} |"
+    )
+    lines = [head, "|" + "|".join("-" * len(c) for c in head.split("|")[1:-1]) + "|"]
+    rows = []
+    for mode, conns in sorted(
+        {(r.mode, r.connections) for r in results if r.target == target},
+        key=lambda k: (k[0] != "plain", k),
+    ):
+        base, other = by.get(("gateway", mode, conns)), by.get((target, mode, conns))
+        if not base or not other or not base.rps:
+            continue
+        ratio = other.rps / base.rps
+        # Capacity ratio: what one dedicated core sustains with / without (noise-resistant).
+        cpu_ratio = base.cpu_us / other.cpu_us if base.cpu_us and other.cpu_us else None
+        busy = any(r.other_cores >= BUSY_CORES for r in (base, other))
+        verdict = "met" if ratio >= floor else "MISSED"
+        rows.append(
+            {"mode": mode, "connections": conns, "ratio": ratio, "cpu_ratio": cpu_ratio}
+            | {"verdict": verdict, "busy": busy}
+        )
+        cpu_text = "-" if cpu_ratio is None else f"{cpu_ratio:.2f}"
+        lines.append(
+            f"| {mode + ('*' if busy else ''):<7} | {conns:>2} | {base.rps:>10,.0f} "
+            f"| {other.rps:>{len(LABELS[target]) + 6},.0f} | {ratio:5.2f} "
+            f"| {base.cpu_us or 0:>15.0f} | {other.cpu_us or 0:>15.0f} | {cpu_text:>9} "
+            f"| {verdict:>{len(f'{floor:.0%}') + 2}} |"
+        )
+    return "\n".join(lines), rows

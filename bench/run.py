@@ -1,13 +1,17 @@
 """Benchmark the gateway data plane against a fast local fake upstream, in one command.
 
     .venv/bin/python bench/run.py [--duration 10] [--soak 300] [--profile 20]
+    .venv/bin/python bench/run.py --guardrails --limits --targets gateway
 
 Creates a fresh SQLite database in a temporary directory, sets up a provider (on the bench
 upstream), a proxy, a gateway, a deployment and an API key through the services, starts the
 upstream (pinned to core 1) and one gateway worker (pinned to core 0), warms up, then runs wrk
 at concurrency 1, 8 and 64 for plain and streamed chat completions, through the gateway and
 directly against the upstream. Prints requests/s, p50 and p99 and the latency the gateway adds.
-Fails (exit 1) when any request was not 2xx or when usage records are missing.
+``--guardrails`` and ``--limits`` add proxies with three content guardrails or a request and a
+token limit (on Redis) to the same gateway worker and measure them next to the plain proxy,
+printing each one's throughput as a share of the plain run. Fails (exit 1) when any request
+was not 2xx or when usage records are missing.
 """
 
 import argparse
@@ -17,11 +21,12 @@ import shutil
 import signal
 import sys
 import tempfile
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from database import GATEWAY_SLUG, PROXY_SLUG, setup_database, usage_count
+from database import GATEWAY_SLUG, setup_database, usage_count
 from host import (
     BENCH,
     BUSY_CORES,
@@ -42,9 +47,15 @@ from host import (
     wait_until,
     worker_pid,
 )
-from load import Bench, table
+from load import Bench, comparison, table
 
 RESOURCE = "/chat/completions"
+# With --guardrails every gateway target sends this prompt, so the runs with and without
+# guardrails differ only in the guardrails: PII masking finds an email address and a phone
+# number in it, and the upstream answers with their placeholders (restored on the way back).
+PII_CONTENT = (
+    "Please write to jane.doe@example.com or call +1 415 555 0134 and say hello to the benchmark."
+)
 
 
 def arguments() -> argparse.Namespace:
@@ -54,6 +65,21 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--connections", default="1,8,64", help="concurrency levels")
     parser.add_argument("--modes", default="plain,stream")
     parser.add_argument("--targets", default="gateway,direct", help="gateway, direct or both")
+    parser.add_argument(
+        "--guardrails",
+        action="store_true",
+        help="also measure a proxy with word count, regex and PII masking guardrails",
+    )
+    parser.add_argument(
+        "--limits",
+        action="store_true",
+        help="also measure a proxy with a request limit and a token limit on Redis",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/7",
+        help="Redis for --limits (keys under a prefix unique to the run, removed at the end)",
+    )
     parser.add_argument("--soak", type=int, default=0, help="seconds of load sampling RSS")
     parser.add_argument("--soak-interval", type=float, default=5)
     parser.add_argument("--profile", type=int, default=0, help="seconds of py-spy per mode")
@@ -82,7 +108,52 @@ def arguments() -> argparse.Namespace:
     args.targets = [t for t in args.targets.split(",") if t]
     if set(args.modes) - {"plain", "stream"} or set(args.targets) - {"gateway", "direct"}:
         parser.error("modes are plain/stream; targets are gateway/direct")
+    extra = [t for t, on in (("guarded", args.guardrails), ("limited", args.limits)) if on]
+    if extra and "gateway" not in args.targets:
+        args.targets.insert(0, "gateway")  # the comparisons need the run without them
+    args.targets += extra
     return args
+
+
+def check_restored(url: str, key: str, stream: bool) -> None:
+    """One request through the guarded proxy: the placeholders the upstream sent back must
+    reach the client restored, so the measured runs exercise the response path."""
+    body = {"model": "bench-model", "messages": [{"role": "user", "content": PII_CONTENT}]}
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body | ({"stream": True} if stream else {})).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        text = response.read().decode()
+    if stream:
+        parts = [
+            json.loads(line[6:])["choices"]
+            for line in text.splitlines()
+            if line.startswith("data: {")
+        ]
+        text = "".join(c[0]["delta"].get("content") or "" for c in parts if c)
+    else:
+        text = json.loads(text)["choices"][0]["message"]["content"]
+    if "jane.doe@example.com" not in text or "+1 415 555 0134" not in text or "[" in text:
+        raise BenchFailed(
+            f"PII placeholders were not restored ({'SSE' if stream else 'JSON'}): {text!r}"
+        )
+
+
+def redis_setup(url: str) -> tuple[Any, str, int]:
+    """A client, a key prefix unique to this run, and the Redis server's pid (its CPU is the
+    benchmark's, not a disturbance)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        pid = int(client.info("server")["process_id"])
+    except redis.RedisError as exc:
+        raise BenchFailed(f"--limits needs Redis at {url}: {exc}") from None
+    prefix = f"gatehouse-bench:{os.getpid()}:{datetime.now(UTC):%Y%m%dT%H%M%S}:"
+    return client, prefix, pid
 
 
 def _interrupted(signum, frame) -> None:
@@ -106,6 +177,9 @@ def main() -> int:
     if place.gateway is None:
         print("Fewer than two cores (or no taskset): nothing is pinned.", flush=True)
 
+    redis_client = redis_prefix = redis_pid = None
+    if args.limits:
+        redis_client, redis_prefix, redis_pid = redis_setup(args.redis_url)
     tmp = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
     env = {
         **os.environ,
@@ -113,6 +187,9 @@ def main() -> int:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
     }
+    env.pop("REDIS_URL", None)
+    if args.limits:
+        env |= {"REDIS_URL": args.redis_url, "GATEHOUSE_LIMITS_KEY_PREFIX": redis_prefix}
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")})
     sys.path.insert(0, str(ROOT))
     upstream_port, gateway_port = free_port(), free_port()
@@ -121,18 +198,28 @@ def main() -> int:
     failures: list[str] = []
     report: dict[str, Any] = {"machine": info}
     try:
+        proxies = setup_database(
+            upstream_port=upstream_port, gateway_port=gateway_port, targets=args.targets
+        )
+        urls = {
+            target: f"http://127.0.0.1:{gateway_port}/{slug}{RESOURCE}"
+            for target, (slug, _) in proxies.items()
+        }
         bench = Bench(
             place=place,
-            key=setup_database(upstream_port=upstream_port, gateway_port=gateway_port),
-            gateway_url=f"http://127.0.0.1:{gateway_port}/{PROXY_SLUG}{RESOURCE}",
-            direct_url=f"http://127.0.0.1:{upstream_port}/v1{RESOURCE}",
+            urls=urls | {"direct": f"http://127.0.0.1:{upstream_port}/v1{RESOURCE}"},
+            keys={target: key for target, (_, key) in proxies.items()},
+            content=PII_CONTENT if args.guardrails else None,
             failures=failures,
         )
         upstream_cmd = [PYTHON, str(BENCH / "upstream.py"), "--port", str(upstream_port)]
+        if args.guardrails:
+            upstream_cmd.append("--placeholders")
         processes.append(
             start("upstream", place.pin(place.upstream, upstream_cmd), env=env, logs=tmp)
         )
-        wait_until(lambda: post_ok(bench.direct_url, bench.key), timeout=15, what="the upstream")
+        key = bench.keys["gateway"]
+        wait_until(lambda: post_ok(bench.urls["direct"], key), timeout=15, what="the upstream")
         if "gateway" in args.targets:
             gateway_cmd = [
                 *(PYTHON, "manage.py", "run_gateway", GATEWAY_SLUG),
@@ -150,16 +237,27 @@ def main() -> int:
             def gateway_ready() -> bool:
                 if gateway.popen.poll() is not None:
                     raise BenchFailed("The gateway exited during startup.")
-                return post_ok(bench.gateway_url, bench.key)
+                return post_ok(bench.urls["gateway"], key)
 
             wait_until(gateway_ready, timeout=60, what="the gateway to serve the bench proxy")
             bench.gateway_requests += 1
+            for target in args.targets:
+                if target not in ("gateway", "direct"):
+                    if not post_ok(bench.urls[target], bench.keys[target]):
+                        raise BenchFailed(f"The {target} proxy does not answer.")
+                    bench.gateway_requests += 1
+            if args.guardrails:
+                for stream in (False, True):
+                    check_restored(bench.urls["guarded"], bench.keys["guarded"], stream)
+                    bench.gateway_requests += 1
             bench.gateway_pid = worker_pid(gateway.popen.pid)
             print(f"gateway worker pid {bench.gateway_pid}: {cmdline(bench.gateway_pid)}")
 
         bench.own_pids = [proc.popen.pid for proc in processes]
         if bench.gateway_pid and bench.gateway_pid not in bench.own_pids:
             bench.own_pids.append(bench.gateway_pid)
+        if redis_pid:
+            bench.own_pids.append(redis_pid)
         load = wait_for_quiet(bench.own_pids, limit=BUSY_CORES, patience=args.quiet_wait)
         report["other_cores_before"] = load
         if load >= BUSY_CORES:
@@ -191,14 +289,21 @@ def main() -> int:
         print()
         print(table(results))
         report["results"] = [r.__dict__ | {"rps": r.rps, "capacity": r.capacity} for r in results]
+        for target in ("guarded", "limited"):
+            if target in args.targets:
+                text, report[f"comparison_{target}"] = comparison(results, target)
+                print(f"\n{text}")
 
         if bench.gateway_pid:
             report["rss_after_runs_mb"] = rss_kb(bench.gateway_pid) / 1024
             print(f"\ngateway worker RSS after the runs: {report['rss_after_runs_mb']:.1f} MB")
-            for mode in args.modes if args.profile else ():
-                print(f"\nprofiling the gateway worker ({mode}, c=64) ...", flush=True)
-                report[f"profile_{mode}"] = bench.profile(seconds=args.profile, mode=mode)
-                print(report[f"profile_{mode}"], flush=True)
+            profiled = [t for t in args.targets if t != "direct"] if args.profile else []
+            for target in profiled:
+                for mode in args.modes:
+                    print(f"\nprofiling the gateway worker ({target} {mode}, c=64) ...", flush=True)
+                    name = f"profile_{mode}" if target == "gateway" else f"profile_{target}_{mode}"
+                    report[name] = bench.profile(seconds=args.profile, mode=mode, target=target)
+                    print(report[name], flush=True)
             if args.soak:
                 print(f"\nsoak: {args.soak}s of plain c=32 + streamed c=32 ...", flush=True)
                 report["soak"] = soak = bench.soak(seconds=args.soak, interval=args.soak_interval)
@@ -226,6 +331,10 @@ def main() -> int:
         OUT.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         (OUT / f"results-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
+        if redis_client is not None:
+            stale = list(redis_client.scan_iter(match=f"{redis_prefix}*", count=1000))
+            if stale:
+                redis_client.delete(*stale)
         if args.keep:
             print(f"\nkept {tmp}")
         else:

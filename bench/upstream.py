@@ -5,8 +5,11 @@ so one core answers tens of thousands of requests per second and the benchmark m
 gateway, not this server. Any POST gets a chat completion with usage; a body with
 ``"stream": true`` gets an SSE stream of ``--chunks`` content chunks, a final usage chunk and
 ``[DONE]``, each chunk written separately as a real upstream would. ``GET /health`` answers 200.
+With ``--placeholders`` the answer mentions ``[EMAIL_0000]`` and ``[PHONE_0001]`` (what PII
+masking puts in a prompt naming an email address, then a phone number), split across two
+stream chunks each, so the gateway's placeholder restoring has work to do.
 
-    python bench/upstream.py --port 8090 [--chunks 20]
+    python bench/upstream.py --port 8090 [--chunks 20] [--placeholders]
 """
 
 import argparse
@@ -22,8 +25,22 @@ PROMPT_TOKENS = 12
 BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
-def _completion(model: str, chunks: int) -> bytes:
-    text = " ".join(f"word{i}" for i in range(chunks))
+# Stream deltas replaced by placeholder halves with --placeholders (index -> text).
+SPLIT_PLACEHOLDERS = {3: "write to [EMA", 4: "IL_0000] or ", 8: "call [PHONE_00", 9: "01] now "}
+
+
+def _deltas(chunks: int, placeholders: bool) -> list[str]:
+    """The content deltas of a stream; joined, the content of a plain completion."""
+    deltas = [f"word{i} " for i in range(chunks)]
+    if placeholders:
+        for index, text in SPLIT_PLACEHOLDERS.items():
+            if index < chunks:
+                deltas[index] = text
+    return deltas
+
+
+def _completion(model: str, chunks: int, placeholders: bool = False) -> bytes:
+    text = "".join(_deltas(chunks, placeholders)).strip()
     return orjson.dumps(
         {
             "id": "chatcmpl-bench",
@@ -61,9 +78,9 @@ def _chunk(model: str, delta: dict, finish: str | None = None, usage: dict | Non
     return b"%x\r\n%s\r\n" % (len(event), event)
 
 
-def _stream(model: str, chunks: int) -> list[bytes]:
+def _stream(model: str, chunks: int, placeholders: bool = False) -> list[bytes]:
     frames = [_chunk(model, {"role": "assistant", "content": ""})]
-    frames += [_chunk(model, {"content": f"word{i} "}) for i in range(chunks - 2)]
+    frames += [_chunk(model, {"content": d}) for d in _deltas(chunks - 2, placeholders)]
     frames.append(_chunk(model, {}, finish="stop"))
     usage = {
         "prompt_tokens": PROMPT_TOKENS,
@@ -91,8 +108,9 @@ def _headers(content_type: bytes, length: int | None, keep_alive: bool) -> bytes
 class Responses:
     """Prebuilt response bytes per (model, stream, keep-alive)."""
 
-    def __init__(self, chunks: int) -> None:
+    def __init__(self, chunks: int, placeholders: bool = False) -> None:
         self.chunks = chunks
+        self.placeholders = placeholders
         self.cache: dict[tuple[str, bool, bool], list[bytes]] = {}
 
     def get(self, model: str, stream: bool, keep_alive: bool) -> list[bytes]:
@@ -100,10 +118,10 @@ class Responses:
         found = self.cache.get(key)
         if found is None:
             if stream:
-                frames = _stream(model, self.chunks)
+                frames = _stream(model, self.chunks, self.placeholders)
                 found = [_headers(b"text/event-stream", None, keep_alive), *frames]
             else:
-                body = _completion(model, self.chunks)
+                body = _completion(model, self.chunks, self.placeholders)
                 found = [_headers(b"application/json", len(body), keep_alive) + body]
             if len(self.cache) < 64:
                 self.cache[key] = found
@@ -165,9 +183,9 @@ class UpstreamProtocol(asyncio.Protocol):
             transport.close()
 
 
-async def serve(host: str, port: int, chunks: int) -> None:
+async def serve(host: str, port: int, chunks: int, placeholders: bool) -> None:
     loop = asyncio.get_running_loop()
-    responses = Responses(chunks)
+    responses = Responses(chunks, placeholders)
     server = await loop.create_server(
         lambda: UpstreamProtocol(responses), host, port, backlog=4096, reuse_address=True
     )
@@ -184,13 +202,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--chunks", type=int, default=20, help="content chunks per stream")
+    parser.add_argument(
+        "--placeholders", action="store_true", help="answer with PII masking placeholders"
+    )
     args = parser.parse_args()
+    server = serve(args.host, args.port, max(args.chunks, 2), args.placeholders)
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(args.host, args.port, max(args.chunks, 2)))
+        asyncio.run(server)
     else:
-        uvloop.run(serve(args.host, args.port, max(args.chunks, 2)))
+        uvloop.run(server)
 
 
 if __name__ == "__main__":
