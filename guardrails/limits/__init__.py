@@ -50,6 +50,9 @@ retried for a second), ``GATEHOUSE_LIMITS_KEY_PREFIX`` (default ``gatehouse:limi
 Cost: ``admit`` is one Redis round trip (a single Lua script for all counters of the
 request; none at all for a route without limits), ``settle`` / ``release`` at most one, and
 none when there is nothing to adjust (request-count limits only).
+Both go through ``resp.LeanRedis``: one pipelined connection per process, the scripts called
+by digest, no pool, health check or per-call timeout task (a single watchdog timer drops the
+connection when a reply is overdue).
 
 For the admin and the API: ``await limiter.current_usage(counter, key_id=None, resource="")``
 returns ``{used, reserved, limit, remaining, unit, window_start, reset_at}`` for one compiled

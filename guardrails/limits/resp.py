@@ -1,0 +1,208 @@
+"""A lean Redis client for the limit counters: one pipelined connection, no pool.
+
+redis-py's asyncio client spends more time per call than the limit scripts take in Redis
+(pool checkout, health checks, a retry wrapper and a ``wait_for`` per read). The limits need
+only a handful of commands with small replies, so this client writes each command as soon as
+it is issued on one shared connection and matches replies in order (Redis answers a
+connection's commands in the order they were sent). One watchdog timer per connection, not a
+timeout per call, drops the connection when the oldest reply is overdue; the next call
+reconnects.
+"""
+
+import asyncio
+import hashlib
+import ssl as ssl_module
+from collections import deque
+from urllib.parse import unquote, urlsplit
+
+import hiredis
+
+
+class RedisReplyError(Exception):
+    """An error reply from Redis (``NOSCRIPT``, ``WRONGTYPE``, ...)."""
+
+
+def _pack(args: tuple) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, bytes):
+            data = arg
+        elif isinstance(arg, str):
+            data = arg.encode()
+        else:
+            data = str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class _Protocol(asyncio.Protocol):
+    """One pipelined connection: commands are written as they come and replies are matched
+    to them in order, so concurrent callers share it without a pool. A single watchdog timer
+    (not a timeout per call) drops the connection when the oldest reply is overdue."""
+
+    def __init__(self, timeout: float):
+        self._timeout = timeout
+        self._reader = hiredis.Reader(replyError=RedisReplyError)
+        self._pending: deque[tuple[asyncio.Future, float]] = deque()
+        self._transport: asyncio.Transport | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    def connection_made(self, transport) -> None:
+        self._transport = transport
+
+    def send(self, payload: bytes, count: int) -> list[asyncio.Future]:
+        if self.closed:
+            raise ConnectionError("Connection closed.")
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        futures = [loop.create_future() for _ in range(count)]
+        for future in futures:
+            self._pending.append((future, now))
+        self._transport.write(payload)
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(now + self._timeout, self._check)
+        return futures
+
+    def data_received(self, data: bytes) -> None:
+        reader = self._reader
+        reader.feed(data)
+        pending = self._pending
+        while True:
+            try:
+                reply = reader.gets()
+            except hiredis.ProtocolError as exc:
+                self._fail(ConnectionError(f"Protocol error: {exc}"))
+                return
+            if reply is False:
+                return
+            if not pending:
+                self._fail(ConnectionError("Unexpected reply."))
+                return
+            future = pending.popleft()[0]
+            if not future.done():
+                if isinstance(reply, RedisReplyError):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+
+    def _check(self) -> None:
+        self._watchdog = None
+        if not self._pending or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._pending[0][1] + self._timeout
+        if loop.time() >= due:
+            self._fail(TimeoutError("Redis did not answer in time."))
+        else:
+            self._watchdog = loop.call_at(due, self._check)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+        while self._pending:
+            future = self._pending.popleft()[0]
+            if not future.done():
+                future.set_exception(exc)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._fail(
+            ConnectionError(f"Connection lost: {exc.__class__.__name__ if exc else 'closed'}")
+        )
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+
+class LeanRedis:
+    """The few commands the limits need over one pipelined connection (``redis://``,
+    ``rediss://``, ``unix://`` URLs with password and database)."""
+
+    def __init__(self, url: str, *, timeout: float = 1.0):
+        parts = urlsplit(url)
+        self._scheme = parts.scheme
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 6379
+        self._path = unquote(parts.path) if parts.scheme == "unix" else ""
+        self._username = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        db = parts.path.strip("/") if parts.scheme != "unix" else ""
+        query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+        self._db = int(db or query.get("db") or 0)
+        self._timeout = timeout
+        self._protocol: _Protocol | None = None
+        self._connecting: asyncio.Future | None = None
+        self._shas: dict[str, bytes] = {}
+
+    async def _connect(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        factory = lambda: _Protocol(self._timeout)  # noqa: E731
+        async with asyncio.timeout(self._timeout):
+            if self._scheme == "unix":
+                _, protocol = await loop.create_unix_connection(factory, self._path)
+            else:
+                ssl = ssl_module.create_default_context() if self._scheme == "rediss" else None
+                _, protocol = await loop.create_connection(factory, self._host, self._port, ssl=ssl)
+            setup = []
+            if self._password is not None:
+                setup.append(
+                    ("AUTH", self._username, self._password)
+                    if self._username
+                    else ("AUTH", self._password)
+                )
+            if self._db:
+                setup.append(("SELECT", self._db))
+            if setup:
+                futures = protocol.send(b"".join(_pack(c) for c in setup), len(setup))
+                try:
+                    await asyncio.gather(*futures)
+                except BaseException:
+                    protocol.close()
+                    raise
+        return protocol
+
+    async def _connection(self) -> _Protocol:
+        protocol = self._protocol
+        if protocol is not None and not protocol.closed:
+            return protocol
+        if self._connecting is None:
+            # Concurrent callers share one connection attempt; none of them cancels it.
+            self._connecting = asyncio.ensure_future(self._connect())
+            self._connecting.add_done_callback(self._connected)
+        return await asyncio.shield(self._connecting)
+
+    def _connected(self, attempt: asyncio.Future) -> None:
+        self._connecting = None
+        if not attempt.cancelled() and attempt.exception() is None:
+            self._protocol = attempt.result()
+
+    async def execute(self, *args):
+        protocol = await self._connection()
+        (future,) = protocol.send(_pack(args), 1)
+        return await future
+
+    async def execute_many(self, commands: list[tuple]) -> list:
+        protocol = await self._connection()
+        futures = protocol.send(b"".join(_pack(c) for c in commands), len(commands))
+        return await asyncio.gather(*futures)
+
+    async def script(self, source: str, keys: list[str], args: list) -> object:
+        """EVALSHA with the script's cached digest; EVAL once when Redis has not seen it
+        (first use, or after a restart emptied its script cache)."""
+        sha = self._shas.get(source)
+        if sha is None:
+            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
+        try:
+            return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+        except RedisReplyError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        return await self.execute("EVAL", source, len(keys), *keys, *args)
+
+    async def aclose(self) -> None:
+        if self._protocol is not None:
+            self._protocol.close()
+            self._protocol = None
