@@ -115,45 +115,54 @@ class Chain:
     """Compiled policies in execution order: requests run the proxy chain then the provider
     chain; responses run the provider chain then the proxy chain."""
 
-    __slots__ = ("has_request", "has_response", "request_policies", "response_policies")
+    __slots__ = (
+        "_request_hooks",
+        "_response_hooks",
+        "has_request",
+        "has_response",
+        "request_policies",
+        "response_policies",
+    )
 
     def __init__(self, request_policies: list[Policy], response_policies: list[Policy]):
         self.request_policies = tuple(request_policies)
         self.response_policies = tuple(response_policies)
         self.has_request = bool(self.request_policies)
         self.has_response = bool(self.response_policies)
+        # Bound hooks looked up once per snapshot rather than per request.
+        self._request_hooks = tuple((p, p.on_request) for p in self.request_policies)
+        self._response_hooks = tuple((p, p.on_response) for p in self.response_policies)
 
     def __bool__(self) -> bool:
         return self.has_request or self.has_response
 
     async def run_request(self, body: Any, state: dict[str, Any]) -> ChainResult:
-        return await self._run(self.request_policies, RequestContext(body, state))
+        return await self._run(self._request_hooks, RequestContext(body, state))
 
     async def run_response(self, body: Any, state: dict[str, Any]) -> ChainResult:
-        return await self._run(self.response_policies, ResponseContext(body, state))
+        return await self._run(self._response_hooks, ResponseContext(body, state))
 
-    async def _run(self, policies: tuple[Policy, ...], ctx: RequestContext) -> ChainResult:
-        result = ChainResult(body=ctx.body)
-        if not policies:
+    async def _run(self, hooks: tuple[tuple[Policy, Any], ...], ctx: RequestContext) -> ChainResult:
+        result = ChainResult(ctx.body)
+        if not hooks:
             return result
-        direction = ctx.direction
-        request = direction == Direction.REQUEST
-        for policy in policies:
+        events = result.events
+        for policy, hook in hooks:
             try:
-                verdict = await (policy.on_request(ctx) if request else policy.on_response(ctx))
+                verdict = await hook(ctx)
             except Exception:
-                result.intervention = _failure(policy, direction)
-                result.events.append({"policy": policy.name, "action": Action.INTERVENED})
+                result.intervention = _failure(policy, ctx.direction)
+                events.append({"policy": policy.name, "action": Action.INTERVENED})
                 break
             if verdict is None or verdict.action == Action.PASSED:
-                result.events.append({"policy": policy.name, "action": Action.PASSED})
+                events.append({"policy": policy.name, "action": Action.PASSED})
             elif verdict.intervened:
-                result.intervention = _intervention(policy, direction, verdict)
-                result.events.append({"policy": policy.name, "action": Action.INTERVENED})
+                result.intervention = _intervention(policy, ctx.direction, verdict)
+                events.append({"policy": policy.name, "action": Action.INTERVENED})
                 break
             else:
                 result.modified = True
-                result.events.append({"policy": policy.name, "action": Action.MODIFIED})
+                events.append({"policy": policy.name, "action": Action.MODIFIED})
         result.body = ctx.body
         return result
 
