@@ -2,16 +2,13 @@
 and both count again once Redis is back. The Redis is a private redis-server of this
 module's own, so it can be stopped and started on the same port."""
 
-import shutil
-import socket
-import subprocess
-
 import pytest
 
 from gateways.models import UsageRecord
-from tests.gateway.conftest import free_port, wait_until
+from tests.gateway.conftest import wait_until
 from tests.gateway.guardrail_world import on_proxy
 from tests.gateway.limits_world import Scenario, requests_limit, serve
+from tests.redis_server import started_private_redis
 
 SCENARIOS = {
     "open": Scenario(on_proxy("basic-ratelimit", requests_limit(100, failureMode="open"))),
@@ -21,45 +18,9 @@ SCENARIOS = {
 }
 
 
-class PrivateRedis:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(self._listening, timeout=10)
-
-    def _listening(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture(scope="module")
 def private_redis():
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.stop()
+    yield from started_private_redis()
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,13 @@
 """The counter store going away: a closed port, and a Redis stopped and restarted mid-test."""
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
 
 from guardrails.limits import Limiter, MemoryBackend, RedisBackend
 from tests.limits.conftest import closed_port, ctx, fixed_clock, limits, request_limit
+from tests.redis_server import started_private_redis
 
 pytestmark = pytest.mark.anyio
 
@@ -57,53 +55,9 @@ async def test_settling_while_redis_is_unreachable_does_not_raise(unreachable):
     assert unreachable.backend_failures == 2
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server of this test's own, so it can be stopped and started again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
 def private_redis():
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.stop()
+    yield from started_private_redis()
 
 
 async def until_allowed(limiter, rules, deadline: float):
