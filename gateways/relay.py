@@ -402,6 +402,15 @@ class GuardedEvents:
 
     async def event(self, raw: bytes, out: list[bytes]) -> Intervention | None:
         """Take one event (without its blank line); append what may be sent to ``out``."""
+        if not self.pending and self.guard.passes_raw(raw):
+            # Nothing waits and the guard would pass whatever text this event carries: it
+            # goes out as it came (most events of a long stream), read only for usage.
+            if self.marker in raw:
+                parsed = _event_json(raw)
+                if parsed is not None:
+                    self.adapter.usage_from_sse_event(parsed, self.usage)
+            out.append(raw + b"\n\n")
+            return None
         parsed = _event_json(raw)
         if parsed is not None and self.marker in raw:
             self.adapter.usage_from_sse_event(parsed, self.usage)

@@ -184,13 +184,26 @@ class StreamGuard:
     one judge releases (possibly rewritten, e.g. placeholders restored) feeds the next, and
     only what the last one releases reaches the client."""
 
-    __slots__ = ("_judges", "_policies", "_stopped_by", "intervention")
+    __slots__ = ("_judges", "_policies", "_raw_judges", "_stopped_by", "intervention")
 
     def __init__(self, judges: list[tuple[Policy, StreamJudge]], policies: list[Policy]):
         self._judges = judges
         self._policies = policies
         self._stopped_by: Policy | None = None
         self.intervention: Intervention | None = None
+        # The judges' ``passes_raw``, when every one of them can tell from the raw bytes.
+        overrides = all(type(j).passes_raw is not StreamJudge.passes_raw for _, j in judges)
+        self._raw_judges = tuple(j.passes_raw for _, j in judges) if overrides else None
+
+    def passes_raw(self, event: bytes) -> bool:
+        """Whether every judge would release the text of this raw SSE event unchanged and
+        stay as it is, so the event can be relayed without decoding it or feeding it."""
+        checks = self._raw_judges
+        if checks is None or self.intervention is not None:
+            return False
+        if len(checks) == 1:
+            return checks[0](event)
+        return all(passes(event) for passes in checks)
 
     async def feed(self, text: str) -> tuple[str, Intervention | None]:
         if self.intervention is not None:

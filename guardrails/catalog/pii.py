@@ -52,6 +52,11 @@ _new_tuple = tuple.__new__
 PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9a-f]{4}\]")
 # The unfinished start of a placeholder at the end of a streamed delta.
 _PLACEHOLDER_START = re.compile(r"\[[A-Z_]*[0-9a-f]{0,4}\Z")
+# In a raw SSE event, what could put a "[" into the text it carries: a "[" that does not open
+# a JSON array of objects or an empty one ("choices":[{ , "content":[] ) -- a "[" in the text
+# is followed by the text's next character or its closing quote -- or any \u escape.
+# Text where every "[" is followed by "{" or "]" holds no placeholder and starts none.
+_RAW_BRACKET = re.compile(rb"\[(?![{\]])|\\u")
 LOOK_AHEAD = 64
 _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 
@@ -280,6 +285,9 @@ class PlaceholderJudge(StreamJudge):
     def __init__(self, originals: dict[str, str]):
         self.originals = originals
         self.held = ""
+
+    def passes_raw(self, event: bytes) -> bool:
+        return not self.held and _RAW_BRACKET.search(event) is None
 
     def _restore(self, text: str) -> str:
         restored = restore(text, self.originals)

@@ -129,3 +129,76 @@ def test_closing_events_wait_for_text_still_held_back():
     kinds = [orjson.loads(e.split(b"data: ")[1])["type"] for e in out]
     assert kinds == ["content_block_start", "content_block_delta", "content_block_stop"]
     assert orjson.loads(out[1].split(b"data: ")[1])["delta"]["text"] == "the END"
+
+
+PII_ATTACHMENT = {
+    "id": 2,
+    "policy": "pii-masking-regex",
+    "version": "v1",
+    "params": {"email": True},
+}
+
+
+def _restoring_gate(name: str = "openai") -> GuardedEvents:
+    """A gate restoring ``[EMAIL_0000]`` to jane@example.com, as after a masked request."""
+    chain = compile_chain([PII_ATTACHMENT], [])
+    state: dict = {}
+    body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
+    asyncio.run(chain.run_request(body, state))
+    return GuardedEvents(adapter(name), chain.stream(state))
+
+
+def _chunk(text: str) -> dict:
+    choice = {"index": 0, "delta": {"content": text}}
+    return {"object": "chat.completion.chunk", "choices": [choice]}
+
+
+def _feed(gate: GuardedEvents, events: list[bytes]) -> list[bytes]:
+    async def run():
+        out: list[bytes] = []
+        for raw in events:
+            assert await gate.event(raw, out) is None
+        assert await gate.finish(out) is None
+        return out
+
+    return asyncio.run(run())
+
+
+def _text(out: list[bytes]) -> str:
+    parts = []
+    for event in out:
+        data = event.strip().split(b"data: ", 1)[1]
+        choices = orjson.loads(data)["choices"] if data != b"[DONE]" else []
+        if choices:
+            parts.append(choices[0]["delta"].get("content") or "")
+    return "".join(parts)
+
+
+def test_events_without_a_bracket_in_their_text_go_out_as_the_upstream_sent_them():
+    events = [sse(_chunk("Hello ")), sse(_chunk("there [] [{x}]")), b"data: [DONE]"]
+    out = _feed(_restoring_gate(), events)
+    assert out == [e + b"\n\n" for e in events]
+
+
+def test_a_placeholder_the_upstream_escaped_as_unicode_is_still_restored():
+    # JSON may spell "[" as \u005b: the raw bytes then show no bracket, the text does.
+    escaped = b'data: {"choices":[{"index":0,"delta":{"content":"to \\u005bEMAIL_"}}]}'
+    events = [sse(_chunk("Sent ")), escaped, sse(_chunk("0000] now")), b"data: [DONE]"]
+    assert _text(_feed(_restoring_gate(), events)) == "Sent to jane@example.com now"
+
+
+def test_text_after_a_held_placeholder_goes_through_the_guard_until_it_is_released():
+    events = [
+        sse(_chunk("a [EMA")),
+        sse(_chunk("IL_00")),
+        sse(_chunk("00] b")),
+        sse(_chunk(" c")),
+        sse({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}),
+        b"data: [DONE]",
+    ]
+    gate = _restoring_gate()
+    out = _feed(gate, events)
+    assert _text(out) == "a jane@example.com b c"
+    assert out[-1] == b"data: [DONE]\n\n"
+    assert out[-3] == events[3] + b"\n\n"  # released unchanged: relayed as it came
+    assert gate.usage == {"prompt_tokens": 3, "completion_tokens": 4}
