@@ -20,6 +20,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime
 
+import orjson
 from django.db import InterfaceError, OperationalError, ProgrammingError, connection, transaction
 
 log = logging.getLogger("gatehouse.gateway")
@@ -192,9 +193,8 @@ class UsageWriter:
             ", ".join(quote(f.column) for f in fields),
             ", ".join(["%s"] * len(fields)),
         )
-        details_field = meta.get_field("details")
-        empty = details_field.get_db_prep_save({}, connection)
-        to_time, to_uuid = _converters()
+        to_time, to_uuid, to_json = _converters()
+        empty = to_json({})
         gateway = self.gateway_id
         params = [
             (
@@ -204,7 +204,7 @@ class UsageWriter:
                 to_uuid(deployment) if deployment else None,
                 to_uuid(api_key) if api_key else None,
                 *rest,
-                details_field.get_db_prep_save(details, connection) if details else empty,
+                to_json(details) if details else empty,
             )
             for (when, proxy, deployment, api_key, *rest, details) in batch
         ]
@@ -270,17 +270,38 @@ def is_transient(exc: Exception) -> bool:
 
 
 def _converters():
-    """Timestamp and UUID conversions for this database, cheap for SQLite's text columns."""
+    """Timestamp, UUID and JSON conversions for this database, cheap for SQLite's text columns.
+    JSON goes through orjson (several times faster than the field's ``json.dumps``: guardrail
+    details ride on many records)."""
     from gateways.models import UsageRecord
 
     if connection.vendor == "sqlite":
         return (
             lambda when: datetime.fromtimestamp(when, tz=UTC).replace(tzinfo=None).isoformat(" "),
             lambda value: value.replace("-", ""),
+            _json_text,
         )
     created = UsageRecord._meta.get_field("created_at")
     uuid_field = UsageRecord._meta.get_field("deployment")
+    if connection.vendor == "postgresql" and _psycopg3():
+        from psycopg.types.json import Jsonb
+
+        to_json = lambda value: Jsonb(value, dumps=_json_text)  # noqa: E731
+    else:
+        details = UsageRecord._meta.get_field("details")
+        to_json = lambda value: details.get_db_prep_save(value, connection)  # noqa: E731
     return (
         lambda when: created.get_db_prep_save(datetime.fromtimestamp(when, tz=UTC), connection),
         lambda value: uuid_field.get_db_prep_save(value, connection),
+        to_json,
     )
+
+
+def _psycopg3() -> bool:
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
+
+
+def _json_text(value) -> str:
+    return orjson.dumps(value).decode()
