@@ -46,6 +46,8 @@ REQUEST_DROP = HOP_BY_HOP | {b"accept-encoding"}
 IDENTITY = ("accept-encoding", "identity")
 SSE_ERROR_PREFIX = b"event: error\ndata: "
 MAX_SSE_LINE = 1 << 20
+_NEWLINE = ord("\n")
+_CR = ord("\r")
 
 
 class Exchange:
@@ -320,19 +322,28 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     try:
         async for chunk in upstream.content.iter_any():
-            buf += chunk
-            if b"\r" in buf:
+            buf = buf + chunk if buf else chunk
+            if _CR in buf:
                 buf = buf.replace(b"\r\n", b"\n")
-            if b"\n\n" not in buf:
+            cut = buf.rfind(b"\n\n") + 2
+            if cut == 1:
                 if len(buf) > MAX_SSE_LINE:
                     raise aiohttp.ClientPayloadError("event too large")
                 continue
-            events = buf.split(b"\n\n")
-            buf = events.pop()
+            if cut == len(buf):
+                complete, buf = buf, b""  # the usual read: whole events
+            else:
+                complete, buf = buf[:cut], buf[cut:]
+            if gate.passes_raw(complete):
+                # The common case on a long stream: relayed as it came, read only for usage.
+                await send({"type": "http.response.body", "body": complete, "more_body": True})
+                continue
+            events = complete.split(b"\n\n")
+            several = len(events) > 2  # one event splits into itself and b"": already checked
             out: list[bytes] = []
             for raw in events:
                 if raw:
-                    intervention = await gate.event(raw, out)
+                    intervention = await gate.event(raw, out, several)
                     if intervention is not None:
                         break
             if out:
@@ -400,15 +411,26 @@ class GuardedEvents:
         # out as the upstream sent it (no re-serialising, the common case on a long stream).
         self.verbatim: str | None = None
 
-    async def event(self, raw: bytes, out: list[bytes]) -> Intervention | None:
-        """Take one event (without its blank line); append what may be sent to ``out``."""
-        if not self.pending and self.guard.passes_raw(raw):
-            # Nothing waits and the guard would pass whatever text this event carries: it
-            # goes out as it came (most events of a long stream), read only for usage.
-            if self.marker in raw:
-                parsed = _event_json(raw)
-                if parsed is not None:
-                    self.adapter.usage_from_sse_event(parsed, self.usage)
+    def passes_raw(self, events: bytes) -> bool:
+        """Whether these complete raw events (each ending in a blank line) may go out as they
+        came: nothing waits and the guard would pass whatever text they carry unchanged.
+        When they may, their usage has been read from them."""
+        if self.pending or not self.guard.passes_raw(events):
+            return False
+        if self.marker in events:
+            for raw in events.split(b"\n\n"):
+                if self.marker in raw:
+                    parsed = _event_json(raw)
+                    if parsed is not None:
+                        self.adapter.usage_from_sse_event(parsed, self.usage)
+        return True
+
+    async def event(
+        self, raw: bytes, out: list[bytes], try_raw: bool = True
+    ) -> Intervention | None:
+        """Take one event (without its blank line); append what may be sent to ``out``.
+        ``try_raw=False`` when ``passes_raw`` just refused this very event."""
+        if try_raw and self.passes_raw(raw):
             out.append(raw + b"\n\n")
             return None
         parsed = _event_json(raw)
@@ -462,13 +484,16 @@ class GuardedEvents:
 
 def _event_json(raw: bytes) -> Any:
     """The JSON data of one SSE event, or None (no data, ``[DONE]``, not JSON)."""
-    data = None
-    for line in raw.split(b"\n"):
-        if line.startswith(b"data:"):
-            value = line[5:]
-            data = value if data is None else data + b"\n" + value
-    if data is None:
-        return None
+    if raw.startswith(b"data:") and _NEWLINE not in raw:
+        data = raw[5:]  # the usual event: one data line
+    else:
+        data = None
+        for line in raw.split(b"\n"):
+            if line.startswith(b"data:"):
+                value = line[5:]
+                data = value if data is None else data + b"\n" + value
+        if data is None:
+            return None
     data = data.strip()
     if not data or data[:1] not in b"{[":
         return None
@@ -480,6 +505,8 @@ def _event_json(raw: bytes) -> Any:
 
 def _with_data(raw: bytes, data: bytes) -> bytes:
     """``raw`` with its data lines replaced by one line carrying ``data``."""
+    if _NEWLINE not in raw:
+        return b"data: " + data + b"\n\n"
     lines = [line for line in raw.split(b"\n") if not line.startswith(b"data:")]
     lines.append(b"data: " + data)
     return b"\n".join(lines) + b"\n\n"

@@ -19,6 +19,7 @@ usage record. An empty chain costs one attribute check: test ``chain.has_request
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,10 +174,11 @@ class Chain:
             judge = policy.stream_judge(ctx)
             if judge is not None:
                 judges.append((policy, judge))
-        return StreamGuard(judges, list(self.response_policies))
+        return StreamGuard(judges, self.response_policies)
 
 
 EMPTY_CHAIN = Chain([], [])
+_NO_RAW = StreamJudge.passes_raw
 
 
 class StreamGuard:
@@ -186,28 +188,44 @@ class StreamGuard:
 
     __slots__ = ("_judges", "_policies", "_raw_judges", "_stopped_by", "intervention")
 
-    def __init__(self, judges: list[tuple[Policy, StreamJudge]], policies: list[Policy]):
+    def __init__(self, judges: list[tuple[Policy, StreamJudge]], policies: Sequence[Policy]):
         self._judges = judges
         self._policies = policies
         self._stopped_by: Policy | None = None
         self.intervention: Intervention | None = None
         # The judges' ``passes_raw``, when every one of them can tell from the raw bytes.
-        overrides = all(type(j).passes_raw is not StreamJudge.passes_raw for _, j in judges)
-        self._raw_judges = tuple(j.passes_raw for _, j in judges) if overrides else None
+        raw_judges = []
+        for _, judge in judges:
+            if type(judge).passes_raw is _NO_RAW:
+                raw_judges = None
+                break
+            raw_judges.append(judge.passes_raw)
+        self._raw_judges = raw_judges
 
-    def passes_raw(self, event: bytes) -> bool:
-        """Whether every judge would release the text of this raw SSE event unchanged and
-        stay as it is, so the event can be relayed without decoding it or feeding it."""
+    def passes_raw(self, events: bytes) -> bool:
+        """Whether every judge would release the text of these raw SSE events unchanged and
+        stay as it is, so they can be relayed without decoding or feeding them."""
         checks = self._raw_judges
         if checks is None or self.intervention is not None:
             return False
         if len(checks) == 1:
-            return checks[0](event)
-        return all(passes(event) for passes in checks)
+            return checks[0](events)
+        return all(passes(events) for passes in checks)
 
     async def feed(self, text: str) -> tuple[str, Intervention | None]:
         if self.intervention is not None:
             return "", self.intervention
+        if len(self._judges) == 1 and text:
+            # One judge (the usual case): no loop, and its step is the answer.
+            policy, judge = self._judges[0]
+            try:
+                step = await judge.feed(text)
+            except Exception:
+                return self._stop(policy, _failure(policy, Direction.RESPONSE))
+            verdict = step[1]
+            if verdict is not None and verdict.intervened:
+                return self._stop(policy, _intervention(policy, Direction.RESPONSE, verdict))
+            return step[0], None
         for policy, judge in self._judges:
             if not text:
                 break

@@ -122,12 +122,13 @@ class StreamJudge:
 
     modified: bool = False
 
-    def passes_raw(self, event: bytes) -> bool:
-        """Whether any text the raw SSE ``event`` (its JSON still encoded) can carry would be
-        released unchanged by ``feed``, leaving the judge as it was: the gateway then relays
-        the event as it came without decoding it. Only judges that can tell from the bytes
-        override this (a placeholder restorer holding nothing, with no ``[`` in sight);
-        the default sends every event through ``feed``."""
+    def passes_raw(self, events: bytes) -> bool:
+        """Whether any text the raw SSE ``events`` (one or more complete events, their JSON
+        still encoded) can carry would be released unchanged by ``feed``, leaving the judge
+        as it was: the gateway then relays them as they came without decoding them. Only
+        judges that can tell from the bytes override this (a placeholder restorer holding
+        nothing, with no ``[`` that could start a placeholder); the default sends every
+        event through ``feed``."""
         return False
 
     async def feed(self, text: str) -> StreamStep:

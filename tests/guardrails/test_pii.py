@@ -93,6 +93,24 @@ async def test_custom_entities_are_masked():
     assert body["messages"][0]["content"] == "Where is [ORDER_ID_0000]?"
 
 
+async def test_each_match_is_named_after_the_entity_that_matched_it():
+    # Custom entities come first: where one matches, it names the value, even when a built-in
+    # entity would match the same text; elsewhere the built-in ones name theirs.
+    params = {
+        "phone": True,
+        "ssn": True,
+        "customPIIEntities": [
+            {"piiEntity": "STAFF_PHONE", "piiRegex": "415-555-[0-9]{4}"},
+            {"piiEntity": "TICKET", "piiRegex": "T-[0-9]+"},
+        ],
+    }
+    body = chat("Call 415-555-2671 or 212-555-0188 on T-42, SSN 123-45-6789, T-7.")
+    await request_verdict(compiled(NAME, params), body)
+    assert body["messages"][0]["content"] == (
+        "Call [STAFF_PHONE_0000] or [PHONE_0001] on [TICKET_0002], SSN [SSN_0003], [TICKET_0004]."
+    )
+
+
 async def test_redaction_is_irreversible():
     policy = compiled(NAME, {"email": True, "redactPII": True})
     body = chat("write to jane@example.com")
