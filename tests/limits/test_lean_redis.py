@@ -47,6 +47,22 @@ def test_scripts_are_sent_again_after_redis_forgets_them(prefix):
     assert run(go()) == (2, 5)
 
 
+def test_scripts_queued_from_a_callback_are_sent_again_after_redis_forgets_them(prefix):
+    source = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+    async def go():
+        client = LeanRedis(REDIS_URL)
+        try:
+            first = await client.script_soon(source, [f"{prefix}n"], [2])  # connects first
+            redis.Redis.from_url(REDIS_URL).script_flush()
+            second = await client.script_soon(source, [f"{prefix}n"], [3])  # on the connection
+            return first, second
+        finally:
+            await client.aclose()
+
+    assert run(go()) == (2, 5)
+
+
 def test_the_database_in_the_url_is_selected(prefix):
     async def go():
         client = LeanRedis(REDIS_URL.rsplit("/", 1)[0] + "/5")
@@ -130,3 +146,51 @@ def test_a_silent_server_times_out_and_the_next_call_reconnects():
             conn.close()
     assert outcomes == ["TimeoutError", "TimeoutError"]
     assert connections == 2
+
+
+def test_commands_issued_in_one_iteration_leave_in_one_write(prefix):
+    script = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+    async def go():
+        client = LeanRedis(REDIS_URL)
+        try:
+            await client.execute("PING")
+            before = client.writes
+            replies = await asyncio.gather(
+                client.execute("SET", f"{prefix}a", "x"),
+                client.execute_many([("INCRBY", f"{prefix}n", 2), ("INCRBY", f"{prefix}n", 3)]),
+                client.script(script, [f"{prefix}s"], [7]),
+                client.execute("GET", f"{prefix}a"),
+                client.execute("NOSUCHCOMMAND"),
+                client.execute("INCRBY", f"{prefix}n", 5),
+                return_exceptions=True,
+            )
+            return replies, client.writes - before
+        finally:
+            await client.aclose()
+
+    replies, writes = run(go())
+    assert writes == 1
+    assert replies[:4] == [b"OK", [2, 5], 7, b"x"]
+    assert isinstance(replies[4], RedisReplyError)
+    assert replies[5] == 10
+
+
+def test_replies_match_their_commands_across_many_iterations(prefix):
+    async def counter(client, n):
+        seen = []
+        for _ in range(20):
+            seen.append(await client.execute("INCRBY", f"{prefix}{n}", n))
+        return seen
+
+    async def go():
+        client = LeanRedis(REDIS_URL)
+        try:
+            results = await asyncio.gather(*(counter(client, n) for n in range(1, 31)))
+            return results, client.writes
+        finally:
+            await client.aclose()
+
+    results, writes = run(go())
+    assert results == [[n * i for i in range(1, 21)] for n in range(1, 31)]
+    assert writes < 120  # 600 commands: the calls of each round share writes
