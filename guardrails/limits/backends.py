@@ -8,13 +8,16 @@ Both backends run the same three operations, each atomic:
   block once exhausted). A cost counter is a hash of settled spend ``s`` and outstanding
   reservations ``r``; its ``used`` is their sum and its increment is a reservation.
 - ``adjust(ops)`` settles or releases: adds tokens, moves a reservation into spend, never
-  leaves a negative reservation (one round trip).
+  leaves a negative reservation (one round trip). On Redis, the adjustments of one event-loop
+  iteration are merged by counter and applied by one script call; each caller returns once
+  the call carrying its ops has been applied.
 - ``read(keys)`` returns the counters' values for display.
 
 Keys carry their window start, so a new window starts from zero without any reset; every
 key expires shortly after its window ends.
 """
 
+import asyncio
 import threading
 import time
 from typing import NamedTuple
@@ -128,12 +131,49 @@ class BackendUnavailable(Exception):
     """The shared store could not be reached; the limit's failure mode decides."""
 
 
+class _AdjustBatch:
+    """The adjustments issued during one loop iteration, merged per counter: token increments
+    summed; a cost counter's reservation and spend deltas summed. Releases (negative
+    reservation deltas) are kept apart from positive ones, so the script's clamp of a
+    reservation at 0 gives what applying the ops one by one in some order would give."""
+
+    __slots__ = ("handle", "loop", "merged", "waiters")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.handle: asyncio.Handle | None = None
+        self.merged: dict[tuple[str, str, bool], list[int]] = {}
+        self.waiters: list[asyncio.Future] = []
+
+    def add(self, ops: list[AdjustOp]) -> None:
+        merged = self.merged
+        for op in ops:
+            slot = (op.key, op.kind, op.first > 0)
+            entry = merged.get(slot)
+            if entry is None:
+                merged[slot] = [op.first, op.second, op.ttl_ms]
+            else:
+                entry[0] += op.first
+                entry[1] += op.second
+                if op.ttl_ms > entry[2]:
+                    entry[2] = op.ttl_ms
+
+    def script_args(self) -> tuple[list[str], list[object]]:
+        keys: list[str] = []
+        args: list[object] = []
+        for (key, kind, _), (first, second, ttl_ms) in self.merged.items():
+            keys.append(key)
+            args += (kind, first, second, ttl_ms)
+        return keys, args
+
+
 class RedisBackend:
     """Counters in Redis. Every operation is one script call, so N processes and M hosts
     share each counter exactly. Needs a single Redis (or a primary behind Sentinel): the
     keys of one request may live in different Cluster slots. Talks to Redis through
     ``LeanRedis`` (one pipelined connection), which costs a fraction of redis-py's client
-    per call on the request path."""
+    per call on the request path. Settles are coalesced: under load many responses finish
+    in the same loop iteration, and one merged script call costs little more than one."""
 
     def __init__(self, client: LeanRedis, *, cooldown: float = 1.0):
         self.client = client
@@ -141,6 +181,8 @@ class RedisBackend:
         # After a failure, fail at once for a moment instead of paying a timeout per request.
         self._cooldown = cooldown
         self._down_until = 0.0
+        self._batch: _AdjustBatch | None = None  # adjustments of this loop iteration
+        self._applying: set[asyncio.Future] = set()  # their script calls in flight
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 1.0) -> "RedisBackend":
@@ -167,15 +209,53 @@ class RedisBackend:
         return AdmitResult(bool(reply[0]), reply[1::2], reply[2::2])
 
     async def adjust(self, ops: list[AdjustOp]) -> None:
+        """Join this iteration's batch (the first caller schedules it for the next) and wait
+        until the script call carrying it has been applied; raises ``BackendUnavailable`` if
+        that call failed."""
         self._guard()
-        args: list[object] = []
-        for op in ops:
-            args += (op.kind, op.first, op.second, op.ttl_ms)
+        loop = asyncio.get_running_loop()
+        batch = self._batch
+        if batch is None or batch.loop is not loop:
+            batch = self._batch = _AdjustBatch(loop)
+            batch.handle = loop.call_soon(self._send, batch)
+        batch.add(ops)
+        waiter = loop.create_future()
+        batch.waiters.append(waiter)
+        await waiter
+
+    def _send(self, batch: _AdjustBatch) -> None:
+        if self._batch is batch:
+            self._batch = None
+        keys, args = batch.script_args()
         try:
-            await self.client.script(_ADJUST, [op.key for op in ops], args)
-        except self._errors as exc:
-            raise self._failed(exc) from exc
-        self._down_until = 0.0
+            reply = self.client.script_soon(_ADJUST, keys, args)
+        except Exception as exc:  # e.g. the connection was lost in this iteration
+            reply = batch.loop.create_future()
+            reply.set_exception(exc)
+        self._applying.add(reply)
+        reply.add_done_callback(lambda _: self._applied(batch, reply))
+
+    def _applied(self, batch: _AdjustBatch, reply: asyncio.Future) -> None:
+        self._applying.discard(reply)
+        waiters = [waiter for waiter in batch.waiters if not waiter.done()]
+        if reply.cancelled():
+            for waiter in waiters:
+                waiter.cancel()
+            return
+        exc = reply.exception()
+        if exc is None:
+            self._down_until = 0.0
+            for waiter in waiters:
+                waiter.set_result(None)
+        elif isinstance(exc, self._errors):
+            failure = self._failed(exc)
+            for waiter in waiters:
+                error = BackendUnavailable(*failure.args)  # one each: a raise adds a traceback
+                error.__cause__ = exc
+                waiter.set_exception(error)
+        else:
+            for waiter in waiters:
+                waiter.set_exception(exc)
 
     async def read(self, keys: list[tuple[str, str]]) -> list[tuple[int, int]]:
         """``(used, reserved)`` for each ``(key, kind)``; ``reserved`` is 0 except for cost."""
@@ -196,6 +276,15 @@ class RedisBackend:
         return out
 
     async def close(self) -> None:
+        """Apply the adjustments already issued, then close the connection."""
+        loop = asyncio.get_running_loop()
+        batch = self._batch
+        if batch is not None and batch.loop is loop:
+            batch.handle.cancel()
+            self._send(batch)
+        applying = [reply for reply in self._applying if reply.get_loop() is loop]
+        if applying:
+            await asyncio.wait(applying)
         await self.client.aclose()
 
 
