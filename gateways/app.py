@@ -9,7 +9,7 @@ Rate limits are admitted after the request guardrails, just before the request i
 quotas count what reaches the upstream, so a request a guardrail blocks (or a proxy-level
 refusal: bad key, model, body) consumes none, as in the reference where the provider's limits
 run after the proxy's guardrails; and a cost reservation is estimated from the body actually
-sent. Settling the usage runs in a task once the response is sent.
+sent. The usage is settled once the response is sent, without waiting for the store.
 """
 
 import asyncio
@@ -80,7 +80,6 @@ class GatewayApp:
         self.session: aiohttp.ClientSession | None = None
         self._starting: asyncio.Lock | None = None
         self.limiter: Limiter | None = None
-        self._settling: set[asyncio.Task] = set()
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
@@ -139,10 +138,12 @@ class GatewayApp:
 
     async def shutdown(self) -> None:
         self.store.stop()
-        if self._settling:
-            await asyncio.wait(list(self._settling), timeout=5)
         if self.limiter is not None:
-            await self.limiter.close()
+            # Applies the settles already issued before closing the connection.
+            try:
+                await asyncio.wait_for(self.limiter.close(), timeout=5)
+            except TimeoutError:
+                log.warning("gateway %s: rate-limit settles pending at shutdown", self.gateway_id)
         await asyncio.to_thread(self.usage.stop)
         if self.beats:
             await asyncio.to_thread(self.heartbeat.stop)
@@ -346,12 +347,9 @@ class GatewayApp:
         the upstream never answered or answered with an error; otherwise the reported usage
         is settled (none reported, e.g. a stream cut short: the reservation is charged)."""
         if exchange.upstream_ms is None or exchange.outcome == "upstream_error":
-            work = self.limiter.release(reservation)
+            self.limiter.release_soon(reservation)
         else:
-            work = self.limiter.settle(reservation, exchange.usage, model=exchange.model or None)
-        task = asyncio.get_running_loop().create_task(work)
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+            self.limiter.settle_soon(reservation, exchange.usage, model=exchange.model or None)
 
     async def _limited(self, send, route: Route, decision: Decision) -> None:
         """429 over a limit, 503 when a fail-closed limit cannot be checked: in the API's error

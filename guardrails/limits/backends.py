@@ -212,6 +212,11 @@ class RedisBackend:
         """Join this iteration's batch (the first caller schedules it for the next) and wait
         until the script call carrying it has been applied; raises ``BackendUnavailable`` if
         that call failed."""
+        await self.adjust_soon(ops)
+
+    def adjust_soon(self, ops: list[AdjustOp]) -> asyncio.Future:
+        """``adjust`` without waiting: the future settles once the ops are applied (or with
+        ``BackendUnavailable``). Raises ``BackendUnavailable`` at once while cooling down."""
         self._guard()
         loop = asyncio.get_running_loop()
         batch = self._batch
@@ -221,7 +226,7 @@ class RedisBackend:
         batch.add(ops)
         waiter = loop.create_future()
         batch.waiters.append(waiter)
-        await waiter
+        return waiter
 
     def _send(self, batch: _AdjustBatch) -> None:
         if self._batch is batch:
@@ -341,6 +346,10 @@ class MemoryBackend:
             return AdmitResult(allowed, used, spent)
 
     async def adjust(self, ops: list[AdjustOp]) -> None:
+        self.adjust_soon(ops)
+
+    def adjust_soon(self, ops: list[AdjustOp]) -> None:
+        """Applied at once: nothing to wait for."""
         now = time.monotonic()
         with self._lock:
             for op in ops:

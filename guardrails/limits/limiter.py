@@ -233,8 +233,28 @@ class Limiter:
     ) -> None:
         """Count a finished response: ``usage`` has ``prompt_tokens``, ``completion_tokens``,
         ``total_tokens`` and optionally ``cached_tokens``; None when it reported none."""
+        await self._adjust(self._settle_ops(reservation, usage, model))
+
+    def settle_soon(
+        self,
+        reservation: Reservation | None,
+        usage: dict[str, int] | None,
+        *,
+        model: str | None = None,
+    ) -> None:
+        """``settle`` without waiting for the store (the request path's way: no task per
+        response); a failure is logged and counted like any other."""
+        self._adjust_soon(self._settle_ops(reservation, usage, model))
+
+    def release_soon(self, reservation: Reservation | None) -> None:
+        """``release`` without waiting for the store."""
+        self._adjust_soon(self._release_ops(reservation))
+
+    def _settle_ops(
+        self, reservation: Reservation | None, usage: dict[str, int] | None, model: str | None
+    ) -> list[AdjustOp]:
         if reservation is None or reservation.done:
-            return
+            return []
         reservation.done = True
         now = self.clock()
         model = model or reservation.model
@@ -252,15 +272,18 @@ class Limiter:
                 cost = held.reserved if usage is None else self._cost(counter, model, usage)
                 if cost or held.reserved:
                     ops.append(AdjustOp(held.key, COST, -held.reserved, cost, ttl))
-        await self._adjust(ops)
+        return ops
 
     async def release(self, reservation: Reservation | None) -> None:
         """Give back a reservation for a request nothing was billed for."""
+        await self._adjust(self._release_ops(reservation))
+
+    def _release_ops(self, reservation: Reservation | None) -> list[AdjustOp]:
         if reservation is None or reservation.done:
-            return
+            return []
         reservation.done = True
         now = self.clock()
-        ops = [
+        return [
             AdjustOp(
                 h.key,
                 COST,
@@ -271,7 +294,6 @@ class Limiter:
             for h in reservation.held
             if h.reserved and now < h.window_end
         ]
-        await self._adjust(ops)
 
     # --- reads ----------------------------------------------------------------------
 
@@ -336,6 +358,26 @@ class Limiter:
             await self.backend.adjust(ops)
         except BackendUnavailable as exc:
             self._note_failure(exc, "settle")
+
+    def _adjust_soon(self, ops: list[AdjustOp]) -> None:
+        if not ops:
+            return
+        try:
+            applied = self.backend.adjust_soon(ops)
+        except BackendUnavailable as exc:
+            self._note_failure(exc, "settle")
+            return
+        if applied is not None:
+            applied.add_done_callback(self._adjusted)
+
+    def _adjusted(self, applied) -> None:
+        if applied.cancelled():
+            return
+        exc = applied.exception()
+        if isinstance(exc, BackendUnavailable):
+            self._note_failure(exc, "settle")
+        elif exc is not None:
+            log.error("Settling rate-limit counters failed: %s", exc.__class__.__name__)
 
     def _unavailable(self, pairs, ops, ends, ctx: LimitContext, exc: Exception) -> Decision:
         self._note_failure(exc, "admit")

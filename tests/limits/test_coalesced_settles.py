@@ -6,7 +6,7 @@ import asyncio
 import pytest
 import redis
 
-from guardrails.limits import BackendUnavailable, RedisBackend
+from guardrails.limits import BackendUnavailable, Limiter, RedisBackend
 from guardrails.limits.backends import TOKENS, AdjustOp
 from guardrails.limits.resp import LeanRedis
 from tests.limits.conftest import REDIS_URL, closed_port, ctx, limits, needs_redis
@@ -159,3 +159,58 @@ async def test_every_caller_of_a_batch_gets_backend_unavailable_while_redis_is_u
     finally:
         await backend.close()
     assert [type(o) for o in outcomes] == [BackendUnavailable] * 10
+
+
+async def _poll(read, expected, deadline: float = 5.0):
+    """``read()`` until it returns ``expected`` or the deadline passes; the last value."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while True:
+        value = await read()
+        if value == expected or loop.time() >= end:
+            return value
+        await asyncio.sleep(0.01)
+
+
+async def test_settling_without_waiting_counts_every_token(make_limiter):
+    limiter = make_limiter()
+    rules = limits("token-based-ratelimit", {"totalTokenLimits": [{"count": 10_000}]})
+    decisions = [await limiter.admit(rules, ctx()) for _ in range(50)]
+    for decision in decisions:
+        limiter.settle_soon(decision.reservation, {"total_tokens": 7})
+        limiter.settle_soon(decision.reservation, {"total_tokens": 7})  # idempotent
+
+    async def used():
+        return (await limiter.current_usage(first_counter(rules)))["used"]
+
+    assert await _poll(used, 350) == 350
+
+
+async def test_releasing_without_waiting_frees_the_reservation(make_limiter):
+    limiter = make_limiter()
+    rules = budget(1.0)
+    decision = await limiter.admit(rules, request())
+    assert (await limiter.current_usage(first_counter(rules)))["reserved"] > 0
+    limiter.release_soon(decision.reservation)
+
+    async def reserved():
+        return (await limiter.current_usage(first_counter(rules)))["reserved"]
+
+    assert await _poll(reserved, 0) == 0
+
+
+@pytest.mark.parametrize("cooldown", [1.0, 0.0])
+async def test_a_settle_that_cannot_reach_redis_is_counted_as_a_failure(cooldown):
+    # With a cooldown the settle fails at once; without, when its batch fails to connect.
+    client = LeanRedis(f"redis://127.0.0.1:{closed_port()}/0")
+    limiter = Limiter(RedisBackend(client, cooldown=cooldown))
+    rules = limits("token-based-ratelimit", {"totalTokenLimits": [{"count": 10_000}]})
+    decision = await limiter.admit(rules, ctx())  # fails open: served, counted as a failure
+    assert decision.allowed and limiter.backend_failures == 1
+    limiter.settle_soon(decision.reservation, {"total_tokens": 7})
+
+    async def failures():
+        return limiter.backend_failures
+
+    assert await _poll(failures, 2) == 2
+    await limiter.close()
