@@ -202,7 +202,7 @@ class RedisBackend:
         for op in ops:
             args += (op.kind, op.limit, op.increment, op.ttl_ms)
         try:
-            reply = await self.client.script(_ADMIT, [op.key for op in ops], args)
+            reply = await self.client.script_soon(_ADMIT, [op.key for op in ops], args)
         except self._errors as exc:
             raise self._failed(exc) from exc
         self._down_until = 0.0
