@@ -167,3 +167,22 @@ async def test_the_masked_body_is_what_the_chain_forwards():
     result = await chain_of((NAME, {"email": True})).run_request(chat("a@example.com"), {})
     assert result.body["messages"][0]["content"] == "[EMAIL_0000]"
     assert result.events == [{"policy": NAME, "action": "modified"}]
+
+
+@pytest.mark.parametrize(
+    ("params", "text", "masked"),
+    [
+        ({"email": True}, "no at sign 415-555-2671", "no at sign 415-555-2671"),
+        ({"email": True}, "at jane@example.com", "at [EMAIL_0000]"),
+        ({"phone": True}, "jane@example.com, no digits", "jane@example.com, no digits"),
+        ({"phone": True}, "call 415-555-2671", "call [PHONE_0000]"),
+        ({"ssn": True}, "SSN 123-45-6789", "SSN [SSN_0000]"),
+        ({"email": True, "ssn": True}, "SSN 123-45-6789", "SSN [SSN_0000]"),
+    ],
+)
+async def test_text_that_cannot_hold_an_entity_is_left_alone_and_the_rest_is_masked(
+    params, text, masked
+):
+    body = chat(text)
+    await request_verdict(compiled(NAME, params), body)
+    assert body["messages"][0]["content"] == masked
