@@ -247,10 +247,19 @@ class PIIMaskingRegex(Policy):
 
     def _entity_at(self, data: bytes, start: int, stop: int) -> str:
         entities = self._entities
-        if len(entities) > 1:
-            for name, match in entities:
-                if match(ANCHOR_BOTH, data, start, stop)[0] != NO_MATCH:
-                    return name
+        if len(entities) == 1:
+            return entities[0][0]
+        if self._needs is not None:
+            # Built-in entities only: their matches tell themselves apart without another
+            # pass through RE2 (each costs microseconds once its tables left the CPU cache):
+            # only an email holds an "@", an SSN has exactly 9 digits, a phone number 10 or 11.
+            if 64 in data[start:stop]:  # "@"
+                return "EMAIL"
+            digits = sum(1 for byte in data[start:stop] if 48 <= byte <= 57)
+            return "SSN" if digits == 9 else "PHONE"
+        for name, match in entities:
+            if match(ANCHOR_BOTH, data, start, stop)[0] != NO_MATCH:
+                return name
         return entities[0][0]
 
     async def on_response(self, ctx: ResponseContext) -> Verdict | None:

@@ -186,3 +186,20 @@ async def test_text_that_cannot_hold_an_entity_is_left_alone_and_the_rest_is_mas
     body = chat(text)
     await request_verdict(compiled(NAME, params), body)
     assert body["messages"][0]["content"] == masked
+
+
+@pytest.mark.parametrize(
+    ("value", "entity"),
+    [
+        ("+1 (415) 555-2671", "PHONE"),
+        ("1-415-555-2671", "PHONE"),
+        ("4155552671", "PHONE"),
+        ("123456789", "SSN"),
+        ("123 45 6789", "SSN"),
+        ("j.doe+tag@mail.example.co.uk", "EMAIL"),
+    ],
+)
+async def test_built_in_entities_are_named_by_what_matched(value, entity):
+    body = chat(f"see {value} now")
+    await request_verdict(compiled(NAME, {"email": True, "phone": True, "ssn": True}), body)
+    assert body["messages"][0]["content"] == f"see [{entity}_0000] now"
