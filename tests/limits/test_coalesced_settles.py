@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from guardrails.limits import BackendUnavailable, Limiter, RedisBackend
-from guardrails.limits.backends import TOKENS, AdjustOp
+from guardrails.limits.backends import TOKENS, AdjustOp, AdmitOp
 from guardrails.limits.resp import LeanRedis
 from tests.limits.conftest import REDIS_URL, closed_port, ctx, limits, needs_redis
 
@@ -214,3 +214,19 @@ async def test_a_settle_that_cannot_reach_redis_is_counted_as_a_failure(cooldown
 
     assert await _poll(failures, 2) == 2
     await limiter.close()
+
+
+@needs_redis
+async def test_a_settle_leaves_with_the_next_admit_and_that_admit_sees_it(prefix):
+    client = LeanRedis(REDIS_URL)
+    backend = RedisBackend(client)
+    key = f"{prefix}tokens"
+    await client.execute("PING")
+    before = client.writes
+    settled = backend.adjust_soon([tokens_op(key, 7)])
+    result = await backend.admit([AdmitOp(key, TOKENS, 7, 0, 60_000)])
+    await settled
+    writes = client.writes - before
+    await backend.close()
+    assert writes == 1  # one socket write carried both
+    assert (result.allowed, result.used) == (False, [7])
