@@ -319,6 +319,7 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
     gate = GuardedEvents(adapter, guard)
     intervention: Intervention | None = None
     buf = b""
+    raw_check, marker = gate.raw_check, gate.marker
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     try:
         async for chunk in upstream.content.iter_any():
@@ -334,8 +335,11 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
                 complete, buf = buf, b""  # the usual read: whole events
             else:
                 complete, buf = buf[:cut], buf[cut:]
-            if gate.passes_raw(complete):
-                # The common case on a long stream: relayed as it came, read only for usage.
+            if raw_check is not None and not gate.pending and raw_check(complete):
+                # The common case on a long stream: relayed as it came, read only for usage
+                # (``GuardedEvents.passes_raw``, inlined: this runs for every read).
+                if marker in complete:
+                    gate.read_usage(complete)
                 await send({"type": "http.response.body", "body": complete, "more_body": True})
                 continue
             events = complete.split(b"\n\n")
@@ -397,7 +401,17 @@ class GuardedEvents:
     guard's final release goes out in the last text event's shape.
     """
 
-    __slots__ = ("adapter", "guard", "last", "marker", "pending", "texts", "usage", "verbatim")
+    __slots__ = (
+        "adapter",
+        "guard",
+        "last",
+        "marker",
+        "pending",
+        "raw_check",
+        "texts",
+        "usage",
+        "verbatim",
+    )
 
     def __init__(self, adapter: ProviderAdapter, guard: StreamGuard):
         self.adapter = adapter
@@ -410,20 +424,27 @@ class GuardedEvents:
         # The text of the only text event in ``pending``: released unchanged, that event goes
         # out as the upstream sent it (no re-serialising, the common case on a long stream).
         self.verbatim: str | None = None
+        # The guard's check of raw bytes (None when it cannot judge them raw).
+        self.raw_check = guard.raw_check()
 
     def passes_raw(self, events: bytes) -> bool:
         """Whether these complete raw events (each ending in a blank line) may go out as they
         came: nothing waits and the guard would pass whatever text they carry unchanged.
         When they may, their usage has been read from them."""
-        if self.pending or not self.guard.passes_raw(events):
+        check = self.raw_check
+        if check is None or self.pending or not check(events):
             return False
         if self.marker in events:
-            for raw in events.split(b"\n\n"):
-                if self.marker in raw:
-                    parsed = _event_json(raw)
-                    if parsed is not None:
-                        self.adapter.usage_from_sse_event(parsed, self.usage)
+            self.read_usage(events)
         return True
+
+    def read_usage(self, events: bytes) -> None:
+        """Collect the usage carried by raw events that go out undecoded."""
+        for raw in events.split(b"\n\n"):
+            if self.marker in raw:
+                parsed = _event_json(raw)
+                if parsed is not None:
+                    self.adapter.usage_from_sse_event(parsed, self.usage)
 
     async def event(
         self, raw: bytes, out: list[bytes], try_raw: bool = True

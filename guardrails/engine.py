@@ -19,7 +19,7 @@ usage record. An empty chain costs one attribute check: test ``chain.has_request
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,6 +201,15 @@ class StreamGuard:
                 break
             raw_judges.append(judge.passes_raw)
         self._raw_judges = raw_judges
+
+    def raw_check(self) -> "Callable[[bytes], bool] | None":
+        """``passes_raw`` as cheap as it gets for a relay loop: the only judge's own check
+        when there is one (a stream ends at its first intervention, so the guard's own state
+        adds nothing), None when some judge cannot tell from raw bytes."""
+        checks = self._raw_judges
+        if checks is None:
+            return None
+        return checks[0] if len(checks) == 1 else self.passes_raw
 
     def passes_raw(self, events: bytes) -> bool:
         """Whether every judge would release the text of these raw SSE events unchanged and
