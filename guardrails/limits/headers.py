@@ -16,6 +16,7 @@ remaining share of its limit (the sooner reset on a tie).
 Names are lower-case bytes, ready for an ASGI ``http.response.start`` message.
 """
 
+import functools
 import math
 
 from guardrails.limits.pricing import NANO_PER_USD
@@ -32,24 +33,32 @@ def limit_headers(
     window_seconds: int,
     cost: bool = False,
 ) -> Headers:
-    limit_value = str(limit).encode()
-    remaining_value = str(remaining).encode()
-    reset_in = str(max(0, math.ceil(reset_at - now))).encode()
+    limit_value, policy, cost_limit = _fixed(limit, window_seconds, cost)
+    remaining_value = b"%d" % remaining
     headers = [
         (b"x-ratelimit-limit", limit_value),
         (b"x-ratelimit-remaining", remaining_value),
-        (b"x-ratelimit-reset", str(math.ceil(reset_at)).encode()),
+        (b"x-ratelimit-reset", b"%d" % math.ceil(reset_at)),
         (b"ratelimit-limit", limit_value),
         (b"ratelimit-remaining", remaining_value),
-        (b"ratelimit-reset", reset_in),
-        (b"ratelimit-policy", b"%d;w=%d" % (limit, window_seconds)),
+        (b"ratelimit-reset", b"%d" % max(0, math.ceil(reset_at - now))),
+        policy,
     ]
-    if cost:
-        headers.append((b"x-ratelimit-cost-limit-dollars", b"%.6f" % (limit / NANO_PER_USD)))
+    if cost_limit is not None:
+        headers.append(cost_limit)
         headers.append(
             (b"x-ratelimit-cost-remaining-dollars", b"%.6f" % (remaining / NANO_PER_USD))
         )
     return headers
+
+
+@functools.lru_cache(maxsize=1024)
+def _fixed(limit: int, window_seconds: int, cost: bool):
+    """The values that stay the same for a counter (sent with every admitted request)."""
+    cost_limit = (
+        (b"x-ratelimit-cost-limit-dollars", b"%.6f" % (limit / NANO_PER_USD)) if cost else None
+    )
+    return b"%d" % limit, (b"ratelimit-policy", b"%d;w=%d" % (limit, window_seconds)), cost_limit
 
 
 def retry_after_header(seconds: int) -> tuple[bytes, bytes]:
