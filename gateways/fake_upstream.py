@@ -12,6 +12,7 @@ Test controls travel as request headers (the gateway forwards them):
   x-fake-reply: answer with this text (URL-encoded) instead of the usual one
   x-fake-chunk-size: with echo or a reply, stream the text in pieces of this many characters
                (default 8) instead of ``x-fake-chunks`` pieces
+  x-fake-burst: ``1`` sends a stream's events in one write (as a busy upstream's arrive)
 Every request is recorded (method, path, query, headers, body, and whether its stream was cut
 by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__`` clears them.
 """
@@ -141,6 +142,8 @@ class FakeUpstream:
         watcher = asyncio.get_running_loop().create_task(watch())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE})
+            if headers.get("x-fake-burst") == "1" and not drop:
+                events = [b"".join(events)]
             for index, event in enumerate(events):
                 if record["cut"]:
                     return

@@ -202,3 +202,42 @@ def test_text_after_a_held_placeholder_goes_through_the_guard_until_it_is_releas
     assert out[-1] == b"data: [DONE]\n\n"
     assert out[-3] == events[3] + b"\n\n"  # released unchanged: relayed as it came
     assert gate.usage == {"prompt_tokens": 3, "completion_tokens": 4}
+
+
+class _Reads:
+    """What the relay reads of aiohttp's response: ``content.iter_any()``, here these reads."""
+
+    def __init__(self, reads: list[bytes]):
+        self.content = self
+        self._reads = reads
+
+    async def iter_any(self):
+        for read in self._reads:
+            yield read
+
+
+class _Route:
+    def __init__(self, chain):
+        self.adapter = adapter("openai")
+        self.chain = chain
+
+
+def test_events_read_together_keep_their_order_around_one_that_waits():
+    from gateways.relay import Exchange, _relay_sse_guarded
+
+    chain = compile_chain([PII_ATTACHMENT], [])
+    exchange = Exchange("m")
+    exchange.state = {}
+    body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
+    asyncio.run(chain.run_request(body, exchange.state))
+    escaped = b'data: {"choices":[{"index":0,"delta":{},"note":"\\u00e9"}]}'
+    events = [sse(_chunk("x [y")), escaped, sse(_chunk("z")), b"data: [DONE]"]
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    read = b"".join(e + b"\n\n" for e in events)  # one read, as under load
+    asyncio.run(_relay_sse_guarded(_Reads([read]), _Route(chain), send, exchange, [], lambda: 0))
+    out = b"".join(m.get("body", b"") for m in sent[1:])
+    assert out == read  # nothing to restore: every event as it came, in its order

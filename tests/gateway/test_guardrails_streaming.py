@@ -166,6 +166,21 @@ def test_pii_placeholder_split_across_chunks_is_restored(guarded, upstream):
     assert text == prompt
 
 
+def test_placeholders_are_restored_when_the_whole_stream_arrives_in_one_read(guarded, upstream):
+    prompt = "Contact jane.doe@example.com or john@example.org soon"
+    headers = {**echo(3), "x-fake-burst": "1"}
+    raw = guarded.stream_raw("pii", {"model": MODEL, "messages": chat(prompt)}, **headers)
+    events = [e for e in raw.split(b"\n\n") if e]
+    text = "".join(
+        orjson.loads(e[6:])["choices"][0]["delta"].get("content") or ""
+        for e in events
+        if e.startswith(b"data: {") and orjson.loads(e[6:])["choices"]
+    )
+    assert text == prompt
+    assert events[-1] == b"data: [DONE]"
+    assert b'"usage"' in events[-2]
+
+
 def test_guarded_stream_keeps_usage_and_done_at_the_end(guarded, upstream):
     raw = guarded.stream_raw("pii", {"model": MODEL, "messages": chat("a b c")}, **echo(1))
     events = [e for e in raw.split(b"\n\n") if e]
