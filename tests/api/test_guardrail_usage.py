@@ -12,18 +12,7 @@ import redis
 from guardrails.limits import LimitContext, Limiter, RedisBackend, compile_limits
 from tests.api import expect
 from tests.factories import GuardrailFactory, api_key
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def redis_reachable() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not redis_reachable(), reason="Redis is not reachable")
+from tests.limits.conftest import REDIS_URL, needs_redis
 
 
 @pytest.fixture
