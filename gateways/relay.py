@@ -220,14 +220,18 @@ async def _relay_whole(
             exchange.model = route.adapter.response_model(parsed)
         if guarded:
             state = exchange.state if exchange.state is not None else {}
-            result = await route.chain.run_response(parsed, state)
+            result = route.chain.run_response_raw(data, state)
+            if result is None:
+                result = await route.chain.run_response(parsed, state)
+                if result.modified and result.intervention is None:
+                    result.body = orjson.dumps(result.body)
             exchange.note_guardrails(result.events, Direction.RESPONSE)
             if result.intervention is not None:
                 await _replace_with_intervention(route, send, exchange, result.intervention)
                 stop_watch()
                 return
             if result.modified:
-                data = orjson.dumps(result.body)
+                data = result.body
     headers.append((b"content-length", str(len(data)).encode()))
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     stop_watch()

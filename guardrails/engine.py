@@ -18,6 +18,7 @@ usage record. An empty chain costs one attribute check: test ``chain.has_request
 ``has_response`` before parsing any body.
 """
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -117,6 +118,7 @@ class Chain:
     chain; responses run the provider chain then the proxy chain."""
 
     __slots__ = (
+        "_raw_response_hooks",
         "_request_hooks",
         "_response_hooks",
         "has_request",
@@ -130,9 +132,16 @@ class Chain:
         self.response_policies = tuple(response_policies)
         self.has_request = bool(self.request_policies)
         self.has_response = bool(self.response_policies)
-        # Bound hooks looked up once per snapshot rather than per request.
-        self._request_hooks = tuple((p, p.on_request) for p in self.request_policies)
-        self._response_hooks = tuple((p, p.on_response) for p in self.response_policies)
+        # Bound hooks looked up once per snapshot rather than per request, each with whether
+        # it must be awaited, and each policy's event rows built once.
+        self._request_hooks = tuple(_hook(p, p.on_request) for p in self.request_policies)
+        self._response_hooks = tuple(_hook(p, p.on_response) for p in self.response_policies)
+        self._raw_response_hooks = (
+            tuple(_hook(p, p.on_response_raw) for p in self.response_policies)
+            if self.response_policies
+            and all(p.on_response_raw is not None for p in self.response_policies)
+            else None
+        )
 
     def __bool__(self) -> bool:
         return self.has_request or self.has_response
@@ -143,27 +152,53 @@ class Chain:
     async def run_response(self, body: Any, state: dict[str, Any]) -> ChainResult:
         return await self._run(self._response_hooks, ResponseContext(body, state))
 
-    async def _run(self, hooks: tuple[tuple[Policy, Any], ...], ctx: RequestContext) -> ChainResult:
+    def run_response_raw(self, data: bytes, state: dict[str, Any]) -> ChainResult | None:
+        """The response phase on a plain response's raw JSON, when every response policy can
+        work on it: ``result.body`` is the bytes to send. None when some policy needs the
+        parsed body: then run ``run_response`` on it instead."""
+        hooks = self._raw_response_hooks
+        if hooks is None:
+            return None
+        result = ChainResult(data)
+        events = result.events
+        for policy, hook, _, rows in hooks:
+            try:
+                out = hook(data, state)
+            except Exception:
+                result.intervention = _failure(policy, Direction.RESPONSE)
+                events.append(rows[Action.INTERVENED])
+                return result
+            if out is None:
+                return None
+            if out is data:
+                events.append(rows[Action.PASSED])
+            else:
+                data, result.modified = out, True
+                events.append(rows[Action.MODIFIED])
+        result.body = data
+        return result
+
+    async def _run(self, hooks: tuple["_Hook", ...], ctx: RequestContext) -> ChainResult:
         result = ChainResult(ctx.body)
         if not hooks:
             return result
         events = result.events
-        for policy, hook in hooks:
+        for policy, hook, awaited, rows in hooks:
             try:
-                verdict = await hook(ctx)
+                verdict = (await hook(ctx)) if awaited else hook(ctx)
             except Exception:
                 result.intervention = _failure(policy, ctx.direction)
-                events.append({"policy": policy.name, "action": Action.INTERVENED})
+                events.append(rows[Action.INTERVENED])
                 break
             if verdict is None or verdict.action == Action.PASSED:
-                events.append({"policy": policy.name, "action": Action.PASSED})
+                events.append(rows[Action.PASSED])
             elif verdict.intervened:
                 result.intervention = _intervention(policy, ctx.direction, verdict)
-                events.append({"policy": policy.name, "action": Action.INTERVENED})
+                events.append(rows[Action.INTERVENED])
                 break
             else:
                 result.modified = True
-                events.append({"policy": policy.name, "action": Action.MODIFIED})
+                events.append(rows[Action.MODIFIED])
         result.body = ctx.body
         return result
 
@@ -175,6 +210,19 @@ class Chain:
             if judge is not None:
                 judges.append((policy, judge))
         return StreamGuard(judges, self.response_policies)
+
+
+_Hook = tuple[Policy, Callable[[RequestContext], Any], bool, dict[str, dict[str, str]]]
+
+
+def _hook(policy: Policy, hook: Callable[[RequestContext], Any]) -> _Hook:
+    """A policy's hook with whether it is async and its event rows by action (shared, read
+    only: whoever keeps one copies it)."""
+    rows = {
+        action: {"policy": policy.name, "action": action}
+        for action in (Action.PASSED, Action.MODIFIED, Action.INTERVENED)
+    }
+    return policy, hook, inspect.iscoroutinefunction(hook), rows
 
 
 EMPTY_CHAIN = Chain([], [])

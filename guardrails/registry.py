@@ -7,10 +7,17 @@ complete, checked parameters. ``Policy.compile`` turns them into a ready instanc
 snapshot (regexes, JSONPaths and schemas pre-compiled); the gateway only calls its hooks.
 
 Hooks on a compiled instance, each optional:
-- ``async on_request(ctx: RequestContext) -> Verdict | None`` (None means passed);
-- ``async on_response(ctx: ResponseContext) -> Verdict | None``;
+- ``on_request(ctx: RequestContext) -> Verdict | None`` (None means passed);
+- ``on_response(ctx: ResponseContext) -> Verdict | None``;
+  each a plain method, or ``async`` when it waits on I/O (the URL guardrail): the chain calls
+  plain ones without creating a coroutine, which matters on a path run per request;
 - ``stream_judge(ctx: ResponseContext) -> StreamJudge | None`` for streamed responses, judging
-  the plain text deltas the data plane extracts from the SSE events.
+  the plain text deltas the data plane extracts from the SSE events;
+- ``on_response_raw(data: bytes, state) -> bytes | None``, for a policy that can do its
+  response work on the raw JSON bytes (restoring placeholders): the bytes to send (the same
+  object when unchanged), or None when it needs the parsed body after all. When every
+  response policy of a chain has one, a plain JSON response is never parsed for them nor
+  serialised again.
 """
 
 from collections.abc import Iterable
@@ -176,15 +183,18 @@ class Policy:
     def setup(self, params: dict[str, Any]) -> None:
         """Pre-compile what the hooks need; may narrow ``applies_to_request/response``."""
 
-    async def on_request(self, ctx: RequestContext) -> Verdict | None:
+    def on_request(self, ctx: RequestContext) -> Verdict | None:
         return None
 
-    async def on_response(self, ctx: ResponseContext) -> Verdict | None:
+    def on_response(self, ctx: ResponseContext) -> Verdict | None:
         return None
 
     def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
         """A judge for one streamed response, or None when there is nothing to do for it."""
         return None
+
+    # ``on_response_raw(data, state) -> bytes | None``; see the module docstring.
+    on_response_raw: Any = None
 
     @classmethod
     def validate_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class Section:
     invert: bool
     show_assessment: bool
     compiled: Any = None  # whatever the policy pre-compiles for this direction
+    finder: Any = None  # a policy's fast path, when its parameters allow one
 
 
 class ContentGuardrail(Policy):
@@ -130,23 +131,24 @@ class ContentGuardrail(Policy):
         """Pre-compile per-section data (a regex, a schema); stored as ``section.compiled``."""
         return None
 
-    async def on_request(self, ctx: RequestContext) -> Verdict | None:
-        return await self._judge_body(self.request, ctx.body)
+    def on_request(self, ctx: RequestContext) -> Verdict | None:
+        return self._judge_body(self.request, ctx.body)
 
-    async def on_response(self, ctx: ResponseContext) -> Verdict | None:
-        return await self._judge_body(self.response, ctx.body)
+    def on_response(self, ctx: ResponseContext) -> Verdict | None:
+        return self._judge_body(self.response, ctx.body)
 
-    async def _judge_body(self, section: Section | None, body: Any) -> Verdict | None:
+    def _judge_body(self, section: Section | None, body: Any) -> Verdict | None:
         if section is None:
             return None
         try:
             text = section.path.text(body)
         except PathProblem as problem:
             return path_violation(section, problem)
-        return await self.judge_text(section, text)
+        return self.judge_text(section, text)
 
-    async def judge_text(self, section: Section, text: str) -> Verdict | None:
-        """Judge the whole text of one direction; None when it passes."""
+    def judge_text(self, section: Section, text: str) -> Verdict | None:
+        """Judge the whole text of one direction; None when it passes. (A guardrail that
+        waits on I/O overrides the hooks with ``async`` ones, as the URL guardrail does.)"""
         raise NotImplementedError
 
     def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
@@ -177,7 +179,7 @@ class WholeTextJudge(StreamJudge):
     async def finish(self) -> StreamStep:
         text = "".join(self.parts)
         self.parts = []
-        verdict = await self.policy.judge_text(self.section, text)
+        verdict = self.policy.judge_text(self.section, text)
         if verdict is not None and verdict.intervened:
             return StreamStep("", verdict)
         return StreamStep(text)

@@ -132,7 +132,7 @@ class CountingGuardrail(ContentGuardrail):
     def count(self, text: str) -> int:
         return self.counter().add(text)
 
-    async def judge_text(self, section: Section, text: str) -> Verdict | None:
+    def judge_text(self, section: Section, text: str) -> Verdict | None:
         n = self.count(text)
         inside = section.params["min"] <= n <= section.params["max"]
         return None if inside != section.invert else self.violation(section)

@@ -79,7 +79,7 @@ class JSONSchemaGuardrail(ContentGuardrail):
     def prepare(self, section: Section) -> Any:
         return Draft7Validator(load_schema(section.params["schema"]))
 
-    async def _judge_body(self, section: Section | None, body: Any) -> Verdict | None:
+    def _judge_body(self, section: Section | None, body: Any) -> Verdict | None:
         if section is None:
             return None
         if section.path.is_root:
@@ -90,10 +90,10 @@ class JSONSchemaGuardrail(ContentGuardrail):
             return path_violation(section, problem)
         value = matches[0].value
         if isinstance(value, str):
-            return await self.judge_text(section, value)
+            return self.judge_text(section, value)
         return self.judge_value(section, value)
 
-    async def judge_text(self, section: Section, text: str) -> Verdict | None:
+    def judge_text(self, section: Section, text: str) -> Verdict | None:
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError as exc:

@@ -12,6 +12,7 @@ since the request could otherwise leave with PII unmasked.
 import re
 from typing import Any
 
+import orjson
 from re2._re2 import RE2, CharLenToBytes
 
 from guardrails.catalog.content import REQUEST_JSON_PATH
@@ -56,6 +57,7 @@ _PLACEHOLDER_START = re.compile(r"\[[A-Z_]*[0-9a-f]{0,4}\Z")
 LOOK_AHEAD = 64
 _BACKSLASH = ord("\\")
 _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
+_DIGITS = b"0123456789"
 
 
 def _detector(title: str) -> dict[str, Any]:
@@ -163,6 +165,7 @@ class PIIMaskingRegex(Policy):
         # Most prompts hold no PII: without custom entities, text that has neither an "@"
         # (every email) nor a digit (every phone number and SSN) is passed without RE2.
         self._needs: tuple[str, ...] | None = None
+        self._more: Any = None
         if not params["customPIIEntities"]:
             needs = []
             if params["email"]:
@@ -170,11 +173,14 @@ class PIIMaskingRegex(Policy):
             if params["phone"] or params["ssn"]:
                 needs.extend("0123456789")
             self._needs = tuple(needs)
+            # After a match, a rest of the text without any of them holds no further match:
+            # a search for one character spares the last (fruitless) pass of RE2.
+            self._more = re.compile(b"[" + re.escape("".join(needs).encode()) + b"]").search
         self.path = compile_path(params["jsonPath"])
         self.redact = params["redactPII"]
         self.applies_to_response = not self.redact
 
-    async def on_request(self, ctx: RequestContext) -> Verdict | None:
+    def on_request(self, ctx: RequestContext) -> Verdict | None:
         matches = self.path.find(ctx.body)
         if not matches:
             reason = f"No value found at JSONPath '{self.path.expression}'."
@@ -221,7 +227,7 @@ class PIIMaskingRegex(Policy):
                 pieces.append(self._placeholder(data, start, stop, mapping))
             last = stop
             # As the binding does: after an empty match, step over one character.
-            if pos == end:
+            if pos == end or (needs is not None and self._more(data, stop) is None):
                 break
             pos = pos + CharLenToBytes(data, pos, 1) if pos == stop else stop
             spans = match(UNANCHORED, data, pos, end)
@@ -235,8 +241,8 @@ class PIIMaskingRegex(Policy):
 
     def _placeholder(self, data: bytes, start: int, stop: int, mapping: "PlaceholderMap") -> bytes:
         original = data[start:stop].decode()
-        if not original or PLACEHOLDER.fullmatch(original):
-            return original.encode()
+        if original[:1] == "[" and PLACEHOLDER.fullmatch(original):
+            return data[start:stop]
         placeholder = mapping.placeholders.get(original)
         if placeholder is None:
             entity = self._entity_at(data, start, stop)
@@ -255,18 +261,34 @@ class PIIMaskingRegex(Policy):
             # only an email holds an "@", an SSN has exactly 9 digits, a phone number 10 or 11.
             if 64 in data[start:stop]:  # "@"
                 return "EMAIL"
-            digits = sum(1 for byte in data[start:stop] if 48 <= byte <= 57)
+            span = data[start:stop]
+            digits = len(span) - len(span.translate(None, _DIGITS))
             return "SSN" if digits == 9 else "PHONE"
         for name, match in entities:
             if match(ANCHOR_BOTH, data, start, stop)[0] != NO_MATCH:
                 return name
         return entities[0][0]
 
-    async def on_response(self, ctx: ResponseContext) -> Verdict | None:
+    def on_response(self, ctx: ResponseContext) -> Verdict | None:
         mapping = ctx.state.get(self.key)
         if not mapping or not isinstance(ctx.body, dict | list):
             return None
         return MODIFIED if _restore_all(ctx.body, mapping.originals) else None
+
+    def on_response_raw(self, data: bytes, state: dict[str, Any]) -> bytes | None:
+        """The raw JSON response with its placeholders restored, without parsing it or
+        serialising it again; None when only the parsed body will do: a ``\\u`` escape
+        could spell a placeholder, or an original holding a ``[`` could make one."""
+        mapping = state.get(self.key)
+        if not mapping or b"[" not in data:
+            return data
+        pairs = mapping.raw_pairs()
+        if pairs is None or (b"\\" in data and b"\\u" in data):
+            return None
+        for placeholder, original in pairs:
+            if placeholder in data:
+                data = data.replace(placeholder, original)
+        return data
 
     def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
         mapping = ctx.state.get(self.key)
@@ -276,14 +298,29 @@ class PIIMaskingRegex(Policy):
 class PlaceholderMap:
     """One request's placeholders, kept in its state between the request and the response."""
 
-    __slots__ = ("originals", "placeholders")
+    __slots__ = ("_raw", "originals", "placeholders")
 
     def __init__(self) -> None:
         self.placeholders: dict[str, str] = {}  # original -> placeholder
         self.originals: dict[str, str] = {}  # placeholder -> original
+        self._raw: list[tuple[bytes, bytes]] | bool | None = False
 
     def __bool__(self) -> bool:
         return bool(self.originals)
+
+    def raw_pairs(self) -> list[tuple[bytes, bytes]] | None:
+        """Each placeholder and its original as they appear in JSON text, or None when an
+        original holds a ``[`` (replacing one after another could then restore a placeholder
+        that an earlier original brought in, where the single pass over the text does not)."""
+        if self._raw is False:
+            if any("[" in original for original in self.originals.values()):
+                self._raw = None
+            else:
+                self._raw = [
+                    (placeholder.encode(), orjson.dumps(original)[1:-1])
+                    for placeholder, original in self.originals.items()
+                ]
+        return self._raw
 
 
 def restore(text: str, originals: dict[str, str]) -> str:

@@ -21,10 +21,13 @@ from guardrails.catalog.content import (
     RESPONSE_JSON_PATH,
     ContentGuardrail,
     Section,
+    path_violation,
     section_schema,
     sections_schema,
 )
+from guardrails.jsonpath import PathProblem
 from guardrails.registry import (
+    RequestContext,
     ResponseContext,
     StreamJudge,
     StreamMode,
@@ -111,6 +114,21 @@ class URLGuardrail(ContentGuardrail):
     parameters_schema = sections_schema(
         _url_section(REQUEST_JSON_PATH, False), _url_section(RESPONSE_JSON_PATH, True)
     )
+
+    async def on_request(self, ctx: RequestContext) -> Verdict | None:
+        return await self._judge_body_async(self.request, ctx.body)
+
+    async def on_response(self, ctx: ResponseContext) -> Verdict | None:
+        return await self._judge_body_async(self.response, ctx.body)
+
+    async def _judge_body_async(self, section: Section | None, body: Any) -> Verdict | None:
+        if section is None:
+            return None
+        try:
+            text = section.path.text(body)
+        except PathProblem as problem:
+            return path_violation(section, problem)
+        return await self.judge_text(section, text)
 
     async def judge_text(self, section: Section, text: str) -> Verdict | None:
         urls = extract_urls(text)

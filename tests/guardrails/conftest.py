@@ -1,6 +1,7 @@
 """Helpers for the guardrail unit tests: compile a policy, run its hooks, stream text through
 it, and a small HTTP server on loopback for the URL guardrail."""
 
+import inspect
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,11 +30,13 @@ def completion(content: Any) -> dict[str, Any]:
 
 
 async def request_verdict(policy: Policy, body: Any, state: dict | None = None) -> Verdict | None:
-    return await policy.on_request(RequestContext(body, {} if state is None else state))
+    verdict = policy.on_request(RequestContext(body, {} if state is None else state))
+    return await verdict if inspect.isawaitable(verdict) else verdict
 
 
 async def response_verdict(policy: Policy, body: Any, state: dict | None = None) -> Verdict | None:
-    return await policy.on_response(ResponseContext(body, {} if state is None else state))
+    verdict = policy.on_response(ResponseContext(body, {} if state is None else state))
+    return await verdict if inspect.isawaitable(verdict) else verdict
 
 
 def chain_of(*policies: tuple[str, dict[str, Any]], provider: tuple = ()) -> Chain:

@@ -10,7 +10,7 @@ from guardrails.engine import (
     compile_chain,
     intervention_body,
 )
-from guardrails.registry import Phase, Policy
+from guardrails.registry import MODIFIED, Phase, Policy
 from tests.factories import GuardrailFactory, ProxyFactory
 from tests.guardrails.conftest import chain_of, chat, completion
 
@@ -146,3 +146,33 @@ def test_a_deployment_snapshot_compiles_into_a_chain(db):
     chain = compile_chain(guardrails["proxy"], guardrails["provider"])
     result = asyncio.run(chain.run_request(chat("one two three"), {}))
     assert result.intervention.policy == "word-count-guardrail"
+
+
+class Appending(Policy):
+    """Appends its mark to the prompt, from a plain hook or (``awaits``) an async one."""
+
+    name = "appending"
+    display_name = "Appending"
+    phases = frozenset({Phase.REQUEST})
+
+    def setup(self, params):
+        self.mark = params["mark"]
+
+    def on_request(self, ctx):
+        ctx.body["messages"][-1]["content"] += self.mark
+        return MODIFIED
+
+
+class AwaitingAppending(Appending):
+    async def on_request(self, ctx):
+        await asyncio.sleep(0)
+        return super().on_request(ctx)
+
+
+async def test_plain_and_async_hooks_run_in_attachment_order():
+    chain = Chain(
+        [Appending({"mark": "1"}), AwaitingAppending({"mark": "2"}), Appending({"mark": "3"})], []
+    )
+    result = await chain.run_request(chat("x"), {})
+    assert result.body["messages"][-1]["content"] == "x123"
+    assert [e["action"] for e in result.events] == ["modified"] * 3

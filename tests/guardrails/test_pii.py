@@ -1,3 +1,6 @@
+from typing import Any
+
+import orjson
 import pytest
 
 from config.errors import ValidationFailed
@@ -203,3 +206,92 @@ async def test_built_in_entities_are_named_by_what_matched(value, entity):
     body = chat(f"see {value} now")
     await request_verdict(compiled(NAME, {"email": True, "phone": True, "ssn": True}), body)
     assert body["messages"][0]["content"] == f"see [{entity}_0000] now"
+
+
+async def _masked_state(prompt: str, params: dict | None = None) -> tuple[Any, dict]:
+    chain = chain_of((NAME, params or {"email": True, "phone": True}))
+    state: dict = {}
+    await chain.run_request(chat(prompt), state)
+    return chain, state
+
+
+async def test_a_plain_response_is_restored_in_its_raw_bytes():
+    chain, state = await _masked_state("write to jane@example.com or call 415-555-2671")
+    raw = b'{"choices": [{"message": {"content": "Wrote [EMAIL_0000], called [PHONE_0001]."}}]}'
+    result = chain.run_response_raw(raw, state)
+    assert result.body == (
+        b'{"choices": [{"message": {"content": "Wrote jane@example.com, called 415-555-2671."}}]}'
+    )
+    assert result.modified
+    assert result.events == [{"policy": NAME, "action": "modified"}]
+
+
+async def test_a_raw_response_without_placeholders_goes_out_as_it_came():
+    chain, state = await _masked_state("write to jane@example.com")
+    raw = b'{"choices": [{"message": {"content": "Done [1]."}}]}'
+    result = chain.run_response_raw(raw, state)
+    assert result.body is raw
+    assert not result.modified
+    assert result.events == [{"policy": NAME, "action": "passed"}]
+
+
+async def test_an_original_is_escaped_for_the_json_it_goes_back_into():
+    params = {"customPIIEntities": [{"piiEntity": "QUOTED", "piiRegex": '"[a-z]+\\\\[a-z]+"'}]}
+    chain, state = await _masked_state('say "ab\\cd" twice', params)
+    raw = orjson.dumps(completion("It said [QUOTED_0000]."))
+    result = chain.run_response_raw(raw, state)
+    assert orjson.loads(result.body) == completion('It said "ab\\cd".')
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "\\u005bEMAIL_0000] and [EMAIL_0000]",  # a placeholder spelled with an escape
+        "caf\\u00e9 [EMAIL_0000]",  # any \u escape: only the parsed body can tell
+    ],
+)
+async def test_escaped_text_is_restored_from_the_parsed_body(content):
+    chain, state = await _masked_state("write to jane@example.com")
+    raw = b'{"choices": [{"message": {"content": "' + content.encode() + b'"}}]}'
+    assert chain.run_response_raw(raw, state) is None
+    body = orjson.loads(raw)
+    result = await chain.run_response(body, state)
+    restored = body["choices"][0]["message"]["content"]
+    assert restored.count("jane@example.com") == content.count("EMAIL_0000")
+    assert result.modified
+
+
+async def test_originals_that_hold_a_bracket_are_restored_from_the_parsed_body():
+    # Replacing the placeholders one after another could restore "[B_0001]" inside the first
+    # original, where restoring the parsed text in one pass does not.
+    params = {
+        "customPIIEntities": [
+            {"piiEntity": "A", "piiRegex": "<[^>]+>"},
+            {"piiEntity": "B", "piiRegex": "#[0-9]+"},
+        ]
+    }
+    chain, state = await _masked_state("see <x[B_0001]y> and #7", params)
+    raw = orjson.dumps(completion("[A_0000] [B_0001]"))
+    assert chain.run_response_raw(raw, state) is None
+    body = orjson.loads(raw)
+    await chain.run_response(body, state)
+    assert body["choices"][0]["message"]["content"] == "<x[B_0001]y> #7"
+
+
+async def test_a_chain_with_a_response_guardrail_that_needs_the_parsed_body_has_no_raw_path():
+    chain = chain_of(
+        (NAME, {"email": True}),
+        ("word-count-guardrail", {"response": {"enabled": True, "max": 100}}),
+    )
+    state: dict = {}
+    await chain.run_request(chat("write to jane@example.com"), state)
+    assert chain.run_response_raw(orjson.dumps(completion("[EMAIL_0000]")), state) is None
+
+
+async def test_masking_stops_after_the_last_entity_and_still_finds_every_one():
+    policy = compiled(NAME, {"email": True, "phone": True, "ssn": True})
+    body = chat("a@b.io 415-555-2671 tail without any, then 123-45-6789 and c@d.io end")
+    await request_verdict(policy, body)
+    assert body["messages"][0]["content"] == (
+        "[EMAIL_0000] [PHONE_0001] tail without any, then [SSN_0002] and [EMAIL_0003] end"
+    )
