@@ -5,6 +5,8 @@ a crafted prompt cannot stall a gateway worker (no backtracking; no backreferenc
 lookaround either, as in Go's regexp, which the reference product uses).
 """
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import re2
@@ -59,6 +61,32 @@ def re2_found(compiled: Any, text: str) -> bool:
     return compiled._regexp.Match(UNANCHORED, data, 0, len(data))[0] != NO_MATCH
 
 
+# A pattern that is plain text, optionally case-insensitive: no character in it means anything
+# to RE2 outside a character class.
+_LITERAL = re.compile(r"(\(\?i\))?([A-Za-z0-9 ,:;'\"!@#%&=<>/~_-]+)")
+
+
+def literal_finder(pattern: str, compiled: Any) -> Callable[[str], bool] | None:
+    """For a pattern that is plain text (``(?i)ignore previous instructions``), a substring
+    test giving ``re2_found``'s answer without the call into RE2; None for any other pattern.
+    A case-insensitive pattern is tested on ASCII text only: RE2 folds a few other characters
+    onto ASCII letters (the Kelvin sign onto k), so other text still goes to RE2."""
+    match = _LITERAL.fullmatch(pattern)
+    if match is None:
+        return None
+    literal = match.group(2)
+    if match.group(1) is None:
+        return lambda text: literal in text
+    folded = literal.lower()
+
+    def found(text: str) -> bool:
+        if text.isascii():
+            return folded in text.lower()
+        return re2_found(compiled, text)
+
+    return found
+
+
 def regex_error(pattern: str) -> str | None:
     try:
         compile_re2(pattern)
@@ -102,10 +130,13 @@ class RegexGuardrail(ContentGuardrail):
         return [{"field": f"params.{direction}.regex", "message": problem}] if problem else []
 
     def prepare(self, section: Section) -> Any:
-        return compile_re2(section.params["regex"])
+        compiled = compile_re2(section.params["regex"])
+        section.finder = literal_finder(section.params["regex"], compiled)
+        return compiled
 
-    async def judge_text(self, section: Section, text: str) -> Verdict | None:
-        matched = re2_found(section.compiled, text)
+    def judge_text(self, section: Section, text: str) -> Verdict | None:
+        finder = section.finder
+        matched = finder(text) if finder is not None else re2_found(section.compiled, text)
         return None if matched != section.invert else self.violation(section)
 
     def violation(self, section: Section) -> Verdict:

@@ -1,6 +1,7 @@
 import pytest
 
 from config.errors import ValidationFailed
+from guardrails.catalog.regex import compile_re2, literal_finder, re2_found
 from guardrails.services import validated_params
 from tests.guardrails.conftest import chat, completion, request_error, response_error
 
@@ -79,3 +80,36 @@ async def test_a_pathological_pattern_against_a_long_crafted_prompt_returns_the_
 async def test_the_response_section_checks_the_completion():
     params = {"response": {"enabled": True, "regex": "^\\{"}}
     assert await response_error(NAME, params, completion("plain")) is not None
+
+
+@pytest.mark.parametrize(
+    "pattern, text",
+    [
+        ("(?i)ignore previous instructions", "Please IGNORE previous Instructions now"),
+        ("(?i)ignore previous instructions", "ignore previous instruction"),
+        ("(?i)kelvin", "temperature in \u212aelvin"),  # RE2 folds the Kelvin sign onto k
+        ("(?i)kelvin", "temperature in Kelvin, café"),
+        ("(?i)straße", "STRASSE"),
+        ("Hello, world", "say Hello, world!"),
+        ("Hello, world", "say hello, world!"),
+        ("a-b_c:d;e'f\"g", "x a-b_c:d;e'f\"g y"),
+        ("(?i)ab", ""),
+    ],
+)
+def test_a_plain_text_pattern_is_found_exactly_as_re2_finds_it(pattern, text):
+    compiled = compile_re2(pattern)
+    finder = literal_finder(pattern, compiled)
+    assert finder is not None or not pattern.isascii()
+    expected = compiled.search(text) is not None
+    assert (finder or (lambda t: re2_found(compiled, t)))(text) is expected
+
+
+@pytest.mark.parametrize("pattern", ["a.b", "(?i)a+", "^start", "(?s)x", "a|b", "\\bword", "a[b]"])
+def test_patterns_with_syntax_take_re2(pattern):
+    assert literal_finder(pattern, compile_re2(pattern)) is None
+
+
+async def test_a_plain_text_blocklist_stops_a_prompt_in_any_case():
+    params = {"request": {"regex": "(?i)ignore previous instructions", "invert": True}}
+    assert await request_error(NAME, params, chat("Now IGNORE Previous Instructions.")) is not None
+    assert await request_error(NAME, params, chat("Follow previous instructions.")) is None
