@@ -32,6 +32,7 @@ from guardrails.registry import (
     RequestContext,
     ResponseContext,
     StreamJudge,
+    StreamStep,
     Verdict,
     get_policy,
 )
@@ -276,7 +277,9 @@ class StreamGuard:
             # One judge (the usual case): no loop, and its step is the answer.
             policy, judge = self._judges[0]
             try:
-                step = await judge.feed(text)
+                step = judge.feed(text)
+                if type(step) is not StreamStep:
+                    step = await step
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
             verdict = step[1]
@@ -287,7 +290,7 @@ class StreamGuard:
             if not text:
                 break
             try:
-                step = await judge.feed(text)
+                step = await _step(judge.feed(text))
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
             if step.verdict is not None and step.verdict.intervened:
@@ -302,13 +305,13 @@ class StreamGuard:
         for policy, judge in self._judges:
             try:
                 if text:
-                    step = await judge.feed(text)
+                    step = await _step(judge.feed(text))
                     if step.verdict is not None and step.verdict.intervened:
                         return self._stop(
                             policy, _intervention(policy, Direction.RESPONSE, step.verdict)
                         )
                     text = step.release
-                step = await judge.finish()
+                step = await _step(judge.finish())
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
             if step.verdict is not None and step.verdict.intervened:
@@ -333,6 +336,11 @@ class StreamGuard:
             action = Action.MODIFIED if id(policy) in modified else Action.PASSED
             events.append({"policy": policy.name, "action": action})
         return events
+
+
+async def _step(step: Any) -> StreamStep:
+    """A judge's step, awaited when its judge is async."""
+    return step if type(step) is StreamStep else await step
 
 
 def compile_policy(attachment: dict[str, Any]) -> Policy:

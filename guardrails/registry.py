@@ -125,7 +125,10 @@ class StreamStep(NamedTuple):
 
 
 class StreamJudge:
-    """Judges one streamed response, delta by delta. One instance per response."""
+    """Judges one streamed response, delta by delta. One instance per response.
+
+    ``feed`` and ``finish`` are plain methods, or ``async`` ones when judging waits on I/O
+    (the URL guardrail): the stream guard awaits only what returns an awaitable."""
 
     modified: bool = False
 
@@ -138,10 +141,10 @@ class StreamJudge:
         event through ``feed``."""
         return False
 
-    async def feed(self, text: str) -> StreamStep:
+    def feed(self, text: str) -> StreamStep:
         raise NotImplementedError
 
-    async def finish(self) -> StreamStep:
+    def finish(self) -> StreamStep:
         raise NotImplementedError
 
 

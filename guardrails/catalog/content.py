@@ -172,11 +172,11 @@ class WholeTextJudge(StreamJudge):
         self.section = section
         self.parts: list[str] = []
 
-    async def feed(self, text: str) -> StreamStep:
+    def feed(self, text: str) -> StreamStep:
         self.parts.append(text)
         return StreamStep("")
 
-    async def finish(self) -> StreamStep:
+    def finish(self) -> StreamStep:
         text = "".join(self.parts)
         self.parts = []
         verdict = self.policy.judge_text(self.section, text)

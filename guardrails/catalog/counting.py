@@ -179,7 +179,7 @@ class RangeJudge(StreamJudge):
             self.held = []
         return StreamStep(text)
 
-    async def feed(self, text: str) -> StreamStep:
+    def feed(self, text: str) -> StreamStep:
         if self.decided:
             return StreamStep(text)
         n = self.counter.add(text)
@@ -195,7 +195,7 @@ class RangeJudge(StreamJudge):
         self.held.append(text)
         return StreamStep("")
 
-    async def finish(self) -> StreamStep:
+    def finish(self) -> StreamStep:
         if self.decided:
             return StreamStep("")
         n = self.counter.value

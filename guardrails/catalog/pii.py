@@ -55,6 +55,8 @@ PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9a-f]{4}\]")
 # The unfinished start of a placeholder at the end of a streamed delta.
 _PLACEHOLDER_START = re.compile(r"\[[A-Z_]*[0-9a-f]{0,4}\Z")
 LOOK_AHEAD = 64
+# In raw SSE events: a "[" that could open text (not "[{", "[]" or "[DONE]").
+_TEXT_BRACKET = re.compile(rb"\[(?![{\]]|DONE\])").search
 _BACKSLASH = ord("\\")
 _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 _DIGITS = b"0123456789"
@@ -362,14 +364,7 @@ class PlaceholderJudge(StreamJudge):
         # no placeholder and ends in no unfinished one.
         if self.held or (_BACKSLASH in event and b"\\u" in event):
             return False
-        find = event.find
-        at = find(b"[")
-        while at != -1:
-            follows = event[at + 1 : at + 2]
-            if follows != b"{" and follows != b"]" and not event.startswith(b"[DONE]", at):
-                return False
-            at = find(b"[", at + 1)
-        return True
+        return _TEXT_BRACKET(event) is None
 
     def _restore(self, text: str) -> str:
         restored = restore(text, self.originals)
@@ -377,7 +372,7 @@ class PlaceholderJudge(StreamJudge):
             self.modified = True
         return restored
 
-    async def feed(self, text: str) -> StreamStep:
+    def feed(self, text: str) -> StreamStep:
         if not self.held and "[" not in text:
             # Nothing held and no placeholder can start here: the text goes out unchanged.
             # (``StreamStep(text)``, minus the named tuple's Python-level constructor.)
@@ -390,6 +385,6 @@ class PlaceholderJudge(StreamJudge):
             self.held = ""
         return StreamStep(self._restore(buf))
 
-    async def finish(self) -> StreamStep:
+    def finish(self) -> StreamStep:
         held, self.held = self.held, ""
         return StreamStep(self._restore(held))

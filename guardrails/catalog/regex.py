@@ -168,7 +168,7 @@ class BlocklistJudge(StreamJudge):
         self.held = ""
         self.context = ""  # the last released character, so ^ and \b read correctly
 
-    async def feed(self, text: str) -> StreamStep:
+    def feed(self, text: str) -> StreamStep:
         buf = self.context + self.held + text
         start = len(self.context)
         cut = max(start, len(buf) - STREAM_WINDOW)
@@ -183,7 +183,7 @@ class BlocklistJudge(StreamJudge):
             self.context = released[-1]
         return StreamStep(released)
 
-    async def finish(self) -> StreamStep:
+    def finish(self) -> StreamStep:
         buf = self.context + self.held
         if self.pattern.search(buf, len(self.context)) is not None:
             return StreamStep("", self.policy.violation(self.section))
@@ -206,7 +206,7 @@ class AllowlistJudge(StreamJudge):
         self.window_start = 0
         self.matched = False
 
-    async def feed(self, text: str) -> StreamStep:
+    def feed(self, text: str) -> StreamStep:
         if self.matched:
             return StreamStep(text)
         self.parts.append(text)
@@ -223,7 +223,7 @@ class AllowlistJudge(StreamJudge):
             self.window = buf
         return StreamStep("")
 
-    async def finish(self) -> StreamStep:
+    def finish(self) -> StreamStep:
         if self.matched:
             return StreamStep("")
         text = "".join(self.parts)
