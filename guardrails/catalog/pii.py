@@ -249,8 +249,7 @@ class PIIMaskingRegex(Policy):
         if placeholder is None:
             entity = self._entity_at(data, start, stop)
             placeholder = f"[{entity}_{len(mapping.originals):04x}]"
-            mapping.placeholders[original] = placeholder
-            mapping.originals[placeholder] = original
+            mapping.add(placeholder, original)
         return placeholder.encode()
 
     def _entity_at(self, data: bytes, start: int, stop: int) -> str:
@@ -305,23 +304,24 @@ class PlaceholderMap:
     def __init__(self) -> None:
         self.placeholders: dict[str, str] = {}  # original -> placeholder
         self.originals: dict[str, str] = {}  # placeholder -> original
-        self._raw: list[tuple[bytes, bytes]] | bool | None = False
+        self._raw: list[tuple[bytes, bytes]] | None = []
 
     def __bool__(self) -> bool:
         return bool(self.originals)
+
+    def add(self, placeholder: str, original: str) -> None:
+        self.placeholders[original] = placeholder
+        self.originals[placeholder] = original
+        if self._raw is not None:
+            if "[" in original:
+                self._raw = None
+            else:
+                self._raw.append((placeholder.encode(), orjson.dumps(original)[1:-1]))
 
     def raw_pairs(self) -> list[tuple[bytes, bytes]] | None:
         """Each placeholder and its original as they appear in JSON text, or None when an
         original holds a ``[`` (replacing one after another could then restore a placeholder
         that an earlier original brought in, where the single pass over the text does not)."""
-        if self._raw is False:
-            if any("[" in original for original in self.originals.values()):
-                self._raw = None
-            else:
-                self._raw = [
-                    (placeholder.encode(), orjson.dumps(original)[1:-1])
-                    for placeholder, original in self.originals.items()
-                ]
         return self._raw
 
 
