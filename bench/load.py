@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ class Result:
     # CPU time the gateway worker spent per request: what one dedicated core could serve
     # (1e6 / cpu_us), even when other processes disturbed the measured rate.
     cpu_us: float | None = None
+    # Which round of ``--rounds`` measured it: comparisons pair measurements of one round.
+    round: int = 0
 
     @property
     def rps(self) -> float:
@@ -287,12 +290,16 @@ LABELS = {"guarded": "3 guardrails", "limited": "2 limits (Redis)"}
 
 def comparison(results: list[Result], target: str) -> tuple[str, list[dict[str, Any]]]:
     """A Markdown table of ``target`` against the plain gateway, measured in the same run:
-    throughput, the ratio, the worker's CPU per request, and the verdict against the floor."""
-    by = {(r.target, r.mode, r.connections): r for r in results}
+    throughput, the ratio, the worker's CPU per request, and the verdict against the floor.
+
+    With several rounds, each round's ratio pairs two measurements taken one after the
+    other, and the table gives the median ratio (the verdict's) and the range: the machine's
+    speed drifts by more than the difference being measured within a minute."""
+    by = {(r.target, r.mode, r.connections, r.round): r for r in results}
     floor = FLOORS[target]
     head = (
-        f"| mode    |  c | none req/s | {LABELS[target]} req/s | ratio | none CPU us/req "
-        f"| with CPU us/req | CPU ratio | ≥ {floor:.0%} |"
+        f"| mode    |  c | none req/s | {LABELS[target]} req/s | ratio | range     "
+        f"| none CPU us/req | with CPU us/req | CPU ratio | ≥ {floor:.0%} |"
     )
     lines = [head, "|" + "|".join("-" * len(c) for c in head.split("|")[1:-1]) + "|"]
     rows = []
@@ -300,23 +307,35 @@ def comparison(results: list[Result], target: str) -> tuple[str, list[dict[str, 
         {(r.mode, r.connections) for r in results if r.target == target},
         key=lambda k: (k[0] != "plain", k),
     ):
-        base, other = by.get(("gateway", mode, conns)), by.get((target, mode, conns))
-        if not base or not other or not base.rps:
+        pairs = [
+            (by[("gateway", mode, conns, n)], by[(target, mode, conns, n)])
+            for n in sorted({r.round for r in results})
+            if ("gateway", mode, conns, n) in by and (target, mode, conns, n) in by
+        ]
+        pairs = [(base, other) for base, other in pairs if base.rps]
+        if not pairs:
             continue
-        ratio = other.rps / base.rps
+        ratios = [other.rps / base.rps for base, other in pairs]
+        ratio = statistics.median(ratios)
         # Capacity ratio: what one dedicated core sustains with / without (noise-resistant).
-        cpu_ratio = base.cpu_us / other.cpu_us if base.cpu_us and other.cpu_us else None
-        busy = any(r.other_cores >= BUSY_CORES for r in (base, other))
+        cpu_ratios = [b.cpu_us / o.cpu_us for b, o in pairs if b.cpu_us and o.cpu_us]
+        cpu_ratio = statistics.median(cpu_ratios) if cpu_ratios else None
+        busy = any(r.other_cores >= BUSY_CORES for pair in pairs for r in pair)
         verdict = "met" if ratio >= floor else "MISSED"
+        base_rps = statistics.median(b.rps for b, _ in pairs)
+        other_rps = statistics.median(o.rps for _, o in pairs)
+        base_cpu = statistics.median(b.cpu_us or 0 for b, _ in pairs)
+        other_cpu = statistics.median(o.cpu_us or 0 for _, o in pairs)
         rows.append(
             {"mode": mode, "connections": conns, "ratio": ratio, "cpu_ratio": cpu_ratio}
-            | {"verdict": verdict, "busy": busy}
+            | {"ratios": ratios, "verdict": verdict, "busy": busy}
         )
         cpu_text = "-" if cpu_ratio is None else f"{cpu_ratio:.2f}"
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else "-"
         lines.append(
-            f"| {mode + ('*' if busy else ''):<7} | {conns:>2} | {base.rps:>10,.0f} "
-            f"| {other.rps:>{len(LABELS[target]) + 6},.0f} | {ratio:5.2f} "
-            f"| {base.cpu_us or 0:>15.0f} | {other.cpu_us or 0:>15.0f} | {cpu_text:>9} "
+            f"| {mode + ('*' if busy else ''):<7} | {conns:>2} | {base_rps:>10,.0f} "
+            f"| {other_rps:>{len(LABELS[target]) + 6},.0f} | {ratio:5.2f} | {spread:<9} "
+            f"| {base_cpu:>15.0f} | {other_cpu:>15.0f} | {cpu_text:>9} "
             f"| {verdict:>{len(f'{floor:.0%}') + 2}} |"
         )
     return "\n".join(lines), rows

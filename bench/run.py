@@ -80,6 +80,13 @@ def arguments() -> argparse.Namespace:
         default="redis://127.0.0.1:6379/7",
         help="Redis for --limits (keys under a prefix unique to the run, removed at the end)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each mode and level this many times, alternating the order of the "
+        "targets; comparisons give the median of the rounds' ratios",
+    )
     parser.add_argument("--soak", type=int, default=0, help="seconds of load sampling RSS")
     parser.add_argument("--soak-interval", type=float, default=5)
     parser.add_argument("--profile", type=int, default=0, help="seconds of py-spy per mode")
@@ -276,16 +283,20 @@ def main() -> int:
         results = []
         for mode in args.modes:
             for conns in args.levels:
-                for target in args.targets:
-                    results.append(
-                        bench.steady_measure(
+                for n in range(max(args.rounds, 1)):
+                    # Every other round runs the targets backwards, so a drift of the
+                    # machine's speed within a round favours none of them.
+                    order = args.targets if n % 2 == 0 else args.targets[::-1]
+                    for target in order:
+                        result = bench.steady_measure(
                             target=target,
                             mode=mode,
                             connections=conns,
                             seconds=args.duration,
                             retries=args.retries,
                         )
-                    )
+                        result.round = n
+                        results.append(result)
         print()
         print(table(results))
         report["results"] = [r.__dict__ | {"rps": r.rps, "capacity": r.capacity} for r in results]
