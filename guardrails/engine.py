@@ -32,7 +32,6 @@ from guardrails.registry import (
     RequestContext,
     ResponseContext,
     StreamJudge,
-    StreamStep,
     Verdict,
     get_policy,
 )
@@ -278,7 +277,7 @@ class StreamGuard:
             policy, judge = self._judges[0]
             try:
                 step = judge.feed(text)
-                if type(step) is not StreamStep:
+                if not isinstance(step, tuple):  # an async judge's coroutine
                     step = await step
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
@@ -290,7 +289,9 @@ class StreamGuard:
             if not text:
                 break
             try:
-                step = await _step(judge.feed(text))
+                step = judge.feed(text)
+                if not isinstance(step, tuple):
+                    step = await step
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
             if step.verdict is not None and step.verdict.intervened:
@@ -305,13 +306,17 @@ class StreamGuard:
         for policy, judge in self._judges:
             try:
                 if text:
-                    step = await _step(judge.feed(text))
+                    step = judge.feed(text)
+                    if not isinstance(step, tuple):
+                        step = await step
                     if step.verdict is not None and step.verdict.intervened:
                         return self._stop(
                             policy, _intervention(policy, Direction.RESPONSE, step.verdict)
                         )
                     text = step.release
-                step = await _step(judge.finish())
+                step = judge.finish()
+                if not isinstance(step, tuple):
+                    step = await step
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
             if step.verdict is not None and step.verdict.intervened:
@@ -336,11 +341,6 @@ class StreamGuard:
             action = Action.MODIFIED if id(policy) in modified else Action.PASSED
             events.append({"policy": policy.name, "action": action})
         return events
-
-
-async def _step(step: Any) -> StreamStep:
-    """A judge's step, awaited when its judge is async."""
-    return step if type(step) is StreamStep else await step
 
 
 def compile_policy(attachment: dict[str, Any]) -> Policy:
