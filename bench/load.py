@@ -206,8 +206,10 @@ class Bench:
 
     # --- profiling ---------------------------------------------------------------------------
 
-    def profile(self, *, seconds: int, mode: str, target: str = "gateway") -> str:
-        """Sample the worker with py-spy under c=64 load; write a flamegraph, return a summary."""
+    def profile(
+        self, *, seconds: int, mode: str, target: str = "gateway", connections: int = 64
+    ) -> str:
+        """Sample the worker with py-spy under load; write a flamegraph, return a summary."""
         pyspy = shutil.which("py-spy") or str(Path(PYTHON).with_name("py-spy"))
         if not Path(pyspy).exists():
             raise BenchFailed("--profile needs py-spy (pip install py-spy).")
@@ -215,7 +217,7 @@ class Bench:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         raw = OUT / f"profile-{target}-{mode}-{stamp}.txt"
         svg = OUT / f"profile-{target}-{mode}-{stamp}.svg"
-        load = self.wrk(target=target, mode=mode, connections=64, seconds=seconds * 3)
+        load = self.wrk(target=target, mode=mode, connections=connections, seconds=seconds * 3)
         time.sleep(1)  # let the load reach a steady state before sampling
         try:
             for fmt, path in (("raw", raw), ("flamegraph", svg)):
@@ -233,7 +235,7 @@ class Bench:
         finally:
             load.send_signal(signal.SIGINT)  # wrk prints its summary when interrupted
             label = f"profile {target} {mode}"
-            self.collect(load, target=target, mode=mode, connections=64, label=label)
+            self.collect(load, target=target, mode=mode, connections=connections, label=label)
         return summarise_profile(raw) + f"\n  flamegraph: {svg.relative_to(ROOT)}"
 
     # --- usage records -----------------------------------------------------------------------

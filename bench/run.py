@@ -91,6 +91,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--soak-interval", type=float, default=5)
     parser.add_argument("--profile", type=int, default=0, help="seconds of py-spy per mode")
     parser.add_argument(
+        "--profile-connections", type=int, default=64, help="concurrency while profiling"
+    )
+    parser.add_argument(
         "--retries",
         type=int,
         default=3,
@@ -311,9 +314,15 @@ def main() -> int:
             profiled = [t for t in args.targets if t != "direct"] if args.profile else []
             for target in profiled:
                 for mode in args.modes:
-                    print(f"\nprofiling the gateway worker ({target} {mode}, c=64) ...", flush=True)
+                    conns = args.profile_connections
+                    print(
+                        f"\nprofiling the gateway worker ({target} {mode}, c={conns}) ...",
+                        flush=True,
+                    )
                     name = f"profile_{mode}" if target == "gateway" else f"profile_{target}_{mode}"
-                    report[name] = bench.profile(seconds=args.profile, mode=mode, target=target)
+                    report[name] = bench.profile(
+                        seconds=args.profile, mode=mode, target=target, connections=conns
+                    )
                     print(report[name], flush=True)
             if args.soak:
                 print(f"\nsoak: {args.soak}s of plain c=32 + streamed c=32 ...", flush=True)

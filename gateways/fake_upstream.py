@@ -13,6 +13,7 @@ Test controls travel as request headers (the gateway forwards them):
   x-fake-chunk-size: with echo or a reply, stream the text in pieces of this many characters
                (default 8) instead of ``x-fake-chunks`` pieces
   x-fake-burst: ``1`` sends a stream's events in one write (as a busy upstream's arrive)
+  x-fake-response-headers: ``name=value;name=value`` headers to add to a chat completion
 Every request is recorded (method, path, query, headers, body, and whether its stream was cut
 by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__`` clears them.
 """
@@ -114,7 +115,12 @@ class FakeUpstream:
                 return await self.stream(receive, send, events, headers, record)
             record["completed"] = True
             completion = _openai_completion(request, len(pieces), reply)
-            return await _send(send, 200, JSON, orjson.dumps(completion))
+            extra = [
+                tuple(part.strip().encode().split(b"=", 1))
+                for part in headers.get("x-fake-response-headers", "").split(";")
+                if "=" in part
+            ]
+            return await _send(send, 200, [*JSON, *extra], orjson.dumps(completion))
         if method == "POST" and path.endswith("/embeddings"):
             record["completed"] = True
             return await _send(send, 200, JSON, orjson.dumps(_embeddings(request)))

@@ -20,6 +20,7 @@ import orjson
 from gateways.adapters.base import ProviderAdapter, finish_usage
 from gateways.routing import Route
 from guardrails.engine import Intervention, StreamGuard
+from guardrails.limits.headers import NAMES as LIMIT_HEADER_NAMES
 from guardrails.registry import Action, Direction
 
 # Never forwarded in either direction; content-length is recomputed by the sender.
@@ -41,6 +42,8 @@ HOP_BY_HOP = frozenset(
 )
 # The gateway's server sets its own; the upstream's would be duplicates.
 RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
+# On a rate-limited route the gateway's own rate-limit headers replace the upstream's.
+RESPONSE_DROP_LIMITED = RESPONSE_DROP | LIMIT_HEADER_NAMES
 # Responses are requested uncompressed so usage can be read from them.
 REQUEST_DROP = HOP_BY_HOP | {b"accept-encoding"}
 IDENTITY = ("accept-encoding", "identity")
@@ -120,7 +123,7 @@ def response_headers(
     """The upstream's headers fit to relay; the gateway's own rate-limit headers replace any
     the upstream sent under the same names."""
     if limit_headers:
-        drop = RESPONSE_DROP | {name for name, _ in limit_headers}
+        drop = RESPONSE_DROP_LIMITED
         headers = [(k.lower(), v) for k, v in raw if k.lower() not in drop]
         headers.extend(limit_headers)
     else:

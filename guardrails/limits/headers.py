@@ -24,6 +24,23 @@ from guardrails.limits.pricing import NANO_PER_USD
 Headers = list[tuple[bytes, bytes]]
 
 
+# Every name ``limit_headers`` may send: the gateway drops upstream headers of these names
+# from a limited route's responses, so the client never sees two of one.
+NAMES = frozenset(
+    {
+        b"x-ratelimit-limit",
+        b"x-ratelimit-remaining",
+        b"x-ratelimit-reset",
+        b"ratelimit-limit",
+        b"ratelimit-remaining",
+        b"ratelimit-reset",
+        b"ratelimit-policy",
+        b"x-ratelimit-cost-limit-dollars",
+        b"x-ratelimit-cost-remaining-dollars",
+    }
+)
+
+
 def limit_headers(
     *,
     limit: int,

@@ -30,6 +30,7 @@ SCENARIOS = {
         on_proxy("basic-ratelimit", requests_limit(1, unit="second", duration=2))
     ),
     "unlimited": Scenario(),
+    "generous": Scenario(on_proxy("basic-ratelimit", requests_limit(1000))),
 }
 
 
@@ -110,3 +111,24 @@ def test_a_proxy_without_limits_sends_no_rate_limit_headers(limited):
     response = limited.post("unlimited")
     assert response.status_code == 200
     assert not [name for name in response.headers if "ratelimit" in name]
+
+
+UPSTREAM_LIMIT_HEADERS = {
+    "x-fake-response-headers": (
+        "x-ratelimit-remaining=7;ratelimit-policy=9;x-ratelimit-remaining-requests=5"
+    )
+}
+
+
+def test_the_gateway_s_rate_limit_headers_replace_the_upstream_s_of_the_same_name(limited):
+    response = limited.post("generous", headers=UPSTREAM_LIMIT_HEADERS)
+    assert response.status_code == 200
+    assert response.headers.get_list("x-ratelimit-remaining") == ["999"]
+    assert response.headers.get_list("ratelimit-policy") == ["1000;w=3600"]
+    # The provider's own, differently named headers still reach the client.
+    assert response.headers["x-ratelimit-remaining-requests"] == "5"
+
+
+def test_without_limits_the_upstream_s_rate_limit_headers_pass_through(limited):
+    response = limited.post("unlimited", headers=UPSTREAM_LIMIT_HEADERS)
+    assert response.headers["x-ratelimit-remaining"] == "7"
