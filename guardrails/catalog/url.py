@@ -10,6 +10,7 @@ where that egress is acceptable, or use ``onlyDNS``.
 """
 
 import asyncio
+import inspect
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,11 +22,9 @@ from guardrails.catalog.content import (
     RESPONSE_JSON_PATH,
     ContentGuardrail,
     Section,
-    path_violation,
     section_schema,
     sections_schema,
 )
-from guardrails.jsonpath import PathProblem
 from guardrails.registry import (
     RequestContext,
     ResponseContext,
@@ -44,6 +43,10 @@ _OPEN_URL_AT_END = re.compile(
 _TRAILING_PUNCTUATION = ".,;:!?"
 # A URL longer than this is judged as it stands rather than held for more text.
 _MAX_HELD = 4096
+
+
+async def _settled(value: Any) -> Verdict | None:
+    return await value if inspect.isawaitable(value) else value
 
 
 def _url_section(json_path: str, enabled: bool) -> dict[str, Any]:
@@ -115,20 +118,13 @@ class URLGuardrail(ContentGuardrail):
         _url_section(REQUEST_JSON_PATH, False), _url_section(RESPONSE_JSON_PATH, True)
     )
 
+    # The checks wait on the network: async hooks. ``_judge_body`` hands back a verdict when
+    # the path finds no text, else the coroutine of ``judge_text``.
     async def on_request(self, ctx: RequestContext) -> Verdict | None:
-        return await self._judge_body_async(self.request, ctx.body)
+        return await _settled(self._judge_body(self.request, ctx.body))
 
     async def on_response(self, ctx: ResponseContext) -> Verdict | None:
-        return await self._judge_body_async(self.response, ctx.body)
-
-    async def _judge_body_async(self, section: Section | None, body: Any) -> Verdict | None:
-        if section is None:
-            return None
-        try:
-            text = section.path.text(body)
-        except PathProblem as problem:
-            return path_violation(section, problem)
-        return await self.judge_text(section, text)
+        return await _settled(self._judge_body(self.response, ctx.body))
 
     async def judge_text(self, section: Section, text: str) -> Verdict | None:
         urls = extract_urls(text)
