@@ -243,7 +243,7 @@ class PIIMaskingRegex(Policy):
 
     def _placeholder(self, data: bytes, start: int, stop: int, mapping: "PlaceholderMap") -> bytes:
         original = data[start:stop].decode()
-        if original[:1] == "[" and PLACEHOLDER.fullmatch(original):
+        if not original or (original[0] == "[" and PLACEHOLDER.fullmatch(original)):
             return data[start:stop]
         placeholder = mapping.placeholders.get(original)
         if placeholder is None:
