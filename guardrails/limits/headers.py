@@ -24,23 +24,6 @@ from guardrails.limits.pricing import NANO_PER_USD
 Headers = list[tuple[bytes, bytes]]
 
 
-# Every name ``limit_headers`` may send: the gateway drops upstream headers of these names
-# from a limited route's responses, so the client never sees two of one.
-NAMES = frozenset(
-    {
-        b"x-ratelimit-limit",
-        b"x-ratelimit-remaining",
-        b"x-ratelimit-reset",
-        b"ratelimit-limit",
-        b"ratelimit-remaining",
-        b"ratelimit-reset",
-        b"ratelimit-policy",
-        b"x-ratelimit-cost-limit-dollars",
-        b"x-ratelimit-cost-remaining-dollars",
-    }
-)
-
-
 def limit_headers(
     *,
     limit: int,
@@ -76,6 +59,16 @@ def _fixed(limit: int, window_seconds: int, cost: bool):
         (b"x-ratelimit-cost-limit-dollars", b"%.6f" % (limit / NANO_PER_USD)) if cost else None
     )
     return b"%d" % limit, (b"ratelimit-policy", b"%d;w=%d" % (limit, window_seconds)), cost_limit
+
+
+# Every name ``limit_headers`` may send (a cost budget's adds two): the gateway drops upstream
+# headers of these names from a limited route's responses, so the client never sees two of one.
+NAMES = frozenset(
+    name
+    for name, _ in limit_headers(
+        limit=1, remaining=0, reset_at=0.0, now=0.0, window_seconds=1, cost=True
+    )
+)
 
 
 def retry_after_header(seconds: int) -> tuple[bytes, bytes]:
