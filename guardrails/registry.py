@@ -20,6 +20,7 @@ Hooks on a compiled instance, each optional:
   serialised again.
 """
 
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
@@ -146,6 +147,11 @@ class StreamJudge:
 
     def finish(self) -> StreamStep:
         raise NotImplementedError
+
+
+async def settled(value: Any) -> Any:
+    """What a hook returned, awaited when it is an async hook's coroutine."""
+    return await value if inspect.isawaitable(value) else value
 
 
 class Policy:

@@ -10,7 +10,6 @@ where that egress is acceptable, or use ``onlyDNS``.
 """
 
 import asyncio
-import inspect
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +32,7 @@ from guardrails.registry import (
     StreamStep,
     Verdict,
     register,
+    settled,
 )
 
 URL_PATTERN = re.compile(r"https?://[^\s,\"'{}\[\]\\`*]+")
@@ -43,10 +43,6 @@ _OPEN_URL_AT_END = re.compile(
 _TRAILING_PUNCTUATION = ".,;:!?"
 # A URL longer than this is judged as it stands rather than held for more text.
 _MAX_HELD = 4096
-
-
-async def _settled(value: Any) -> Verdict | None:
-    return await value if inspect.isawaitable(value) else value
 
 
 def _url_section(json_path: str, enabled: bool) -> dict[str, Any]:
@@ -121,10 +117,10 @@ class URLGuardrail(ContentGuardrail):
     # The checks wait on the network: async hooks. ``_judge_body`` hands back a verdict when
     # the path finds no text, else the coroutine of ``judge_text``.
     async def on_request(self, ctx: RequestContext) -> Verdict | None:
-        return await _settled(self._judge_body(self.request, ctx.body))
+        return await settled(self._judge_body(self.request, ctx.body))
 
     async def on_response(self, ctx: ResponseContext) -> Verdict | None:
-        return await _settled(self._judge_body(self.response, ctx.body))
+        return await settled(self._judge_body(self.response, ctx.body))
 
     async def judge_text(self, section: Section, text: str) -> Verdict | None:
         urls = extract_urls(text)

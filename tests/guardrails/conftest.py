@@ -1,7 +1,6 @@
 """Helpers for the guardrail unit tests: compile a policy, run its hooks, stream text through
 it, and a small HTTP server on loopback for the URL guardrail."""
 
-import inspect
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -9,7 +8,14 @@ from typing import Any
 import pytest
 
 from guardrails.engine import Chain, Intervention, compile_chain
-from guardrails.registry import Policy, RequestContext, ResponseContext, Verdict, get_policy
+from guardrails.registry import (
+    Policy,
+    RequestContext,
+    ResponseContext,
+    Verdict,
+    get_policy,
+    settled,
+)
 
 
 @pytest.fixture
@@ -30,13 +36,11 @@ def completion(content: Any) -> dict[str, Any]:
 
 
 async def request_verdict(policy: Policy, body: Any, state: dict | None = None) -> Verdict | None:
-    verdict = policy.on_request(RequestContext(body, {} if state is None else state))
-    return await verdict if inspect.isawaitable(verdict) else verdict
+    return await settled(policy.on_request(RequestContext(body, {} if state is None else state)))
 
 
 async def response_verdict(policy: Policy, body: Any, state: dict | None = None) -> Verdict | None:
-    verdict = policy.on_response(ResponseContext(body, {} if state is None else state))
-    return await verdict if inspect.isawaitable(verdict) else verdict
+    return await settled(policy.on_response(ResponseContext(body, {} if state is None else state)))
 
 
 def chain_of(*policies: tuple[str, dict[str, Any]], provider: tuple = ()) -> Chain:
