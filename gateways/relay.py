@@ -480,7 +480,8 @@ class GuardedEvents:
             else:
                 self.pending.append((raw, None))
             return None
-        released, intervention = await self.guard.feed(text)
+        found = self.guard.feed_now(text)
+        released, intervention = found if isinstance(found, tuple) else await found
         if intervention is not None:
             self.pending = []
             return intervention
@@ -522,15 +523,19 @@ class GuardedEvents:
 def _event_json(raw: bytes) -> Any:
     """The JSON data of one SSE event, or None (no data, ``[DONE]``, not JSON)."""
     if raw.startswith(b"data:") and _NEWLINE not in raw:
-        data = raw[5:]  # the usual event: one data line
-    else:
-        data = None
-        for line in raw.split(b"\n"):
-            if line.startswith(b"data:"):
-                value = line[5:]
-                data = value if data is None else data + b"\n" + value
-        if data is None:
-            return None
+        # The usual event: one data line (JSON allows the space before the value).
+        try:
+            parsed = orjson.loads(raw[5:])
+        except orjson.JSONDecodeError:
+            return None  # [DONE], or not JSON
+        return parsed if isinstance(parsed, dict | list) else None
+    data = None
+    for line in raw.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            data = value if data is None else data + b"\n" + value
+    if data is None:
+        return None
     data = data.strip()
     if not data or data[:1] not in b"{[":
         return None

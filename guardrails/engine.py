@@ -20,7 +20,7 @@ usage record. An empty chain costs one attribute check: test ``chain.has_request
 
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,6 +270,15 @@ class StreamGuard:
         return all(passes(events) for passes in checks)
 
     async def feed(self, text: str) -> tuple[str, Intervention | None]:
+        found = self.feed_now(text)
+        return found if isinstance(found, tuple) else await found
+
+    def feed_now(
+        self, text: str
+    ) -> "tuple[str, Intervention | None] | Awaitable[tuple[str, Intervention | None]]":
+        """``feed`` without a coroutine when no judge has to wait: the answer itself, or an
+        awaitable giving it (when a judge is async). The relay calls this once per event
+        that carries text."""
         if self.intervention is not None:
             return "", self.intervention
         if len(self._judges) == 1 and text:
@@ -277,14 +286,27 @@ class StreamGuard:
             policy, judge = self._judges[0]
             try:
                 step = judge.feed(text)
-                if not isinstance(step, tuple):  # an async judge's coroutine
-                    step = await step
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
-            verdict = step[1]
-            if verdict is not None and verdict.intervened:
-                return self._stop(policy, _intervention(policy, Direction.RESPONSE, verdict))
-            return step[0], None
+            if not isinstance(step, tuple):  # an async judge's coroutine
+                return self._settle(policy, step)
+            return self._judged(policy, step)
+        return self._feed_all(text)
+
+    def _judged(self, policy: Policy, step: tuple) -> tuple[str, Intervention | None]:
+        verdict = step[1]
+        if verdict is not None and verdict.intervened:
+            return self._stop(policy, _intervention(policy, Direction.RESPONSE, verdict))
+        return step[0], None
+
+    async def _settle(self, policy: Policy, pending: Awaitable) -> tuple[str, Intervention | None]:
+        try:
+            step = await pending
+        except Exception:
+            return self._stop(policy, _failure(policy, Direction.RESPONSE))
+        return self._judged(policy, step)
+
+    async def _feed_all(self, text: str) -> tuple[str, Intervention | None]:
         for policy, judge in self._judges:
             if not text:
                 break

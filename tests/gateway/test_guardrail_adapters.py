@@ -4,8 +4,9 @@ events, and the shape of an intervention in each API's errors. Pure functions, n
 import asyncio
 
 import orjson
+import pytest
 
-from gateways.relay import GuardedEvents
+from gateways.relay import GuardedEvents, _event_json
 from guardrails.engine import Intervention, compile_chain
 from tests.gateway.test_adapters import adapter
 
@@ -241,3 +242,21 @@ def test_events_read_together_keep_their_order_around_one_that_waits():
     asyncio.run(_relay_sse_guarded(_Reads([read]), _Route(chain), send, exchange, [], lambda: 0))
     out = b"".join(m.get("body", b"") for m in sent[1:])
     assert out == read  # nothing to restore: every event as it came, in its order
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'data: {"a": 1}', {"a": 1}),
+        (b'data:{"a": 1}', {"a": 1}),
+        (b"data: [1, 2]", [1, 2]),
+        (b'event: x\ndata: {"a":\ndata: 1}', {"a": 1}),
+        (b"data: [DONE]", None),
+        (b"data: 42", None),
+        (b'data: "text"', None),
+        (b"data: {broken", None),
+        (b": comment", None),
+    ],
+)
+def test_an_event_reads_as_its_json_object_or_nothing(raw, expected):
+    assert _event_json(raw) == expected
