@@ -55,6 +55,8 @@ PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9a-f]{4}\]")
 # The unfinished start of a placeholder at the end of a streamed delta.
 _PLACEHOLDER_START = re.compile(r"\[[A-Z_]*[0-9a-f]{0,4}\Z")
 LOOK_AHEAD = 64
+# Up to this many placeholders in a request, streamed text is restored by plain replacement.
+_FEW = 8
 # In raw SSE events: a "[" that could open text (not "[{", "[]" or "[DONE]").
 _TEXT_BRACKET = re.compile(rb"\[(?![{\]]|DONE\])").search
 _BACKSLASH = ord("\\")
@@ -242,14 +244,14 @@ class PIIMaskingRegex(Policy):
         return masked if masked is not text else "".join(("", masked))
 
     def _placeholder(self, data: bytes, start: int, stop: int, mapping: "PlaceholderMap") -> bytes:
-        original = data[start:stop].decode()
+        span = data[start:stop]
+        original = span.decode()
         if not original or (original[0] == "[" and PLACEHOLDER.fullmatch(original)):
-            return data[start:stop]
+            return span
         placeholder = mapping.placeholders.get(original)
         if placeholder is None:
             entity = self._entity_at(data, start, stop)
-            placeholder = f"[{entity}_{len(mapping.originals):04x}]"
-            mapping.add(placeholder, original)
+            return mapping.add(f"[{entity}_{len(mapping.originals):04x}]", original)
         return placeholder.encode()
 
     def _entity_at(self, data: bytes, start: int, stop: int) -> str:
@@ -281,19 +283,20 @@ class PIIMaskingRegex(Policy):
         serialising it again; None when only the parsed body will do: a ``\\u`` escape
         could spell a placeholder, or an original holding a ``[`` could make one."""
         mapping = state.get(self.key)
-        if not mapping or b"[" not in data:
+        if mapping is None:
             return data
         pairs = mapping.raw_pairs()
         if pairs is None or (b"\\" in data and b"\\u" in data):
             return None
         for placeholder, original in pairs:
-            if placeholder in data:
-                data = data.replace(placeholder, original)
+            # ``bytes.replace`` hands back the very object when there is nothing to replace,
+            # so an answer without placeholders still reads as unchanged.
+            data = data.replace(placeholder, original)
         return data
 
     def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
         mapping = ctx.state.get(self.key)
-        return PlaceholderJudge(mapping.originals) if mapping else None
+        return PlaceholderJudge(mapping) if mapping else None
 
 
 class PlaceholderMap:
@@ -309,14 +312,25 @@ class PlaceholderMap:
     def __bool__(self) -> bool:
         return bool(self.originals)
 
-    def add(self, placeholder: str, original: str) -> None:
+    def add(self, placeholder: str, original: str) -> bytes:
+        """Keep one pair; returns the placeholder's bytes."""
         self.placeholders[original] = placeholder
         self.originals[placeholder] = original
+        encoded = placeholder.encode()
         if self._raw is not None:
             if "[" in original:
                 self._raw = None
             else:
-                self._raw.append((placeholder.encode(), orjson.dumps(original)[1:-1]))
+                self._raw.append((encoded, orjson.dumps(original)[1:-1]))
+        return encoded
+
+    def text_pairs(self) -> list[tuple[str, str]] | None:
+        """Each placeholder and its original, for restoring by plain replacement: None when
+        an original holds a ``[`` (see ``raw_pairs``) or there are too many for a loop over
+        them to beat one regex pass."""
+        if self._raw is None or len(self.originals) > _FEW:
+            return None
+        return list(self.originals.items())
 
     def raw_pairs(self) -> list[tuple[bytes, bytes]] | None:
         """Each placeholder and its original as they appear in JSON text, or None when an
@@ -353,8 +367,9 @@ def _restore_all(value: dict | list, originals: dict[str, str]) -> bool:
 class PlaceholderJudge(StreamJudge):
     """Restores placeholders in streamed text, holding back an unfinished one at the end."""
 
-    def __init__(self, originals: dict[str, str]):
-        self.originals = originals
+    def __init__(self, mapping: PlaceholderMap):
+        self.originals = mapping.originals
+        self.pairs = mapping.text_pairs()
         self.held = ""
 
     def passes_raw(self, event: bytes) -> bool:
@@ -367,7 +382,20 @@ class PlaceholderJudge(StreamJudge):
         return _TEXT_BRACKET(event) is None
 
     def _restore(self, text: str) -> str:
-        restored = restore(text, self.originals)
+        if "[" not in text:
+            return text
+        pairs = self.pairs
+        if pairs is None:
+            restored = restore(text, self.originals)
+        else:
+            # A few placeholders whose originals hold no "[": one replacement each, the
+            # same result as the regex pass.
+            restored = text
+            for placeholder, original in pairs:
+                if placeholder in restored:
+                    restored = restored.replace(placeholder, original)
+            if restored == text:
+                restored = text
         if restored is not text:
             self.modified = True
         return restored
@@ -383,7 +411,7 @@ class PlaceholderJudge(StreamJudge):
             buf, self.held = buf[:start], buf[start:]
         else:
             self.held = ""
-        return StreamStep(self._restore(buf))
+        return _new_tuple(StreamStep, (self._restore(buf), None))
 
     def finish(self) -> StreamStep:
         held, self.held = self.held, ""

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from guardrails.catalog.pii import restore
 from guardrails.catalog.regex import STREAM_WINDOW
 from tests.guardrails.conftest import chain_of, chat, stream_text
 
@@ -222,3 +223,49 @@ async def test_after_an_intervention_the_guard_releases_nothing_more():
     assert await guard.feed("three") == ("", first)
     assert await guard.finish() == ("", first)
     assert guard.events == [{"policy": "word-count-guardrail", "action": "intervened"}]
+
+
+STREAMED = "A [EMAIL_0000][EMAIL_0001] b [X_EMAIL_0000] [[EMAIL_0001]] [EMAIL_0009] [TAG_0000]."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "params"),
+    [
+        # Two placeholders: restored by plain replacement.
+        ("mail jane@example.com or joe@example.com", {"email": True}),
+        # An original holding "[": only the regex pass gives the right answer.
+        ("see <x[EMAIL_0001]y> and joe@example.com", "bracket"),
+        # More placeholders than a replacement loop is worth.
+        (" ".join(f"u{i}@example.com" for i in range(12)), {"email": True}),
+    ],
+)
+async def test_streamed_placeholders_come_back_as_the_one_pass_restore_gives(prompt, params):
+    if params == "bracket":
+        entity = {"piiEntity": "TAG", "piiRegex": "<[^>]+>"}
+        params = {"email": True, "customPIIEntities": [entity]}
+    chain = chain_of(("pii-masking-regex", params))
+    state = await masked_state(chain, prompt)
+    (mapping,) = state.values()
+    expected = restore(STREAMED, mapping.originals)
+    assert expected != STREAMED
+    if "[TAG_0000]" in mapping.originals:
+        assert "<x[EMAIL_0001]y>." in expected  # the original comes back as it was
+    for size in (1, 3, len(STREAMED)):
+        deltas = [STREAMED[i : i + size] for i in range(0, len(STREAMED), size)]
+        released, intervention = await stream_text(chain, deltas, state)
+        assert intervention is None
+        assert "".join(released) == expected
+
+
+async def test_feed_now_answers_at_once_for_plain_judges_and_later_for_async_ones(web_server):
+    plain = chain_of(("word-count-guardrail", {"response": {"enabled": True, "max": 2}}))
+    guard = plain.stream({})
+    assert guard.feed_now("one two") == ("one two", None)
+    stopped = guard.feed_now(" three")
+    assert stopped[0] == "" and stopped[1].policy == "word-count-guardrail"
+
+    waiting = chain_of(("url-guardrail", {"response": {"enabled": True}})).stream({})
+    pending = waiting.feed_now(f"see {web_server}/missing now")
+    assert not isinstance(pending, tuple)
+    released, intervention = await pending
+    assert released == "" and intervention.reason == "Violation of url validity detected."
