@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import ssl as ssl_module
 from collections import deque
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 import hiredis
@@ -53,7 +54,10 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, timeout: float):
         self._timeout = timeout
         self._reader = hiredis.Reader(replyError=RedisReplyError)
-        self._pending: deque[tuple[asyncio.Future, float]] = deque()
+        # Per command: its future, when it was sent, and for an EVALSHA the script to run
+        # with EVAL when Redis answers NOSCRIPT (through ``on_noscript``).
+        self._pending: deque[tuple[asyncio.Future, float, tuple | None]] = deque()
+        self.on_noscript: Callable[[asyncio.Future, tuple], None] | None = None
         self._transport: asyncio.Transport | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._corked: list[bytes] = []
@@ -71,18 +75,19 @@ class _Protocol(asyncio.Protocol):
         now = loop.time()
         futures = [loop.create_future() for _ in range(count)]
         for future in futures:
-            self._pending.append((future, now))
+            self._pending.append((future, now, None))
         self._queue(loop, now, payload)
         return futures
 
-    def send_one(self, payload: bytes) -> asyncio.Future:
-        """``send`` for one command, as most calls are."""
+    def send_one(self, payload: bytes, script: tuple | None = None) -> asyncio.Future:
+        """``send`` for one command, as most calls are. ``script`` (source, keys, args) makes
+        a NOSCRIPT answer run the script again with EVAL, into the same future."""
         if self.closed:
             raise ConnectionError("Connection closed.")
         loop = asyncio.get_running_loop()
         now = loop.time()
         future = loop.create_future()
-        self._pending.append((future, now))
+        self._pending.append((future, now, script))
         self._queue(loop, now, payload)
         return future
 
@@ -118,12 +123,14 @@ class _Protocol(asyncio.Protocol):
             if not pending:
                 self._fail(ConnectionError("Unexpected reply."))
                 return
-            future = pending.popleft()[0]
+            future, _, script = pending.popleft()
             if not future.done():
-                if isinstance(reply, RedisReplyError):
-                    future.set_exception(reply)
-                else:
+                if not isinstance(reply, RedisReplyError):
                     future.set_result(reply)
+                elif script is not None and str(reply).startswith("NOSCRIPT"):
+                    self.on_noscript(future, script)
+                else:
+                    future.set_exception(reply)
 
     def _check(self) -> None:
         self._watchdog = None
@@ -185,7 +192,12 @@ class LeanRedis:
 
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
-        factory = lambda: _Protocol(self._timeout)  # noqa: E731
+
+        def factory() -> _Protocol:
+            protocol = _Protocol(self._timeout)
+            protocol.on_noscript = self._eval_again
+            return protocol
+
         async with asyncio.timeout(self._timeout):
             if self._scheme == "unix":
                 _, protocol = await loop.create_unix_connection(factory, self._path)
@@ -259,19 +271,15 @@ class LeanRedis:
         protocol = self._protocol
         if protocol is None or protocol.closed:
             return asyncio.ensure_future(self.script(source, keys, args))
-        loop = asyncio.get_running_loop()
-        reply = loop.create_future()
-        sent = protocol.send_one(_pack(("EVALSHA", self._sha(source), len(keys), *keys, *args)))
-        sent.add_done_callback(lambda _: self._evalsha_done(sent, reply, source, keys, args))
-        return reply
+        payload = _pack(("EVALSHA", self._sha(source), len(keys), *keys, *args))
+        # The reply goes straight into this future (no second future and callback hop);
+        # only a NOSCRIPT answer takes the detour through ``_eval_again``.
+        return protocol.send_one(payload, (source, keys, args))
 
-    def _evalsha_done(self, sent, reply, source: str, keys: list[str], args: list) -> None:
-        exc = None if sent.cancelled() else sent.exception()
-        if isinstance(exc, RedisReplyError) and str(exc).startswith("NOSCRIPT"):
-            retry = asyncio.ensure_future(self.execute("EVAL", source, len(keys), *keys, *args))
-            retry.add_done_callback(lambda _: _copy_outcome(retry, reply))
-        else:
-            _copy_outcome(sent, reply)
+    def _eval_again(self, future: asyncio.Future, script: tuple) -> None:
+        source, keys, args = script
+        retry = asyncio.ensure_future(self.execute("EVAL", source, len(keys), *keys, *args))
+        retry.add_done_callback(lambda _: _copy_outcome(retry, future))
 
     async def aclose(self) -> None:
         if self._protocol is not None:

@@ -63,6 +63,24 @@ def test_scripts_queued_from_a_callback_are_sent_again_after_redis_forgets_them(
     assert run(go()) == (2, 5)
 
 
+def test_a_failing_script_queued_from_a_callback_raises_its_error_and_the_next_call_works(
+    prefix,
+):
+    async def go():
+        client = LeanRedis(REDIS_URL)
+        try:
+            await client.execute("PING")
+            failing = client.script_soon("return redis.error_reply('boom')", [f"{prefix}x"], [])
+            working = client.script_soon("return 7", [f"{prefix}x"], [])
+            with pytest.raises(RedisReplyError, match="boom"):
+                await failing
+            return await working
+        finally:
+            await client.aclose()
+
+    assert run(go()) == 7
+
+
 def test_the_database_in_the_url_is_selected(prefix):
     async def go():
         client = LeanRedis(REDIS_URL.rsplit("/", 1)[0] + "/5")
