@@ -20,6 +20,7 @@ key expires shortly after its window ends.
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from guardrails.limits.resp import LeanRedis, RedisReplyError
@@ -141,13 +142,14 @@ class _AdjustBatch:
     reservation deltas) are kept apart from positive ones, so the script's clamp of a
     reservation at 0 gives what applying the ops one by one in some order would give."""
 
-    __slots__ = ("handle", "loop", "merged", "waiters")
+    __slots__ = ("handle", "loop", "merged", "unwatched", "waiters")
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.handle: asyncio.Handle | None = None
         self.merged: dict[tuple[str, str, bool], list[int]] = {}
         self.waiters: list[asyncio.Future] = []
+        self.unwatched = False  # some ops came without a waiter: report a failure once
 
     def add(self, ops: list[AdjustOp]) -> None:
         merged = self.merged
@@ -189,6 +191,8 @@ class RedisBackend:
         self._down_until = 0.0
         self._batch: _AdjustBatch | None = None  # adjustments of this loop iteration
         self._applying: set[asyncio.Future] = set()  # their script calls in flight
+        # Told once per failed batch of adjustments nobody waits for (``adjust_later``).
+        self.on_failure: Callable[[BaseException], None] | None = None
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 1.0) -> "RedisBackend":
@@ -229,6 +233,18 @@ class RedisBackend:
     def adjust_soon(self, ops: list[AdjustOp]) -> asyncio.Future:
         """``adjust`` without waiting: the future settles once the ops are applied (or with
         ``BackendUnavailable``). Raises ``BackendUnavailable`` at once while cooling down."""
+        batch = self._join(ops)
+        waiter = batch.loop.create_future()
+        batch.waiters.append(waiter)
+        return waiter
+
+    def adjust_later(self, ops: list[AdjustOp]) -> None:
+        """``adjust`` for a caller that does not wait (the request path settling): no future
+        per call; a failure of the batch reaches ``on_failure`` once. Raises
+        ``BackendUnavailable`` at once while cooling down."""
+        self._join(ops).unwatched = True
+
+    def _join(self, ops: list[AdjustOp]) -> _AdjustBatch:
         self._guard()
         loop = asyncio.get_running_loop()
         batch = self._batch
@@ -236,9 +252,7 @@ class RedisBackend:
             batch = self._batch = _AdjustBatch(loop)
             batch.handle = loop.call_later(SETTLE_DELAY, self._send, batch)
         batch.add(ops)
-        waiter = loop.create_future()
-        batch.waiters.append(waiter)
-        return waiter
+        return batch
 
     def _send(self, batch: _AdjustBatch) -> None:
         if self._batch is batch:
@@ -264,15 +278,19 @@ class RedisBackend:
             self._down_until = 0.0
             for waiter in waiters:
                 waiter.set_result(None)
-        elif isinstance(exc, self._errors):
+            return
+        if isinstance(exc, self._errors):
             failure = self._failed(exc)
             for waiter in waiters:
                 error = BackendUnavailable(*failure.args)  # one each: a raise adds a traceback
                 error.__cause__ = exc
                 waiter.set_exception(error)
         else:
+            failure = exc
             for waiter in waiters:
                 waiter.set_exception(exc)
+        if batch.unwatched and self.on_failure is not None:
+            self.on_failure(failure)
 
     async def read(self, keys: list[tuple[str, str]]) -> list[tuple[int, int]]:
         """``(used, reserved)`` for each ``(key, kind)``; ``reserved`` is 0 except for cost."""
@@ -358,6 +376,9 @@ class MemoryBackend:
             return AdmitResult(allowed, used, spent)
 
     async def adjust(self, ops: list[AdjustOp]) -> None:
+        self.adjust_soon(ops)
+
+    def adjust_later(self, ops: list[AdjustOp]) -> None:
         self.adjust_soon(ops)
 
     def adjust_soon(self, ops: list[AdjustOp]) -> None:

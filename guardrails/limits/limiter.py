@@ -25,7 +25,8 @@ resolves to and, only if all pass, counts it (a rejected request consumes no quo
 
 When the backend is unreachable, a limit in failure mode ``closed`` rejects with 503 and one
 in mode ``open`` lets the request through without rate-limit headers; either way the
-failure is logged (at most every 10 s) and counted in ``Limiter.backend_failures``.
+failure is logged (at most every 10 s) and counted in ``Limiter.backend_failures`` (settles
+merged into one call that failed count once).
 """
 
 import logging
@@ -126,6 +127,8 @@ class Limiter:
         self.clock = clock
         self.backend_failures = 0
         self._last_failure_log = 0.0
+        if isinstance(backend, RedisBackend):
+            backend.on_failure = self._settle_failed
 
     @classmethod
     def from_settings(cls, *, prices: PriceTable | None = None) -> "Limiter":
@@ -363,20 +366,16 @@ class Limiter:
         if not ops:
             return
         try:
-            applied = self.backend.adjust_soon(ops)
+            self.backend.adjust_later(ops)
         except BackendUnavailable as exc:
             self._note_failure(exc, "settle")
-            return
-        if applied is not None:
-            applied.add_done_callback(self._adjusted)
 
-    def _adjusted(self, applied) -> None:
-        if applied.cancelled():
-            return
-        exc = applied.exception()
+    def _settle_failed(self, exc: BaseException) -> None:
+        """A batch of settles nobody waits for failed (told once per batch, however many
+        requests' settles it merged)."""
         if isinstance(exc, BackendUnavailable):
             self._note_failure(exc, "settle")
-        elif exc is not None:
+        else:
             log.error("Settling rate-limit counters failed: %s", exc.__class__.__name__)
 
     def _unavailable(self, pairs, ops, ends, ctx: LimitContext, exc: Exception) -> Decision:

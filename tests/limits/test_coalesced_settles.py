@@ -216,6 +216,18 @@ async def test_a_settle_that_cannot_reach_redis_is_counted_as_a_failure(cooldown
     await limiter.close()
 
 
+async def test_settles_merged_into_one_failing_call_count_as_one_failure():
+    client = LeanRedis(f"redis://127.0.0.1:{closed_port()}/0")
+    limiter = Limiter(RedisBackend(client, cooldown=0.0))
+    rules = limits("token-based-ratelimit", {"totalTokenLimits": [{"count": 10_000}]})
+    decisions = [await limiter.admit(rules, ctx()) for _ in range(3)]  # each fails open
+    assert limiter.backend_failures == 3
+    for decision in decisions:  # one loop iteration: one batch, one script call
+        limiter.settle_soon(decision.reservation, {"total_tokens": 7})
+    await limiter.close()  # applies (here: fails) what was issued
+    assert limiter.backend_failures == 4
+
+
 @needs_redis
 async def test_a_settle_leaves_with_the_next_admit_and_that_admit_sees_it(prefix):
     client = LeanRedis(REDIS_URL)
