@@ -222,7 +222,7 @@ class RedisBackend:
         except self._errors as exc:
             raise self._failed(exc) from exc
         self._down_until = 0.0
-        return AdmitResult(bool(reply[0]), reply[1::2], reply[2::2])
+        return tuple.__new__(AdmitResult, (bool(reply[0]), reply[1::2], reply[2::2]))
 
     async def adjust(self, ops: list[AdjustOp]) -> None:
         """Join the pending batch (the first caller schedules it) and wait until the script

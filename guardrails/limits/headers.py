@@ -16,7 +16,6 @@ remaining share of its limit (the sooner reset on a tie).
 Names are lower-case bytes, ready for an ASGI ``http.response.start`` message.
 """
 
-import functools
 import math
 
 from guardrails.limits.pricing import NANO_PER_USD
@@ -33,32 +32,41 @@ def limit_headers(
     window_seconds: int,
     cost: bool = False,
 ) -> Headers:
-    limit_value, policy, cost_limit = _fixed(limit, window_seconds, cost)
-    remaining_value = b"%d" % remaining
-    headers = [
-        (b"x-ratelimit-limit", limit_value),
-        (b"x-ratelimit-remaining", remaining_value),
-        (b"x-ratelimit-reset", b"%d" % math.ceil(reset_at)),
-        (b"ratelimit-limit", limit_value),
-        (b"ratelimit-remaining", remaining_value),
-        (b"ratelimit-reset", b"%d" % max(0, math.ceil(reset_at - now))),
-        policy,
-    ]
-    if cost_limit is not None:
-        headers.append(cost_limit)
-        headers.append(
-            (b"x-ratelimit-cost-remaining-dollars", b"%.6f" % (remaining / NANO_PER_USD))
+    return WindowHeaders(limit, reset_at, window_seconds, cost).headers(remaining, now)
+
+
+class WindowHeaders:
+    """A counter's headers for one window: what stays the same within it is built once, so
+    each admitted request only formats its remaining amount and the seconds to the reset."""
+
+    __slots__ = ("cost_limit", "limit", "policy", "reset", "reset_at")
+
+    def __init__(self, limit: int, reset_at: float, window_seconds: int, cost: bool):
+        self.reset_at = reset_at
+        self.limit = b"%d" % limit
+        self.reset = (b"x-ratelimit-reset", b"%d" % math.ceil(reset_at))
+        self.policy = (b"ratelimit-policy", b"%d;w=%d" % (limit, window_seconds))
+        self.cost_limit = (
+            (b"x-ratelimit-cost-limit-dollars", b"%.6f" % (limit / NANO_PER_USD)) if cost else None
         )
-    return headers
 
-
-@functools.lru_cache(maxsize=1024)
-def _fixed(limit: int, window_seconds: int, cost: bool):
-    """The values that stay the same for a counter (sent with every admitted request)."""
-    cost_limit = (
-        (b"x-ratelimit-cost-limit-dollars", b"%.6f" % (limit / NANO_PER_USD)) if cost else None
-    )
-    return b"%d" % limit, (b"ratelimit-policy", b"%d;w=%d" % (limit, window_seconds)), cost_limit
+    def headers(self, remaining: int, now: float) -> Headers:
+        limit, remaining_value = self.limit, b"%d" % remaining
+        headers = [
+            (b"x-ratelimit-limit", limit),
+            (b"x-ratelimit-remaining", remaining_value),
+            self.reset,
+            (b"ratelimit-limit", limit),
+            (b"ratelimit-remaining", remaining_value),
+            (b"ratelimit-reset", b"%d" % max(0, math.ceil(self.reset_at - now))),
+            self.policy,
+        ]
+        if self.cost_limit is not None:
+            headers.append(self.cost_limit)
+            headers.append(
+                (b"x-ratelimit-cost-remaining-dollars", b"%.6f" % (remaining / NANO_PER_USD))
+            )
+        return headers
 
 
 # Every name ``limit_headers`` may send (a cost budget's adds two): the gateway drops upstream

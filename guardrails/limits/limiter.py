@@ -47,7 +47,7 @@ from guardrails.limits.backends import (
     MemoryBackend,
     RedisBackend,
 )
-from guardrails.limits.headers import limit_headers, retry_after_header
+from guardrails.limits.headers import WindowHeaders, retry_after_header
 from guardrails.limits.pricing import (
     NANO_PER_USD,
     CostEstimate,
@@ -61,6 +61,8 @@ log = logging.getLogger("gatehouse.limits")
 DEFAULT_PREFIX = "gatehouse:limits:"
 # Keys outlive their window a little so a slow clock still finds them.
 _TTL_GRACE_MS = 1000
+# Named tuples built on the request path without their Python-level constructor.
+_new_tuple = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -176,7 +178,7 @@ class Limiter:
             else:
                 increment = 0
             ttl = math.ceil((end - now) * 1000) + _TTL_GRACE_MS
-            ops.append(AdmitOp(key, code, counter.limit, increment, ttl))
+            ops.append(_new_tuple(AdmitOp, (key, code, counter.limit, increment, ttl)))
             ends.append(end)
         try:
             result = await self.backend.admit(ops)
@@ -270,7 +272,7 @@ class Limiter:
             if counter.code == TOKENS:
                 tokens = _tokens(usage, counter.category) if usage else 0
                 if tokens:
-                    ops.append(AdjustOp(held.key, TOKENS, tokens, 0, ttl))
+                    ops.append(_new_tuple(AdjustOp, (held.key, TOKENS, tokens, 0, ttl)))
             else:
                 cost = held.reserved if usage is None else self._cost(counter, model, usage)
                 if cost or held.reserved:
@@ -334,14 +336,12 @@ class Limiter:
     def _headers(
         self, counter: Counter, op: AdmitOp, used: int, end: float, now: float
     ) -> list[tuple[bytes, bytes]]:
-        return limit_headers(
-            limit=op.limit,
-            remaining=max(0, op.limit - used),
-            reset_at=end,
-            now=now,
-            window_seconds=counter.window.seconds(now),
-            cost=op.kind == COST,
-        )
+        fixed = counter.window_headers
+        if fixed is None or fixed.reset_at != end:
+            # A new window: its unchanging values are built once, not per request.
+            seconds = counter.window.seconds(now)
+            fixed = counter.window_headers = WindowHeaders(op.limit, end, seconds, op.kind == COST)
+        return fixed.headers(max(0, op.limit - used), now)
 
     def _cost(self, counter: Counter, model: str | None, usage: dict[str, int]) -> int:
         pricing = self.prices.lookup(model) or counter.fallback_price

@@ -44,6 +44,7 @@ class Counter:
         "policy",
         "resource",
         "window",
+        "window_headers",
     )
 
     def __init__(
@@ -73,6 +74,8 @@ class Counter:
         self.fail_open = fail_open
         self.max_reservation = max_reservation  # nano-dollars, cost only
         self.fallback_price = fallback_price
+        # The rate-limit headers of the current window (``WindowHeaders``), kept by the limiter.
+        self.window_headers: Any = None
         self._stem = f"{namespace}|{category}|{window.label}|"
         if kind == "cost":
             amount = f"{limit / NANO_PER_USD:.6f}".rstrip("0").rstrip(".")

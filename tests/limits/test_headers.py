@@ -82,3 +82,19 @@ async def test_a_monthly_window_reports_the_length_of_this_month(make_limiter):
     limiter = make_limiter()  # 2027-01-15: January has 31 days
     decision = await limiter.admit(request_limit(5, unit="month"), ctx())
     assert headers_of(decision)["ratelimit-policy"] == f"5;w={31 * 86400}"
+
+
+async def test_headers_follow_the_clock_into_the_next_window(make_limiter):
+    now = [1_800_001_830.25]
+    limiter = make_limiter(clock=lambda: now[0])
+    rules = request_limit(10, unit="minute")
+    await limiter.admit(rules, ctx())
+    now[0] += 20  # same window, 10 s before its end
+    later = headers_of(await limiter.admit(rules, ctx()))
+    now[0] += 15  # 5 s into the next minute
+    next_window = headers_of(await limiter.admit(rules, ctx()))
+    assert (later["x-ratelimit-reset"], later["ratelimit-reset"]) == ("1800001860", "10")
+    assert later["x-ratelimit-remaining"] == "8"
+    assert next_window["x-ratelimit-reset"] == "1800001920"
+    assert (next_window["ratelimit-reset"], next_window["x-ratelimit-remaining"]) == ("55", "9")
+    assert next_window["ratelimit-policy"] == "10;w=60"
