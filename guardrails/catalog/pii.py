@@ -192,8 +192,14 @@ class PIIMaskingRegex(Policy):
         mapping = None if self.redact else ctx.state.setdefault(self.key, PlaceholderMap())
         changed = False
         for match in matches:
-            targets = [match] if isinstance(match.value, str) else iter_strings(match.value)
-            for target in list(targets):
+            value = match.value
+            if isinstance(value, str):  # the usual case: the path selects the text itself
+                masked = self.mask(value, mapping)
+                if masked is not value:
+                    match.replace(masked)
+                    changed = True
+                continue
+            for target in list(iter_strings(value)):
                 masked = self.mask(target.value, mapping)
                 if masked is not target.value:
                     target.replace(masked)
@@ -250,11 +256,12 @@ class PIIMaskingRegex(Policy):
             return span
         placeholder = mapping.placeholders.get(original)
         if placeholder is None:
-            entity = self._entity_at(data, start, stop)
+            entity = self._entity_at(data, start, stop, span)
             return mapping.add(f"[{entity}_{len(mapping.originals):04x}]", original)
         return placeholder.encode()
 
-    def _entity_at(self, data: bytes, start: int, stop: int) -> str:
+    def _entity_at(self, data: bytes, start: int, stop: int, span: bytes) -> str:
+        """The entity whose pattern made the match ``span`` (``data[start:stop]``)."""
         entities = self._entities
         if len(entities) == 1:
             return entities[0][0]
@@ -262,9 +269,8 @@ class PIIMaskingRegex(Policy):
             # Built-in entities only: their matches tell themselves apart without another
             # pass through RE2 (each costs microseconds once its tables left the CPU cache):
             # only an email holds an "@", an SSN has exactly 9 digits, a phone number 10 or 11.
-            if 64 in data[start:stop]:  # "@"
+            if 64 in span:  # "@"
                 return "EMAIL"
-            span = data[start:stop]
             digits = len(span) - len(span.translate(None, _DIGITS))
             return "SSN" if digits == 9 else "PHONE"
         for name, match in entities:
