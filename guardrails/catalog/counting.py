@@ -142,9 +142,6 @@ class CountingGuardrail(ContentGuardrail):
         if response is not None and (response.invert or response.params["min"] > 0):
             self.stream_mode = StreamMode.END
 
-    def count(self, text: str) -> int:
-        return self.counter.count(text)
-
     def judge_text(self, section: Section, text: str) -> Verdict | None:
         n = self.counter.count(text)
         inside = section.params["min"] <= n <= section.params["max"]

@@ -23,18 +23,6 @@ from guardrails.limits.pricing import NANO_PER_USD
 Headers = list[tuple[bytes, bytes]]
 
 
-def limit_headers(
-    *,
-    limit: int,
-    remaining: int,
-    reset_at: float,
-    now: float,
-    window_seconds: int,
-    cost: bool = False,
-) -> Headers:
-    return WindowHeaders(limit, reset_at, window_seconds, cost).headers(remaining, now)
-
-
 class WindowHeaders:
     """A counter's headers for one window: what stays the same within it is built once, so
     each admitted request only formats its remaining amount and the seconds to the reset."""
@@ -69,14 +57,9 @@ class WindowHeaders:
         return headers
 
 
-# Every name ``limit_headers`` may send (a cost budget's adds two): the gateway drops upstream
+# Every name ``WindowHeaders`` may send (a cost budget's adds two): the gateway drops upstream
 # headers of these names from a limited route's responses, so the client never sees two of one.
-NAMES = frozenset(
-    name
-    for name, _ in limit_headers(
-        limit=1, remaining=0, reset_at=0.0, now=0.0, window_seconds=1, cost=True
-    )
-)
+NAMES = frozenset(name for name, _ in WindowHeaders(1, 0.0, 1, True).headers(0, 0.0))
 
 
 def retry_after_header(seconds: int) -> tuple[bytes, bytes]:
