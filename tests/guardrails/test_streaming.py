@@ -229,23 +229,26 @@ STREAMED = "A [EMAIL_0000][EMAIL_0001] b [X_EMAIL_0000] [[EMAIL_0001]] [EMAIL_00
 
 
 @pytest.mark.parametrize(
-    ("prompt", "params"),
+    ("prompt", "params", "by_replacement"),
     [
         # Two placeholders: restored by plain replacement.
-        ("mail jane@example.com or joe@example.com", {"email": True}),
+        ("mail jane@example.com or joe@example.com", {"email": True}, True),
         # An original holding "[": only the regex pass gives the right answer.
-        ("see <x[EMAIL_0001]y> and joe@example.com", "bracket"),
+        ("see <x[EMAIL_0001]y> and joe@example.com", "bracket", False),
         # More placeholders than a replacement loop is worth.
-        (" ".join(f"u{i}@example.com" for i in range(12)), {"email": True}),
+        (" ".join(f"u{i}@example.com" for i in range(12)), {"email": True}, False),
     ],
 )
-async def test_streamed_placeholders_come_back_as_the_one_pass_restore_gives(prompt, params):
+async def test_streamed_placeholders_come_back_as_the_one_pass_restore_gives(
+    prompt, params, by_replacement
+):
     if params == "bracket":
         entity = {"piiEntity": "TAG", "piiRegex": "<[^>]+>"}
         params = {"email": True, "customPIIEntities": [entity]}
     chain = chain_of(("pii-masking-regex", params))
     state = await masked_state(chain, prompt)
     (mapping,) = state.values()
+    assert (mapping.text_pairs() is not None) == by_replacement
     expected = restore(STREAMED, mapping.originals)
     assert expected != STREAMED
     if "[TAG_0000]" in mapping.originals:
