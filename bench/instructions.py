@@ -139,6 +139,20 @@ def _cases() -> dict:
 
         return one
 
+    # The counted paths must do the work they stand for: the originals come back.
+    sent: list[bytes] = []
+
+    async def keep(message):
+        sent.append(message.get("body", b""))
+
+    exchange = Exchange("bench-model")
+    exchange.status, exchange.state = 200, dict(masked)
+    _drive(_relay_sse_guarded(Upstream, guarded_route, keep, exchange, [], stopped))
+    restored = chain.run_response_raw(answer, dict(masked)).body
+    for text in (b"".join(sent), restored):
+        if b"jane.doe@example.com" not in text or b"[EMAIL_0000]" in text:
+            raise SystemExit("the guarded paths did not restore the placeholders")
+
     limits = compile_limits(attachments(LIMITS), [])
     limiter = Limiter(MemoryBackend())
     usage = {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}
