@@ -11,7 +11,7 @@ cannot read (neither JSON nor SSE) is refused rather than relayed unchecked.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -51,6 +51,7 @@ SSE_ERROR_PREFIX = b"event: error\ndata: "
 MAX_SSE_LINE = 1 << 20
 _NEWLINE = ord("\n")
 _CR = ord("\r")
+_BACKSLASH = ord("\\")
 
 
 class Exchange:
@@ -326,7 +327,10 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
     gate = GuardedEvents(adapter, guard)
     intervention: Intervention | None = None
     buf = b""
-    raw_check, marker = gate.raw_check, gate.marker
+    marker = gate.marker
+    # Whose ``raw_veto`` tells which raw events may go out as they came (None: no one can);
+    # ``_passes``, inlined below: this runs for every read.
+    judge = guard.raw_judge()
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     try:
         async for chunk in upstream.content.iter_any():
@@ -342,30 +346,41 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
                 complete, buf = buf, b""  # the usual read: whole events
             else:
                 complete, buf = buf[:cut], buf[cut:]
-            if raw_check is not None and not gate.pending and raw_check(complete):
-                # The common case on a long stream: relayed as it came, read only for usage
-                # (``GuardedEvents.passes_raw``, inlined: this runs for every read).
-                if marker in complete:
+            if (
+                judge is not None
+                and not gate.pending
+                and (_BACKSLASH not in complete or b"\\u" not in complete)
+                and judge.raw_veto(complete) is None
+            ):
+                # The common case on a long stream: relayed as it came, read only for usage.
+                if complete.find(marker) != -1:
                     gate.read_usage(complete)
                 await send({"type": "http.response.body", "body": complete, "more_body": True})
                 continue
             events = complete.split(b"\n\n")
             # One event splits into itself and b"": the check above just refused it.
-            several = raw_check is not None and len(events) > 2
+            several = judge is not None and len(events) > 2
             out: list[bytes] = []
             for raw in events:
                 if not raw:
                     continue
-                if several and not gate.pending and raw_check(raw):
+                if (
+                    several
+                    and not gate.pending
+                    and (_BACKSLASH not in raw or b"\\u" not in raw)
+                    and judge.raw_veto(raw) is None
+                ):
                     # A read of many events (under load, often a whole stream): those the
                     # guard would pass still go out as they came, without a call per event.
-                    if marker in raw:
+                    if raw.find(marker) != -1:
                         gate.read_usage(raw)
                     out.append(raw + b"\n\n")
                     continue
-                intervention = await gate.event(raw, out, False)
-                if intervention is not None:
-                    break
+                found = gate.event_now(raw, out)
+                if found is not None:
+                    intervention = found if isinstance(found, Intervention) else await found
+                    if intervention is not None:
+                        break
             if out:
                 await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
             if intervention is not None:
@@ -415,15 +430,20 @@ class GuardedEvents:
     text wait too, so a stream's closing events (``finish_reason``, ``content_block_stop``,
     ``[DONE]``) always come after the last released text. At the end of the stream the
     guard's final release goes out in the last text event's shape.
+
+    A text event's shape is its parsed JSON, or, when the adapter found its text in the raw
+    bytes (``locate_stream_text``), the ``(start, end)`` of the text's JSON string there:
+    released text is then written into those bytes, without parsing or serialising.
     """
 
     __slots__ = (
         "adapter",
         "guard",
+        "judge",
         "last",
+        "locate",
         "marker",
         "pending",
-        "raw_check",
         "texts",
         "usage",
         "verbatim",
@@ -433,31 +453,37 @@ class GuardedEvents:
         self.adapter = adapter
         self.guard = guard
         self.marker = adapter.sse_usage_marker
+        self.locate = adapter.locate_stream_text
+        self.judge = guard.raw_judge()  # whose ``raw_veto`` is current (see the relay)
         self.usage: dict[str, int] = {}
-        self.pending: list[tuple[bytes, dict | None]] = []
-        self.last: tuple[bytes, dict] | None = None  # the latest text event seen
+        # (raw event, its shape): a parsed event, a text span (a tuple), None without text.
+        self.pending: list[tuple[bytes, Any]] = []
+        self.last: tuple[bytes, Any] | None = None  # the latest text event seen
         self.texts = 0  # text events in ``pending``
         # The text of the only text event in ``pending``: released unchanged, that event goes
         # out as the upstream sent it (no re-serialising, the common case on a long stream).
         self.verbatim: str | None = None
-        # The guard's check of raw bytes (None when it cannot judge them raw).
-        self.raw_check = guard.raw_check()
 
     def passes_raw(self, events: bytes) -> bool:
         """Whether these complete raw events (each ending in a blank line) may go out as they
         came: nothing waits and the guard would pass whatever text they carry unchanged.
         When they may, their usage has been read from them."""
-        check = self.raw_check
-        if check is None or self.pending or not check(events):
+        judge = self.judge
+        if (
+            judge is None
+            or self.pending
+            or self.guard.intervention is not None
+            or not _passes(judge.raw_veto, events)
+        ):
             return False
-        if self.marker in events:
+        if events.find(self.marker) != -1:
             self.read_usage(events)
         return True
 
     def read_usage(self, events: bytes) -> None:
         """Collect the usage carried by raw events that go out undecoded."""
         for raw in events.split(b"\n\n"):
-            if self.marker in raw:
+            if raw.find(self.marker) != -1:
                 parsed = _event_json(raw)
                 if parsed is not None:
                     self.adapter.usage_from_sse_event(parsed, self.usage)
@@ -470,9 +496,27 @@ class GuardedEvents:
         if try_raw and self.passes_raw(raw):
             out.append(raw + b"\n\n")
             return None
-        parsed = _event_json(raw)
-        if parsed is not None and self.marker in raw:
-            self.adapter.usage_from_sse_event(parsed, self.usage)
+        found = self.event_now(raw, out)
+        return found if found is None or isinstance(found, Intervention) else await found
+
+    def event_now(
+        self, raw: bytes, out: list[bytes]
+    ) -> "Intervention | Awaitable[Intervention | None] | None":
+        """``event`` (without the raw check) with no coroutine unless a judge has to wait:
+        None, the intervention, or an awaitable giving one of them (an async judge)."""
+        if raw.find(self.marker) == -1:
+            located = self.locate(raw)
+            if located is not None:
+                text, start, end = located
+                found = self.guard.feed_now(text)
+                if isinstance(found, tuple):
+                    return self._take(found, raw, (start, end), text, out)
+                return self._take_later(found, raw, (start, end), text, out)
+            parsed = _event_json(raw)
+        else:
+            parsed = _event_json(raw)
+            if parsed is not None:
+                self.adapter.usage_from_sse_event(parsed, self.usage)
         text = self.adapter.stream_text(parsed) if parsed is not None else None
         if text is None:
             if self.last is None:
@@ -481,12 +525,24 @@ class GuardedEvents:
                 self.pending.append((raw, None))
             return None
         found = self.guard.feed_now(text)
-        released, intervention = found if isinstance(found, tuple) else await found
+        if isinstance(found, tuple):
+            return self._take(found, raw, parsed, text, out)
+        return self._take_later(found, raw, parsed, text, out)
+
+    async def _take_later(
+        self, found: Awaitable, raw: bytes, shape: Any, text: str, out: list[bytes]
+    ) -> Intervention | None:
+        return self._take(await found, raw, shape, text, out)
+
+    def _take(
+        self, found: tuple, raw: bytes, shape: Any, text: str, out: list[bytes]
+    ) -> Intervention | None:
+        released, intervention = found
         if intervention is not None:
             self.pending = []
             return intervention
-        self.last = (raw, parsed)
-        self.pending.append((raw, parsed))
+        self.last = (raw, shape)
+        self.pending.append((raw, shape))
         self.verbatim = text if not self.texts else None
         self.texts += 1
         if released:
@@ -506,18 +562,30 @@ class GuardedEvents:
 
     def _flush(self, released: str, out: list[bytes]) -> None:
         placed = False
-        for raw, parsed in self.pending:
-            if parsed is None:
+        for raw, shape in self.pending:
+            if shape is None:
                 out.append(raw + b"\n\n")
             elif not placed and released:
                 if released == self.verbatim:
                     out.append(raw + b"\n\n")
+                elif type(shape) is tuple:
+                    start, end = shape
+                    text = orjson.dumps(released)[1:-1]
+                    out.append(b"".join((raw[:start], text, raw[end:], b"\n\n")))
                 else:
-                    event = self.adapter.with_stream_text(parsed, released)
+                    event = self.adapter.with_stream_text(shape, released)
                     out.append(_with_data(raw, orjson.dumps(event)))
                 placed = True
         self.pending = []
         self.texts, self.verbatim = 0, None
+
+
+def _passes(veto: Callable[[bytes], object], events: bytes) -> bool:
+    """Whether raw events may go out as they came: they hold no ``\\u`` escape (which could
+    spell any text) and the guard's ``raw_veto`` has nothing against them."""
+    if _BACKSLASH in events and b"\\u" in events:
+        return False
+    return veto(events) is None
 
 
 def _event_json(raw: bytes) -> Any:

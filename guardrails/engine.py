@@ -241,33 +241,37 @@ class StreamGuard:
         self._policies = policies
         self._stopped_by: Policy | None = None
         self.intervention: Intervention | None = None
-        # The judges' ``passes_raw``, when every one of them can tell from the raw bytes.
-        raw_judges = []
+        # The judges themselves, when every one of them can tell from the raw bytes.
+        raw_judges: list[StreamJudge] | None = []
         for _, judge in judges:
             if type(judge).passes_raw is _NO_RAW:
                 raw_judges = None
                 break
-            raw_judges.append(judge.passes_raw)
+            raw_judges.append(judge)
         self._raw_judges = raw_judges
 
-    def raw_check(self) -> "Callable[[bytes], bool] | None":
-        """``passes_raw`` as cheap as it gets for a relay loop: the only judge's own check
-        when there is one (a stream ends at its first intervention, so the guard's own state
-        adds nothing), None when some judge cannot tell from raw bytes."""
-        checks = self._raw_judges
-        if checks is None:
+    def raw_judge(self) -> "StreamJudge | StreamGuard | None":
+        """Whose ``raw_veto`` attribute a relay loop reads before each read of raw events
+        (it changes as the guard is fed): the only judge's when it keeps one, else the
+        guard's own (``passes_raw`` of every judge); None when some judge cannot tell from
+        raw bytes."""
+        judges = self._raw_judges
+        if judges is None:
             return None
-        return checks[0] if len(checks) == 1 else self.passes_raw
+        if len(judges) == 1 and judges[0].raw_veto is not None:
+            return judges[0]
+        return self
+
+    def raw_veto(self, events: bytes) -> bool | None:
+        return None if self.passes_raw(events) else True
 
     def passes_raw(self, events: bytes) -> bool:
         """Whether every judge would release the text of these raw SSE events unchanged and
         stay as it is, so they can be relayed without decoding or feeding them."""
-        checks = self._raw_judges
-        if checks is None or self.intervention is not None:
+        judges = self._raw_judges
+        if judges is None or self.intervention is not None:
             return False
-        if len(checks) == 1:
-            return checks[0](events)
-        return all(passes(events) for passes in checks)
+        return all(judge.passes_raw(events) for judge in judges)
 
     async def feed(self, text: str) -> tuple[str, Intervention | None]:
         found = self.feed_now(text)
@@ -290,6 +294,8 @@ class StreamGuard:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
             if not isinstance(step, tuple):  # an async judge's coroutine
                 return self._settle(policy, step)
+            if step[1] is None:
+                return step  # (release, None): the answer as it is
             return self._judged(policy, step)
         return self._feed_all(text)
 

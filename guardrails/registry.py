@@ -21,7 +21,7 @@ Hooks on a compiled instance, each optional:
 """
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -132,6 +132,12 @@ class StreamJudge:
     (the URL guardrail): the stream guard awaits only what returns an awaitable."""
 
     modified: bool = False
+    # ``passes_raw`` in its cheapest form for a relay loop, kept current by judges that can
+    # have one (always the same answers as ``passes_raw`` at that moment): a callable,
+    # ideally a compiled pattern's ``search`` (no Python frame), giving None for raw events
+    # that may go out as they came and anything else for the rest. It is asked only about
+    # events without a ``\\u`` escape (which could spell any text). None: ask ``passes_raw``.
+    raw_veto: Callable[[bytes], object] | None = None
 
     def passes_raw(self, events: bytes) -> bool:
         """Whether any text the raw SSE ``events`` (one or more complete events, their JSON

@@ -345,6 +345,11 @@ class PlaceholderMap:
         return self._raw
 
 
+def _held(events: bytes) -> bool:
+    """A judge holding the start of a placeholder must see the next text."""
+    return True
+
+
 def restore(text: str, originals: dict[str, str]) -> str:
     """``text`` with known placeholders replaced by the originals (same object if none)."""
     if "[" not in text:
@@ -377,6 +382,8 @@ class PlaceholderJudge(StreamJudge):
         self.originals = mapping.originals
         self.pairs = mapping.text_pairs()
         self.held = ""
+        # Events with a \u escape are never asked about (see ``StreamJudge.raw_veto``).
+        self.raw_veto = _TEXT_BRACKET
 
     def passes_raw(self, event: bytes) -> bool:
         # The text in a raw event can hold a "[" only as a literal "[" (followed by the text's
@@ -412,13 +419,17 @@ class PlaceholderJudge(StreamJudge):
             # (``StreamStep(text)``, minus the named tuple's Python-level constructor.)
             return _new_tuple(StreamStep, (text, None))
         buf = self.held + text
-        start = buf.rfind("[", max(0, len(buf) - LOOK_AHEAD))
+        # (A negative start counts from the end, down to 0: within the last LOOK_AHEAD.)
+        start = buf.rfind("[", len(buf) - LOOK_AHEAD)
         if start != -1 and _PLACEHOLDER_START.match(buf, start):
             buf, self.held = buf[:start], buf[start:]
-        else:
+            self.raw_veto = _held
+        elif self.held:
             self.held = ""
+            self.raw_veto = _TEXT_BRACKET
         return _new_tuple(StreamStep, (self._restore(buf), None))
 
     def finish(self) -> StreamStep:
         held, self.held = self.held, ""
+        self.raw_veto = _TEXT_BRACKET
         return StreamStep(self._restore(held))

@@ -260,3 +260,136 @@ def test_events_read_together_keep_their_order_around_one_that_waits():
 )
 def test_an_event_reads_as_its_json_object_or_nothing(raw, expected):
     assert _event_json(raw) == expected
+
+
+# Raw events and whether the adapter finds their text without parsing them: only in the
+# plainest shape; any doubt leaves the event to the parser.
+_OPENAI_EVENTS = [
+    (b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"x":null}]}', True),
+    (b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi [EM"}}]}', True),
+    ('data: {"choices":[{"delta":{"content":"caf\u00e9 \u2603"}}]}'.encode(), True),
+    (b'data:{"choices":[{"delta":{"refusal":null,"content":"a","n":1}}]}', True),
+    (b'data: {"choices":[{"delta":{"content":""}}]}', False),  # no text
+    (b'data: {"choices":[{"delta":{"content":null,"tool_calls":[{"index":0}]}}]}', False),
+    (b'data: {"choices":[{"delta":{"tool_calls":[{"index":0}],"content":"a"}}]}', False),
+    (b'data: {"choices":[{"delta":{"content":"line\\nbreak"}}]}', False),  # an escape
+    (b'data: {"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}', False),
+    (b'data: {"choices": [{"delta": {"content": "spaced"}}]}', False),
+    (b'event: x\ndata: {"choices":[{"delta":{"content":"two lines"}}]}', False),
+    (b'data: {"choices":[{"delta":{"content":"\xff\xfe"}}]}', False),  # not UTF-8
+    (b'data: {"type":"response.output_text.delta","delta":"Hi"}', False),
+    (b'data: {"choices":[{"index":0,"text":"legacy"}]}', False),
+    (b'data: {"choices":[],"usage":{"prompt_tokens":1}}', False),
+    (b"data: [DONE]", False),
+]
+_ANTHROPIC_EVENTS = [
+    (
+        b"event: content_block_delta\n"
+        b'data: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":"Hi [EMAIL_"}}',
+        True,
+    ),
+    (
+        b"event: content_block_delta\n"
+        b'data: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"input_json_delta","partial_json":"{}"}}',
+        False,
+    ),
+    (
+        b'data: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":"no event line"}}',
+        False,
+    ),
+    (
+        b"event: content_block_delta\n"
+        b'data: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":"a \\"quote\\""}}',
+        False,
+    ),
+    (_OPENAI_EVENTS[0][0], False),  # another API's shape: not this adapter's text
+]
+
+
+@pytest.mark.parametrize(
+    ("slug", "raw", "found"),
+    [
+        *(
+            (slug, raw, found)
+            for slug in (
+                "openai",
+                "openai-compatible",
+                "mistral",
+                "azure-openai",
+                "aws-bedrock",
+                "gemini",
+            )
+            for raw, found in _OPENAI_EVENTS
+        ),
+        *(("anthropic", raw, found) for raw, found in _ANTHROPIC_EVENTS),
+    ],
+)
+def test_text_found_in_a_raw_event_is_what_parsing_it_finds(slug, raw, found):
+    api = adapter(slug)
+    located = api.locate_stream_text(raw)
+    assert (located is not None) == found
+    if located is None:
+        return
+    text, start, end = located
+    parsed = _event_json(raw)
+    assert text == api.stream_text(parsed)
+    # Written into those bytes, released text makes the event that rewriting the parsed
+    # one would: any text, with what JSON must escape.
+    released = 'jane@example.com "quoted" \\ caf\u00e9\n'
+    spliced = raw[:start] + orjson.dumps(released)[1:-1] + raw[end:]
+    assert _event_json(spliced) == api.with_stream_text(parsed, released)
+
+
+def test_streamed_placeholders_are_restored_the_same_in_raw_and_in_parsed_events():
+    # The same stream in the shape the fast path reads and in one only parsing reads.
+    plain = [sse(_chunk("Mail [EMA")), sse(_chunk("IL_0000] today")), b"data: [DONE]"]
+    spaced = [
+        b'data: {"choices": [{"index": 0, "delta": {"content": "Mail [EMA"}}]}',
+        b'data: {"choices": [{"index": 0, "delta": {"content": "IL_0000] today"}}]}',
+        b"data: [DONE]",
+    ]
+    assert adapter("openai").locate_stream_text(plain[0]) is not None
+    assert adapter("openai").locate_stream_text(spaced[0]) is None
+    for events in (plain, spaced):
+        out = _feed(_restoring_gate(), events)
+        assert _text(out) == "Mail jane@example.com today"
+        assert out[-1] == b"data: [DONE]\n\n"
+
+
+def test_the_relay_asks_the_placeholder_judge_about_raw_events_as_its_state_changes():
+    gate = _restoring_gate()
+    judge = gate.judge
+    plain = sse(_chunk("nothing to restore"))
+    assert judge is gate.guard._judges[0][1]  # the only judge keeps its own veto
+    assert judge.raw_veto(plain) is None
+    assert judge.raw_veto(sse(_chunk("a [EMAIL_0000]"))) is not None
+    assert judge.raw_veto(b'data: {"choices":[],"x":[1]}') is not None
+    out: list[bytes] = []
+    assert asyncio.run(gate.event(sse(_chunk("to [EMA")), out)) is None
+    assert judge.held == "[EMA"
+    assert judge.raw_veto(plain) is not None  # holding: every event must be fed
+    assert not gate.passes_raw(plain + b"\n\n")
+    assert asyncio.run(gate.event(sse(_chunk("IL_0000]")), out)) is None
+    assert judge.held == ""
+    assert judge.raw_veto(plain) is None
+    assert _text(out) == "to jane@example.com"
+
+
+def test_a_guard_with_several_raw_judges_answers_for_all_of_them():
+    codes = [{"piiEntity": "CODE", "piiRegex": "X-[0-9]+"}]
+    second = {**PII_ATTACHMENT, "id": 3, "params": {"customPIIEntities": codes}}
+    chain = compile_chain([PII_ATTACHMENT, second], [])
+    state: dict = {}
+    body = {"messages": [{"role": "user", "content": "jane@example.com has X-123"}]}
+    asyncio.run(chain.run_request(body, state))
+    guard = chain.stream(state)
+    assert len(guard._judges) == 2
+    assert guard.raw_judge() is guard
+    assert guard.raw_veto(sse(_chunk("plain"))) is None
+    assert guard.raw_veto(sse(_chunk("[CODE_"))) is not None
+    regex = compile_chain([regex_attachment("$.choices[0].message.content")], [])
+    assert regex.stream({}).raw_judge() is None  # a regex must read every text
