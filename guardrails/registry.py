@@ -136,7 +136,7 @@ class StreamJudge:
     # have one (always the same answers as ``passes_raw`` at that moment): a callable,
     # ideally a compiled pattern's ``search`` (no Python frame), giving None for raw events
     # that may go out as they came and anything else for the rest. It is asked only about
-    # events without a ``\\u`` escape (which could spell any text). None: ask ``passes_raw``.
+    # events without a ``\u`` escape (which could spell any text). None: ask ``passes_raw``.
     raw_veto: Callable[[bytes], object] | None = None
 
     def passes_raw(self, events: bytes) -> bool:
