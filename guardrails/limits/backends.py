@@ -9,8 +9,9 @@ Both backends run the same three operations, each atomic:
   reservations ``r``; its ``used`` is their sum and its increment is a reservation.
 - ``adjust(ops)`` settles or releases: adds tokens, moves a reservation into spend, never
   leaves a negative reservation (one round trip). On Redis, adjustments wait up to
-  ``SETTLE_DELAY`` for the next admit, are merged by counter and applied by one script call
-  sent just ahead of it; each caller returns once the call carrying its ops was applied.
+  ``SETTLE_DELAY`` for the next admit, are merged by counter and applied by that admit's own
+  script call, ahead of its checks (or by a call of their own when no admit comes); each
+  caller returns once the call carrying its ops was applied.
 - ``read(keys)`` returns the counters' values for display.
 
 Keys carry their window start, so a new window starts from zero without any reset; every
@@ -29,56 +30,12 @@ REQUESTS = "r"
 TOKENS = "t"
 COST = "c"
 
-_ADMIT = """
-local n = #KEYS
-local used = {}
-local spent = {}
-local ok = 1
-for i = 1, n do
-  local b = (i - 1) * 4
-  local kind = ARGV[b + 1]
-  local u
-  if kind == 'c' then
-    local v = redis.call('HMGET', KEYS[i], 's', 'r')
-    spent[i] = tonumber(v[1]) or 0
-    u = spent[i] + (tonumber(v[2]) or 0)
-  else
-    u = tonumber(redis.call('GET', KEYS[i])) or 0
-    spent[i] = u
-  end
-  used[i] = u
-  local limit = tonumber(ARGV[b + 2])
-  if kind == 'r' then
-    if u + tonumber(ARGV[b + 3]) > limit then ok = 0 end
-  elseif u >= limit then
-    ok = 0
-  end
-end
-if ok == 1 then
-  for i = 1, n do
-    local b = (i - 1) * 4
-    if tonumber(ARGV[b + 3]) > 0 then
-      if ARGV[b + 1] == 'c' then
-        redis.call('HINCRBY', KEYS[i], 'r', ARGV[b + 3])
-      else
-        redis.call('INCRBY', KEYS[i], ARGV[b + 3])
-      end
-      if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 4]) end
-      used[i] = used[i] + tonumber(ARGV[b + 3])
-    end
-  end
-end
-local out = {ok}
-for i = 1, n do
-  out[2 * i] = used[i]
-  out[2 * i + 1] = spent[i]
-end
-return out
-"""
-
-_ADJUST = """
-for i = 1, #KEYS do
-  local b = (i - 1) * 4
+# The scripts' two parts, written against offsets so that one call can run both: the
+# adjustments use KEYS[1..m] with their arguments from ARGV[ab + 1]; the admission the keys
+# after them with its arguments from ARGV[aa + 1].
+_ADJUST_PART = """
+for i = 1, m do
+  local b = ab + (i - 1) * 4
   local kind = ARGV[b + 1]
   local first = tonumber(ARGV[b + 2])
   local second = tonumber(ARGV[b + 3])
@@ -97,8 +54,64 @@ for i = 1, #KEYS do
     if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 4]) end
   end
 end
-return 1
 """
+
+_ADMIT_PART = """
+local n = #KEYS - m
+local used = {}
+local spent = {}
+local ok = 1
+for i = 1, n do
+  local b = aa + (i - 1) * 4
+  local key = KEYS[m + i]
+  local kind = ARGV[b + 1]
+  local u
+  if kind == 'c' then
+    local v = redis.call('HMGET', key, 's', 'r')
+    spent[i] = tonumber(v[1]) or 0
+    u = spent[i] + (tonumber(v[2]) or 0)
+  else
+    u = tonumber(redis.call('GET', key)) or 0
+    spent[i] = u
+  end
+  used[i] = u
+  local limit = tonumber(ARGV[b + 2])
+  if kind == 'r' then
+    if u + tonumber(ARGV[b + 3]) > limit then ok = 0 end
+  elseif u >= limit then
+    ok = 0
+  end
+end
+if ok == 1 then
+  for i = 1, n do
+    local b = aa + (i - 1) * 4
+    local key = KEYS[m + i]
+    if tonumber(ARGV[b + 3]) > 0 then
+      if ARGV[b + 1] == 'c' then
+        redis.call('HINCRBY', key, 'r', ARGV[b + 3])
+      else
+        redis.call('INCRBY', key, ARGV[b + 3])
+      end
+      if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[b + 4]) end
+      used[i] = used[i] + tonumber(ARGV[b + 3])
+    end
+  end
+end
+local out = {ok}
+for i = 1, n do
+  out[2 * i] = used[i]
+  out[2 * i + 1] = spent[i]
+end
+return out
+"""
+
+_ADMIT = "local m, aa = 0, 0\n" + _ADMIT_PART
+_ADJUST = "local m, ab = #KEYS, 0\n" + _ADJUST_PART + "return 1\n"
+# Adjustments waiting for company, then an admission, in one call: ARGV[1] is the number
+# of adjusted keys.
+_ADJUST_THEN_ADMIT = (
+    "local m = tonumber(ARGV[1])\nlocal ab, aa = 1, 1 + 4 * m\n" + _ADJUST_PART + _ADMIT_PART
+)
 
 
 class AdmitOp(NamedTuple):
@@ -179,9 +192,10 @@ class RedisBackend:
     keys of one request may live in different Cluster slots. Talks to Redis through
     ``LeanRedis`` (one pipelined connection), which costs a fraction of redis-py's client
     per call on the request path. Settles are coalesced: they wait (at most
-    ``SETTLE_DELAY``) for the next admit and leave with it, merged into one script call
-    ahead of it in the same socket write. A round trip to Redis costs the worker more CPU
-    than the script does, and under load the next admit is never far off."""
+    ``SETTLE_DELAY``) for the next admit and leave with it, merged and applied by the
+    admit's own script call before its checks: one call and one reply for both. A round
+    trip to Redis costs the worker more CPU than the script does, and under load the next
+    admit is never far off."""
 
     def __init__(self, client: LeanRedis, *, cooldown: float = 1.0):
         self.client = client
@@ -211,14 +225,30 @@ class RedisBackend:
         args: list[object] = []
         for op in ops:
             args += (op.kind, op.limit, op.increment, op.ttl_ms)
+        keys = [op.key for op in ops]
         batch = self._batch
-        if batch is not None and batch.loop is asyncio.get_running_loop():
-            # Settles waiting for company go out ahead of this admit, in the same write, so
-            # the admit sees them counted.
-            batch.handle.cancel()
-            self._send(batch)
         try:
-            reply = await self.client.script_soon(_ADMIT, [op.key for op in ops], args)
+            if batch is None or batch.loop is not asyncio.get_running_loop():
+                reply = await self.client.script_soon(_ADMIT, keys, args)
+            else:
+                # Settles waiting for company are applied by this admit's own script call,
+                # ahead of it, so the admit sees them counted: one call, one reply.
+                batch.handle.cancel()
+                self._batch = None
+                adjusted, adjust_args = batch.script_args()
+                try:
+                    call = self.client.script_soon(
+                        _ADJUST_THEN_ADMIT, adjusted + keys, [len(adjusted), *adjust_args, *args]
+                    )
+                except Exception as exc:  # e.g. the connection was lost in this iteration
+                    call = batch.loop.create_future()
+                    call.set_exception(exc)
+                self._track(batch, call)
+                if batch.waiters or not self.client.connected:
+                    # Cancelling this admit must not cancel the settles' call: others wait
+                    # on it, or it has not been sent yet.
+                    call = asyncio.shield(call)
+                reply = await call
         except self._errors as exc:
             raise self._failed(exc) from exc
         self._down_until = 0.0
@@ -263,6 +293,10 @@ class RedisBackend:
         except Exception as exc:  # e.g. the connection was lost in this iteration
             reply = batch.loop.create_future()
             reply.set_exception(exc)
+        self._track(batch, reply)
+
+    def _track(self, batch: _AdjustBatch, reply: asyncio.Future) -> None:
+        """Settle the batch's waiters (or report its failure) once ``reply`` is in."""
         self._applying.add(reply)
         reply.add_done_callback(lambda _: self._applied(batch, reply))
 

@@ -186,6 +186,12 @@ class LeanRedis:
         self._shas: dict[str, bytes] = {}
 
     @property
+    def connected(self) -> bool:
+        """Whether a call now is queued on a live connection (not behind a connect)."""
+        protocol = self._protocol
+        return protocol is not None and not protocol.closed
+
+    @property
     def writes(self) -> int:
         """Socket writes on the current connection: a measure of the corking."""
         return self._protocol.writes if self._protocol is not None else 0

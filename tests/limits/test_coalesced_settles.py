@@ -230,15 +230,36 @@ async def test_settles_merged_into_one_failing_call_count_as_one_failure():
 
 @needs_redis
 async def test_a_settle_leaves_with_the_next_admit_and_that_admit_sees_it(prefix):
+    client = CountingRedis(REDIS_URL)
+    backend = RedisBackend(client)
+    key = f"{prefix}tokens"
+    # Once before, so that Redis knows the script (a first EVALSHA is answered NOSCRIPT).
+    backend.adjust_soon([tokens_op(f"{prefix}warm", 1)])
+    await backend.admit([AdmitOp(f"{prefix}warm", TOKENS, 7, 0, 60_000)])
+    before, calls = client.writes, client.batches
+    settled = backend.adjust_soon([tokens_op(key, 7)])
+    result = await backend.admit([AdmitOp(key, TOKENS, 7, 0, 60_000)])
+    await settled
+    writes, calls = client.writes - before, client.batches - calls
+    await backend.close()
+    assert (writes, calls) == (1, 1)  # one script call, in one socket write, carried both
+    assert (result.allowed, result.used) == (False, [7])
+
+
+@needs_redis
+async def test_cancelling_the_admit_that_carries_settles_leaves_them_applied(prefix):
     client = LeanRedis(REDIS_URL)
     backend = RedisBackend(client)
     key = f"{prefix}tokens"
     await client.execute("PING")
-    before = client.writes
-    settled = backend.adjust_soon([tokens_op(key, 7)])
-    result = await backend.admit([AdmitOp(key, TOKENS, 7, 0, 60_000)])
-    await settled
-    writes = client.writes - before
+    settled = backend.adjust_soon([tokens_op(key, 7)])  # someone waits for it
+    unwatched = f"{prefix}unwatched"
+    backend.adjust_later([tokens_op(unwatched, 5)])
+    admit = asyncio.ensure_future(backend.admit([AdmitOp(f"{prefix}r", TOKENS, 9, 0, 60_000)]))
+    await asyncio.sleep(0)  # the admit has sent its call, carrying both settles
+    admit.cancel()
+    await settled  # applied all the same, and its waiter told so
     await backend.close()
-    assert writes == 1  # one socket write carried both
-    assert (result.allowed, result.used) == (False, [7])
+    direct = redis.Redis.from_url(REDIS_URL)
+    assert (int(direct.get(key)), int(direct.get(unwatched))) == (7, 5)
+    assert admit.cancelled()
