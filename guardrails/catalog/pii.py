@@ -345,6 +345,9 @@ class PlaceholderMap:
         return self._raw
 
 
+_NOTHING_HELD = StreamStep("")
+
+
 def _held(events: bytes) -> bool:
     """A judge holding the start of a placeholder must see the next text."""
     return True
@@ -402,13 +405,11 @@ class PlaceholderJudge(StreamJudge):
             restored = restore(text, self.originals)
         else:
             # A few placeholders whose originals hold no "[": one replacement each, the
-            # same result as the regex pass.
+            # same result as the regex pass. ``str.replace`` hands back the very object
+            # when there is nothing to replace, so ``restored is text`` means unchanged.
             restored = text
             for placeholder, original in pairs:
-                if placeholder in restored:
-                    restored = restored.replace(placeholder, original)
-            if restored == text:
-                restored = text
+                restored = restored.replace(placeholder, original)
         if restored is not text:
             self.modified = True
         return restored
@@ -430,6 +431,9 @@ class PlaceholderJudge(StreamJudge):
         return _new_tuple(StreamStep, (self._restore(buf), None))
 
     def finish(self) -> StreamStep:
-        held, self.held = self.held, ""
+        held = self.held
+        if not held:
+            return _NOTHING_HELD
+        self.held = ""
         self.raw_veto = _TEXT_BRACKET
-        return StreamStep(self._restore(held))
+        return _new_tuple(StreamStep, (self._restore(held), None))
