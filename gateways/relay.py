@@ -504,30 +504,27 @@ class GuardedEvents:
     ) -> "Intervention | Awaitable[Intervention | None] | None":
         """``event`` (without the raw check) with no coroutine unless a judge has to wait:
         None, the intervention, or an awaitable giving one of them (an async judge)."""
-        if raw.find(self.marker) == -1:
-            located = self.locate(raw)
-            if located is not None:
-                text, start, end = located
-                found = self.guard.feed_now(text)
-                if isinstance(found, tuple):
-                    return self._take(found, raw, (start, end), text, out)
-                return self._take_later(found, raw, (start, end), text, out)
-            parsed = _event_json(raw)
+        carries_usage = raw.find(self.marker) != -1
+        located = None if carries_usage else self.locate(raw)
+        shape: Any
+        if located is not None:
+            text, start, end = located
+            shape = (start, end)
         else:
-            parsed = _event_json(raw)
-            if parsed is not None:
-                self.adapter.usage_from_sse_event(parsed, self.usage)
-        text = self.adapter.stream_text(parsed) if parsed is not None else None
-        if text is None:
-            if self.last is None:
-                out.append(raw + b"\n\n")
-            else:
-                self.pending.append((raw, None))
-            return None
+            shape = _event_json(raw)
+            if shape is not None and carries_usage:
+                self.adapter.usage_from_sse_event(shape, self.usage)
+            text = self.adapter.stream_text(shape) if shape is not None else None
+            if text is None:
+                if self.last is None:
+                    out.append(raw + b"\n\n")
+                else:
+                    self.pending.append((raw, None))
+                return None
         found = self.guard.feed_now(text)
         if isinstance(found, tuple):
-            return self._take(found, raw, parsed, text, out)
-        return self._take_later(found, raw, parsed, text, out)
+            return self._take(found, raw, shape, text, out)
+        return self._take_later(found, raw, shape, text, out)
 
     async def _take_later(
         self, found: Awaitable, raw: bytes, shape: Any, text: str, out: list[bytes]
