@@ -11,7 +11,7 @@ cannot read (neither JSON nor SSE) is refused rather than relayed unchecked.
 """
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import aiohttp
@@ -329,7 +329,7 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
     buf = b""
     marker = gate.marker
     # Whose ``raw_veto`` tells which raw events may go out as they came (None: no one can);
-    # ``_passes``, inlined below: this runs for every read.
+    # ``StreamJudge.passes_raw``, inlined below: this runs for every read.
     judge = guard.raw_judge()
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     try:
@@ -473,7 +473,7 @@ class GuardedEvents:
             judge is None
             or self.pending
             or self.guard.intervention is not None
-            or not _passes(judge.raw_veto, events)
+            or not judge.passes_raw(events)
         ):
             return False
         if events.find(self.marker) != -1:
@@ -575,14 +575,6 @@ class GuardedEvents:
                 placed = True
         self.pending = []
         self.texts, self.verbatim = 0, None
-
-
-def _passes(veto: Callable[[bytes], object], events: bytes) -> bool:
-    """Whether raw events may go out as they came: they hold no ``\\u`` escape (which could
-    spell any text) and the guard's ``raw_veto`` has nothing against them."""
-    if _BACKSLASH in events and b"\\u" in events:
-        return False
-    return veto(events) is None
 
 
 def _event_json(raw: bytes) -> Any:

@@ -244,7 +244,7 @@ class StreamGuard:
         # The judges themselves, when every one of them can tell from the raw bytes.
         raw_judges: list[StreamJudge] | None = []
         for _, judge in judges:
-            if type(judge).passes_raw is _NO_RAW:
+            if judge.raw_veto is None and type(judge).passes_raw is _NO_RAW:
                 raw_judges = None
                 break
             raw_judges.append(judge)

@@ -125,6 +125,9 @@ class StreamStep(NamedTuple):
     verdict: Verdict | None = None
 
 
+_BACKSLASH = ord("\\")
+
+
 class StreamJudge:
     """Judges one streamed response, delta by delta. One instance per response.
 
@@ -132,21 +135,22 @@ class StreamJudge:
     (the URL guardrail): the stream guard awaits only what returns an awaitable."""
 
     modified: bool = False
-    # ``passes_raw`` in its cheapest form for a relay loop, kept current by judges that can
-    # have one (always the same answers as ``passes_raw`` at that moment): a callable,
-    # ideally a compiled pattern's ``search`` (no Python frame), giving None for raw events
-    # that may go out as they came and anything else for the rest. It is asked only about
-    # events without a ``\u`` escape (which could spell any text). None: ask ``passes_raw``.
+    # How a judge that can tell from the raw bytes says so, kept current as it is fed: a
+    # callable, ideally a compiled pattern's ``search`` (no Python frame, so a relay loop can
+    # ask it for every read), giving None for raw events whose text the judge would release
+    # unchanged, leaving it as it was, and anything else for the rest. It is asked only about
+    # events without a ``\u`` escape (which could spell any text). None: every event is fed.
     raw_veto: Callable[[bytes], object] | None = None
 
     def passes_raw(self, events: bytes) -> bool:
         """Whether any text the raw SSE ``events`` (one or more complete events, their JSON
         still encoded) can carry would be released unchanged by ``feed``, leaving the judge
-        as it was: the gateway then relays them as they came without decoding them. Only
-        judges that can tell from the bytes override this (a placeholder restorer holding
-        nothing, with no ``[`` that could start a placeholder); the default sends every
-        event through ``feed``."""
-        return False
+        as it was: the gateway then relays them as they came without decoding them. From
+        ``raw_veto``; without one, every event goes through ``feed``."""
+        veto = self.raw_veto
+        if veto is None or (_BACKSLASH in events and b"\\u" in events):
+            return False
+        return veto(events) is None
 
     def feed(self, text: str) -> StreamStep:
         raise NotImplementedError

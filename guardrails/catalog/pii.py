@@ -59,7 +59,6 @@ LOOK_AHEAD = 64
 _FEW = 8
 # In raw SSE events: a "[" that could open text (not "[{", "[]" or "[DONE]").
 _TEXT_BRACKET = re.compile(rb"\[(?![{\]]|DONE\])").search
-_BACKSLASH = ord("\\")
 _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 _DIGITS = b"0123456789"
 
@@ -385,17 +384,12 @@ class PlaceholderJudge(StreamJudge):
         self.originals = mapping.originals
         self.pairs = mapping.text_pairs()
         self.held = ""
-        # Events with a \u escape are never asked about (see ``StreamJudge.raw_veto``).
-        self.raw_veto = _TEXT_BRACKET
-
-    def passes_raw(self, event: bytes) -> bool:
         # The text in a raw event can hold a "[" only as a literal "[" (followed by the text's
-        # next character or its closing quote) or as a \u escape. Text where every "[" opens
-        # "[{", "[]" or "[DONE]" (the shapes JSON structure and the stream's end take) holds
-        # no placeholder and ends in no unfinished one.
-        if self.held or (_BACKSLASH in event and b"\\u" in event):
-            return False
-        return _TEXT_BRACKET(event) is None
+        # next character or its closing quote) or as a \u escape (never asked about, see
+        # ``StreamJudge.raw_veto``). Text where every "[" opens "[{", "[]" or "[DONE]" (the
+        # shapes JSON structure and the stream's end take) holds no placeholder and ends in
+        # no unfinished one. While a placeholder's start is held, every event must be fed.
+        self.raw_veto = _TEXT_BRACKET
 
     def _restore(self, text: str) -> str:
         if "[" not in text:
