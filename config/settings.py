@@ -162,3 +162,6 @@ GATEHOUSE_DEPLOYMENT_HISTORY = env.int("GATEHOUSE_DEPLOYMENT_HISTORY", default=2
 GATEHOUSE_DEFAULT_GATEWAY = env.str("GATEHOUSE_DEFAULT_GATEWAY", default="default")
 # Largest request body the gateway accepts (bytes).
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+# The gateway's youngest-generation threshold for Python's cyclic garbage collector: net new
+# container objects between collections (Python's default is 700).
+GATEHOUSE_GC_THRESHOLD = env.int("GATEHOUSE_GC_THRESHOLD", default=50_000)
