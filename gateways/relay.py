@@ -481,12 +481,20 @@ class GuardedEvents:
         return True
 
     def read_usage(self, events: bytes) -> None:
-        """Collect the usage carried by raw events that go out undecoded."""
-        for raw in events.split(b"\n\n"):
-            if raw.find(self.marker) != -1:
-                parsed = _event_json(raw)
-                if parsed is not None:
-                    self.adapter.usage_from_sse_event(parsed, self.usage)
+        """Collect the usage carried by raw events that go out undecoded: only the events
+        around each occurrence of the marker are cut out and parsed (a read under load can
+        hold a whole stream, and usage rides on one or two of its events)."""
+        marker = self.marker
+        at = events.find(marker)
+        while at != -1:
+            start = events.rfind(b"\n\n", 0, at)
+            end = events.find(b"\n\n", at)
+            if end == -1:
+                end = len(events)
+            parsed = _event_json(events[0 if start == -1 else start + 2 : end])
+            if parsed is not None:
+                self.adapter.usage_from_sse_event(parsed, self.usage)
+            at = events.find(marker, end)
 
     async def event(
         self, raw: bytes, out: list[bytes], try_raw: bool = True

@@ -393,3 +393,20 @@ def test_a_guard_with_several_raw_judges_answers_for_all_of_them():
     assert guard.raw_veto(sse(_chunk("[CODE_"))) is not None
     regex = compile_chain([regex_attachment("$.choices[0].message.content")], [])
     assert regex.stream({}).raw_judge() is None  # a regex must read every text
+
+
+def test_usage_is_read_from_the_events_that_carry_it_wherever_they_sit_in_a_read():
+    counts = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+    usage = sse({"object": "chat.completion.chunk", "choices": [], "usage": counts})
+    talk = sse(_chunk('the word "usage" in text'))
+    for events in (
+        [usage, talk, b"data: [DONE]"],  # first in the read
+        [talk, usage, b"data: [DONE]"],  # in the middle
+        [talk, usage],  # last, without its blank line
+    ):
+        gate = _restoring_gate()
+        gate.read_usage(b"\n\n".join(events))
+        assert gate.usage == counts
+    gate = _restoring_gate()
+    gate.read_usage(talk + b"\n\n" + talk)
+    assert gate.usage == {}
