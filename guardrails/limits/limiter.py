@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from guardrails.limits.backends import (
     COST,
@@ -76,8 +76,7 @@ class LimitContext:
     body_bytes: int = 0  # size of the raw request body, for the prompt estimate
 
 
-@dataclass(slots=True)
-class _Held:
+class _Held(NamedTuple):
     counter: Counter
     key: str
     window_end: float
@@ -93,8 +92,7 @@ class Reservation:
     done: bool = False
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(NamedTuple):
     allowed: bool
     status: int = 200  # 429 over a limit, 503 when a fail-closed limit cannot be checked
     headers: Sequence[tuple[bytes, bytes]] = ()  # send on every response; do not mutate
@@ -191,18 +189,16 @@ class Limiter:
                 share = max(0, op.limit - result.used[index]) / op.limit
                 if share < best_share or (share == best_share and ends[index] < ends[best]):
                     best, best_share = index, share
-            held = [
-                _Held(pairs[i][0], op.key, ends[i], op.increment if op.kind == COST else 0)
-                for i, op in enumerate(ops)
-                if op.kind != REQUESTS
-            ]
-            return Decision(
-                allowed=True,
-                headers=self._headers(
-                    pairs[best][0], ops[best], result.used[best], ends[best], now
-                ),
-                reservation=Reservation(ctx.model, held) if held else None,
-            )
+            held = []
+            for index, op in enumerate(ops):
+                if op.kind != REQUESTS:
+                    reserved = op.increment if op.kind == COST else 0
+                    held.append(_new_tuple(_Held, (pairs[index][0], op.key, ends[index], reserved)))
+            headers = self._headers(pairs[best][0], ops[best], result.used[best], ends[best], now)
+            reservation = Reservation(ctx.model, held) if held else None
+            # Decision(allowed=True, headers=..., reservation=...), minus the named tuple's
+            # Python-level constructor: this runs for every admitted request.
+            return _new_tuple(Decision, (True, 200, headers, None, None, reservation, ""))
 
         worst, worst_retry = -1, 0
         for index, op in enumerate(ops):

@@ -23,12 +23,15 @@ from proxies.resources import path_pattern
 KIND_CODES = {"requests": REQUESTS, "tokens": TOKENS, "cost": COST}
 # Callers without an API key share one per-key bucket.
 ANONYMOUS_KEY = "anonymous"
+# Keys a counter keeps formatted (per resource and caller) before it starts afresh.
+_KEYS_KEPT = 4096
 
 
 class Counter:
     """One limit: ``limit`` units (requests, tokens or nano-dollars) per ``window``."""
 
     __slots__ = (
+        "_keys",
         "_stem",
         "category",
         "code",
@@ -77,6 +80,8 @@ class Counter:
         # The rate-limit headers of the current window (``WindowHeaders``), kept by the limiter.
         self.window_headers: Any = None
         self._stem = f"{namespace}|{category}|{window.label}|"
+        # (prefix, resource, key id) -> (window start, key): keys of the current windows.
+        self._keys: dict[tuple[str, str, str], tuple[float, str]] = {}
         if kind == "cost":
             amount = f"{limit / NANO_PER_USD:.6f}".rstrip("0").rstrip(".")
             self.label = f"{policy} {amount} USD/{window.label}"
@@ -88,7 +93,18 @@ class Counter:
         return f"<Counter {self.namespace} {self.label}>"
 
     def key(self, prefix: str, resource: str, key_id: str, window_start: float) -> str:
-        return f"{prefix}{self._stem}{resource}|{key_id}|{int(window_start)}"
+        """The store's key of this counter's window for one resource and caller; formatted
+        once per window (this runs for every counter of every request)."""
+        keys = self._keys
+        slot = (prefix, resource, key_id)
+        kept = keys.get(slot)
+        if kept is not None and kept[0] == window_start:
+            return kept[1]
+        if len(keys) >= _KEYS_KEPT:
+            keys.clear()
+        key = f"{prefix}{self._stem}{resource}|{key_id}|{int(window_start)}"
+        keys[slot] = (window_start, key)
+        return key
 
     def describe(self) -> dict[str, Any]:
         """A plain description for usage records, the admin and the API."""

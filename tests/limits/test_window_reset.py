@@ -34,3 +34,15 @@ async def test_a_rejection_says_to_retry_when_the_window_resets(make_limiter):
         pass
     decision = await limiter.admit(rules, ctx())
     assert decision.retry_after in (1, 2)
+
+
+def test_a_counters_keys_follow_its_windows_and_callers():
+    counter = request_limit(5, unit="minute").resolve("POST /chat/completions")[0][0]
+    first = counter.key("p:", "", "key-a", 60.0)
+    assert first.endswith("|key-a|60")
+    assert counter.key("p:", "", "key-a", 60.0) == first
+    assert counter.key("p:", "", "key-a", 120.0).endswith("|key-a|120")  # the next window
+    assert counter.key("q:", "", "key-a", 60.0) == "q:" + first[2:]  # another prefix
+    for n in range(5000):  # more callers than a counter keeps: it starts afresh, still right
+        assert counter.key("p:", "POST /x", f"key-{n}", 60.0).endswith(f"POST /x|key-{n}|60")
+    assert counter.key("p:", "", "key-a", 60.0) == first
