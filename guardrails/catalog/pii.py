@@ -60,6 +60,8 @@ _FEW = 8
 # In raw SSE events: a "[" that could open text (not "[{", "[]" or "[DONE]").
 _TEXT_BRACKET = re.compile(rb"\[(?![{\]]|DONE\])").search
 _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
+# The ends of the first placeholders ("_0000]" ...), formatted once.
+_SUFFIXES = tuple(f"_{count:04x}]" for count in range(_FEW))
 _DIGITS = b"0123456789"
 
 
@@ -169,6 +171,9 @@ class PIIMaskingRegex(Policy):
         # (every email) nor a digit (every phone number and SSN) is passed without RE2.
         self._needs: tuple[str, ...] | None = None
         self._more: Any = None
+        # With only one of phone numbers and SSNs on, a match without an "@" is that one.
+        digit_entities = [BUILT_IN_ENTITIES[key][0] for key in ("phone", "ssn") if params[key]]
+        self._digit_entity = digit_entities[0] if len(digit_entities) == 1 else None
         if not params["customPIIEntities"]:
             needs = []
             if params["email"]:
@@ -256,7 +261,9 @@ class PIIMaskingRegex(Policy):
         placeholder = mapping.placeholders.get(original)
         if placeholder is None:
             entity = self._entity_at(data, start, stop, span)
-            return mapping.add(f"[{entity}_{len(mapping.originals):04x}]", original)
+            count = len(mapping.originals)
+            suffix = _SUFFIXES[count] if count < _FEW else f"_{count:04x}]"
+            return mapping.add("[" + entity + suffix, original)
         return placeholder.encode()
 
     def _entity_at(self, data: bytes, start: int, stop: int, span: bytes) -> str:
@@ -270,6 +277,8 @@ class PIIMaskingRegex(Policy):
             # only an email holds an "@", an SSN has exactly 9 digits, a phone number 10 or 11.
             if 64 in span:  # "@"
                 return "EMAIL"
+            if self._digit_entity is not None:  # phone numbers or SSNs, not both
+                return self._digit_entity
             digits = len(span) - len(span.translate(None, _DIGITS))
             return "SSN" if digits == 9 else "PHONE"
         for name, match in entities:

@@ -181,6 +181,8 @@ async def test_the_masked_body_is_what_the_chain_forwards():
         ({"phone": True}, "call 415-555-2671", "call [PHONE_0000]"),
         ({"ssn": True}, "SSN 123-45-6789", "SSN [SSN_0000]"),
         ({"email": True, "ssn": True}, "SSN 123-45-6789", "SSN [SSN_0000]"),
+        ({"email": True, "phone": True}, "j@example.com 415-555-2671", "[EMAIL_0000] [PHONE_0001]"),
+        ({"phone": True, "ssn": True}, "123-45-6789 415-555-2671", "[SSN_0000] [PHONE_0001]"),
     ],
 )
 async def test_text_that_cannot_hold_an_entity_is_left_alone_and_the_rest_is_masked(
@@ -295,3 +297,11 @@ async def test_masking_stops_after_the_last_entity_and_still_finds_every_one():
     assert body["messages"][0]["content"] == (
         "[EMAIL_0000] [PHONE_0001] tail without any, then [SSN_0002] and [EMAIL_0003] end"
     )
+
+
+async def test_placeholders_count_on_in_hexadecimal_past_the_first_few():
+    text = " ".join(f"user{n}@example.com" for n in range(18))
+    body = chat(text)
+    await request_verdict(compiled(NAME, {"email": True}), body)
+    assert body["messages"][0]["content"] == " ".join(f"[EMAIL_{n:04x}]" for n in range(18))
+    assert body["messages"][0]["content"].endswith("[EMAIL_0010] [EMAIL_0011]")
