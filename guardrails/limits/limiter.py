@@ -59,7 +59,9 @@ from guardrails.limits.rules import ANONYMOUS_KEY, Counter, LimitSet, split_reso
 log = logging.getLogger("gatehouse.limits")
 
 DEFAULT_PREFIX = "gatehouse:limits:"
-# Keys outlive their window a little so a slow clock still finds them.
+# Keys outlive their window a little so a slow clock still finds them. TTLs count whole
+# seconds to the window's end (plus the grace): the same value for a second, so its encoding
+# for Redis is reused (see ``resp._pack``).
 _TTL_GRACE_MS = 1000
 # Named tuples built on the request path without their Python-level constructor.
 _new_tuple = tuple.__new__
@@ -175,7 +177,7 @@ class Limiter:
                 increment = estimate.reservation(counter)
             else:
                 increment = 0
-            ttl = math.ceil((end - now) * 1000) + _TTL_GRACE_MS
+            ttl = math.ceil(end - now) * 1000 + _TTL_GRACE_MS
             ops.append(_new_tuple(AdmitOp, (key, code, counter.limit, increment, ttl)))
             ends.append(end)
         try:
@@ -263,7 +265,7 @@ class Limiter:
         for held in reservation.held:
             if now >= held.window_end:
                 continue
-            ttl = math.ceil((held.window_end - now) * 1000) + _TTL_GRACE_MS
+            ttl = math.ceil(held.window_end - now) * 1000 + _TTL_GRACE_MS
             counter = held.counter
             if counter.code == TOKENS:
                 tokens = _tokens(usage, counter.category) if usage else 0
@@ -290,7 +292,7 @@ class Limiter:
                 COST,
                 -h.reserved,
                 0,
-                math.ceil((h.window_end - now) * 1000) + _TTL_GRACE_MS,
+                math.ceil(h.window_end - now) * 1000 + _TTL_GRACE_MS,
             )
             for h in reservation.held
             if h.reserved and now < h.window_end
