@@ -22,6 +22,7 @@ import aiohttp
 import orjson
 from django.conf import settings
 
+from gateways import metrics
 from gateways.adapters import neutral_error_body
 from gateways.heartbeat import Heartbeat
 from gateways.relay import (
@@ -47,7 +48,8 @@ CHAIN_BROKEN = (
     "guardrail settings and deploy it again."
 )
 NOT_JSON = "This proxy's guardrails inspect JSON request bodies; the body is not JSON."
-# ``/_gatehouse/health``: proxy IDs cannot contain "_", so this never shadows a proxy.
+# ``/_gatehouse/health`` and ``/_gatehouse/metrics``: proxy IDs cannot contain "_", so these
+# never shadow a proxy.
 HEALTH_PREFIX = "_gatehouse"
 
 
@@ -160,6 +162,9 @@ class GatewayApp:
         if route is None:
             if proxy_id == HEALTH_PREFIX and rest == "/health":
                 await _respond(send, 200, self._health(snapshot))
+                return
+            if proxy_id == HEALTH_PREFIX and rest == "/metrics":
+                await _respond_metrics(send)
                 return
             body = neutral_error_body(404, "not_found", f"No proxy '{proxy_id}' on this gateway.")
             await _respond(send, 404, body)
@@ -480,6 +485,16 @@ def tune_collector(threshold: int) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(threshold, *gc.get_threshold()[1:])
+
+
+async def _respond_metrics(send) -> None:
+    body = metrics.exposition()
+    headers = [
+        (b"content-type", metrics.CONTENT_TYPE),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _respond(send, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:

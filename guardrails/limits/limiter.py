@@ -25,8 +25,9 @@ resolves to and, only if all pass, counts it (a rejected request consumes no quo
 
 When the backend is unreachable, a limit in failure mode ``closed`` rejects with 503 and one
 in mode ``open`` lets the request through without rate-limit headers; either way the
-failure is logged (at most every 10 s) and counted in ``Limiter.backend_failures`` (settles
-merged into one call that failed count once).
+failure is logged (at most every 10 s) and counted in ``Limiter.backend_failures`` and in the
+gateway's metrics (``guardrails.limits.metrics``; settles merged into one call that failed
+count once).
 """
 
 import logging
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from guardrails.limits import metrics
 from guardrails.limits.backends import (
     COST,
     REQUESTS,
@@ -380,6 +382,7 @@ class Limiter:
         self._note_failure(exc, "admit")
         closed = next((counter for counter, _ in pairs if not counter.fail_open), None)
         if closed is not None:
+            metrics.UNAVAILABLE_REJECTIONS.inc()
             return Decision(
                 allowed=False,
                 status=503,
@@ -389,6 +392,7 @@ class Limiter:
                 message=f"Rate limit {closed.label} cannot be checked right now.",
             )
         # Served without counting; settle still records usage if the store is back by then.
+        metrics.UNCHECKED_REQUESTS.inc()
         held = [
             _Held(pairs[i][0], op.key, ends[i], 0)
             for i, op in enumerate(ops)
@@ -398,6 +402,7 @@ class Limiter:
 
     def _note_failure(self, exc: Exception, operation: str) -> None:
         self.backend_failures += 1
+        metrics.STORE_FAILURES.labels(operation).inc()
         now = time.monotonic()
         if now - self._last_failure_log >= 10.0:
             self._last_failure_log = now

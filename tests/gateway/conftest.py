@@ -174,7 +174,7 @@ def start_gateway(database_url):
     """Start ``manage.py run_gateway SLUG`` processes; all are stopped when the module ends."""
     started: list[GatewayServer] = []
 
-    def start(slug: str, **env_overrides: str) -> GatewayServer:
+    def start(slug: str, *, workers: int = 1, **env_overrides: str) -> GatewayServer:
         port = free_port()
         env = {
             **os.environ,
@@ -200,6 +200,8 @@ def start_gateway(database_url):
                     str(port),
                     "--log-level",
                     "warning",
+                    "--workers",
+                    str(workers),
                 ],
                 cwd=ROOT,
                 env=env,

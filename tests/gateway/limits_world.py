@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import GatewayFactory, ProxyFactory, api_key
 from tests.gateway.conftest import GatewayServer, make_anthropic_proxy, make_openai_proxy
@@ -108,6 +109,7 @@ def serve(
     *,
     redis_url: str | None = None,
     processes: int = 1,
+    workers: int = 1,
 ) -> LimitedWorld:
     """Create and deploy one proxy per scenario, then start the gateway processes."""
     from deployments.services import deploy
@@ -131,7 +133,7 @@ def serve(
     env = {"GATEHOUSE_LIMITS_KEY_PREFIX": prefix}
     if redis_url:
         env["REDIS_URL"] = redis_url
-    servers = [start_gateway(gateway.slug, **env) for _ in range(processes)]
+    servers = [start_gateway(gateway.slug, workers=workers, **env) for _ in range(processes)]
     return LimitedWorld(servers, prefix, redis_url, proxies, keys)
 
 
@@ -158,3 +160,18 @@ def header_map(response: httpx.Response) -> dict[str, str]:
         for name, value in response.headers.items()
         if "ratelimit" in name or name == "retry-after"
     }
+
+
+def limit_metrics(server: GatewayServer) -> dict[str, float]:
+    """A gateway's limit counters as ``name{labels}`` -> value, from ``/_gatehouse/metrics``
+    (read with prometheus-client's own parser)."""
+    response = httpx.get(f"{server.url}/_gatehouse/metrics", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    found = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name.startswith("gatehouse_limit_") and sample.name.endswith("_total"):
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                found[f"{sample.name}{{{labels}}}"] = sample.value
+    return found

@@ -7,7 +7,7 @@ import pytest
 from gateways.models import UsageRecord
 from tests.gateway.conftest import wait_until
 from tests.gateway.guardrail_world import on_proxy
-from tests.gateway.limits_world import Scenario, requests_limit, serve
+from tests.gateway.limits_world import Scenario, limit_metrics, requests_limit, serve
 from tests.redis_server import started_private_redis
 
 SCENARIOS = {
@@ -81,3 +81,18 @@ def test_limits_count_again_once_redis_is_back(world, redis_stopped):
     assert first.headers["x-ratelimit-remaining"] == "1"
     statuses = [world.post("recovering").status_code for _ in range(2)]
     assert statuses == [200, 429]
+
+
+def test_metrics_count_each_request_served_or_refused_without_the_store(world, redis_stopped):
+    before = limit_metrics(world.server)
+    assert world.post("open").status_code == 200
+    assert world.post("closed").status_code == 503
+    after = limit_metrics(world.server)
+
+    def added(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert added("gatehouse_limit_store_failures_total{operation=admit}") == 2
+    assert added("gatehouse_limit_unchecked_requests_total{}") == 1
+    assert added("gatehouse_limit_unavailable_rejections_total{}") == 1
+    assert added("gatehouse_limit_store_failures_total{operation=settle}") == 0

@@ -2,10 +2,13 @@
 httptools), with N worker processes each holding its own snapshot and connection pool."""
 
 import os
+import shutil
+import tempfile
 
 from django.core.management.base import BaseCommand, CommandError
 
 from gateways.errors import GatewayNotFound
+from gateways.metrics import MULTIPROCESS_DIR, prepare_multiprocess_dir
 from gateways.selectors import gateway_get
 
 
@@ -32,13 +35,29 @@ class Command(BaseCommand):
         parser.add_argument("--log-level", default="info")
 
     def handle(self, *args, gateway, host, port, workers, access_log, graceful_timeout, **opts):
-        import uvicorn
-
         try:
             gateway_get(gateway)
         except GatewayNotFound as exc:
             raise CommandError(exc.message) from None
         os.environ["GATEHOUSE_GATEWAY"] = gateway
+        created = None
+        if workers > 1:
+            # Each worker keeps its metrics in files here, so a scrape answered by any of
+            # them reports all of them (set before the workers start and import the client).
+            directory = os.environ.get(MULTIPROCESS_DIR)
+            if not directory:
+                directory = created = tempfile.mkdtemp(prefix="gatehouse-metrics-")
+            prepare_multiprocess_dir(directory)
+            os.environ[MULTIPROCESS_DIR] = directory
+        try:
+            self._serve(host, port, workers, access_log, graceful_timeout, opts["log_level"])
+        finally:
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
+
+    def _serve(self, host, port, workers, access_log, graceful_timeout, log_level) -> None:
+        import uvicorn
+
         uvicorn.run(
             "gateways.asgi:application",
             host=host,
@@ -48,7 +67,7 @@ class Command(BaseCommand):
             http="httptools",
             lifespan="on",
             access_log=access_log,
-            log_level=opts["log_level"],
+            log_level=log_level,
             timeout_graceful_shutdown=graceful_timeout,
             server_header=False,
             date_header=False,
