@@ -221,11 +221,13 @@ class RedisBackend:
         return BackendUnavailable(f"Redis is unavailable: {exc.__class__.__name__}")
 
     async def admit(self, ops: list[AdmitOp]) -> AdmitResult:
-        self._guard()
+        if self._down_until:
+            self._guard()
+        keys: list[str] = []
         args: list[object] = []
         for op in ops:
-            args += (op.kind, op.limit, op.increment, op.ttl_ms)
-        keys = [op.key for op in ops]
+            keys.append(op[0])
+            args += op[1:]  # kind, limit, increment, ttl_ms
         batch = self._batch
         try:
             if batch is None or batch.loop is not asyncio.get_running_loop():

@@ -155,7 +155,7 @@ class Limiter:
 
     async def admit(self, limits: LimitSet, ctx: LimitContext) -> Decision:
         """Check and count one request against every counter it resolves to."""
-        if not limits:
+        if not limits.groups:
             return ALLOWED
         pairs = limits.resolve(ctx.resource)
         if not pairs:
