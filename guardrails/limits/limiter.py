@@ -188,17 +188,20 @@ class Limiter:
             return self._unavailable(pairs, ops, ends, ctx, exc)
 
         if result.allowed:
+            # The most restrictive counter (least left, then soonest reset) names the headers;
+            # token and cost counters are held for the settle. One pass over the ops.
+            used = result.used
             best, best_share = 0, 2.0
-            for index, op in enumerate(ops):
-                share = max(0, op.limit - result.used[index]) / op.limit
-                if share < best_share or (share == best_share and ends[index] < ends[best]):
-                    best, best_share = index, share
             held = []
             for index, op in enumerate(ops):
+                left = op.limit - used[index]
+                share = left / op.limit if left > 0 else 0.0
+                if share < best_share or (share == best_share and ends[index] < ends[best]):
+                    best, best_share = index, share
                 if op.kind != REQUESTS:
                     reserved = op.increment if op.kind == COST else 0
                     held.append(_new_tuple(_Held, (pairs[index][0], op.key, ends[index], reserved)))
-            headers = self._headers(pairs[best][0], ops[best], result.used[best], ends[best], now)
+            headers = self._headers(pairs[best][0], ops[best], used[best], ends[best], now)
             reservation = Reservation(ctx.model, held) if held else None
             # Decision(allowed=True, headers=..., reservation=...), minus the named tuple's
             # Python-level constructor: this runs for every admitted request.
