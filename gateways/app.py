@@ -42,7 +42,6 @@ from guardrails.registry import Direction
 
 log = logging.getLogger("gatehouse.gateway")
 
-JSON_HEADERS = [(b"content-type", b"application/json")]
 CHAIN_BROKEN = (
     "This proxy's guardrails could not be loaded, so it serves no requests; fix the "
     "guardrail settings and deploy it again."
@@ -164,7 +163,8 @@ class GatewayApp:
                 await _respond(send, 200, self._health(snapshot))
                 return
             if proxy_id == HEALTH_PREFIX and rest == "/metrics":
-                await _respond_metrics(send)
+                body = metrics.exposition()
+                await _respond(send, 200, body, content_type=metrics.CONTENT_TYPE)
                 return
             body = neutral_error_body(404, "not_found", f"No proxy '{proxy_id}' on this gateway.")
             await _respond(send, 404, body)
@@ -487,18 +487,18 @@ def tune_collector(threshold: int) -> None:
     gc.set_threshold(threshold, *gc.get_threshold()[1:])
 
 
-async def _respond_metrics(send) -> None:
-    body = metrics.exposition()
+async def _respond(
+    send,
+    status: int,
+    body: bytes,
+    *extra: tuple[bytes, bytes],
+    content_type: bytes = b"application/json",
+) -> None:
     headers = [
-        (b"content-type", metrics.CONTENT_TYPE),
+        (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
+        *extra,
     ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _respond(send, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:
-    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
