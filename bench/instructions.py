@@ -76,7 +76,6 @@ def _cases() -> dict:
     from guardrails.limits import compile_limits
     from guardrails.limits.backends import MemoryBackend
     from guardrails.limits.limiter import LimitContext, Limiter
-    from guardrails.registry import Direction
 
     def attachments(policies):
         return [
@@ -124,10 +123,10 @@ def _cases() -> dict:
         exchange = Exchange("bench-model")
         exchange.state = {}
         result = _drive(chain.run_request(parsed, exchange.state))
-        exchange.note_guardrails(result.events, Direction.REQUEST)
+        exchange.note_guardrails(result.events)
         orjson.dumps(result.body)
         answered = chain.run_response_raw(answer, exchange.state)
-        exchange.note_guardrails(answered.events, Direction.RESPONSE)
+        exchange.note_guardrails(answered.events)
         orjson.dumps(exchange.details)
 
     def stream(route, relay, state):

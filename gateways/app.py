@@ -38,7 +38,6 @@ from gateways.routing import Refusal, Route, authenticate, resource_of, split_pa
 from gateways.runtime import SnapshotStore
 from gateways.usage import UsageWriter
 from guardrails.limits import Decision, LimitContext, Limiter, Reservation, load_price_table
-from guardrails.registry import Direction
 
 log = logging.getLogger("gatehouse.gateway")
 
@@ -257,7 +256,7 @@ class GatewayApp:
                         )
                         return
                 result = await route.chain.run_request(parsed, exchange.state)
-                exchange.note_guardrails(result.events, Direction.REQUEST)
+                exchange.note_guardrails(result.events)
                 if result.intervention is not None:
                     await self._intervene(
                         send, route, key, method, resource, exchange, result.intervention

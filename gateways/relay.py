@@ -21,7 +21,7 @@ from gateways.adapters.base import ProviderAdapter, finish_usage
 from gateways.routing import Route
 from guardrails.engine import Intervention, StreamGuard
 from guardrails.limits.headers import NAMES as LIMIT_HEADER_NAMES
-from guardrails.registry import Action, Direction
+from guardrails.registry import Action
 
 # Never forwarded in either direction; content-length is recomputed by the sender.
 HOP_BY_HOP = frozenset(
@@ -85,13 +85,14 @@ class Exchange:
         # The rate-limit headers of an admitted request, sent with whatever it is answered.
         self.limit_headers: Sequence[tuple[bytes, bytes]] = ()
 
-    def note_guardrails(self, events: list[dict[str, str]], direction: str) -> None:
-        """Keep the modifications and interventions of one phase for the usage record."""
+    def note_guardrails(self, events: list[dict[str, str]]) -> None:
+        """Keep the modifications and interventions of one phase for the usage record (the
+        chain's rows as they are: they already name their direction)."""
         for event in events:
             if event["action"] != Action.PASSED:
                 if self.guardrails is None:
                     self.guardrails = []
-                self.guardrails.append({**event, "direction": direction})
+                self.guardrails.append(event)
 
     def intervened(self, intervention: Intervention) -> None:
         self.outcome = "failed" if intervention.status >= 500 else "rejected"
@@ -229,7 +230,7 @@ async def _relay_whole(
                 result = await route.chain.run_response(parsed, state)
                 if result.modified and result.intervention is None:
                     result.body = orjson.dumps(result.body)
-            exchange.note_guardrails(result.events, Direction.RESPONSE)
+            exchange.note_guardrails(result.events)
             if result.intervention is not None:
                 await _replace_with_intervention(route, send, exchange, result.intervention)
                 stop_watch()
@@ -335,6 +336,21 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
     try:
         async for chunk in upstream.content.iter_any():
             buf = buf + chunk if buf else chunk
+            if (
+                judge is not None
+                and not gate.pending
+                and buf.endswith(b"\n\n")
+                and _CR not in buf
+                and (_BACKSLASH not in buf or b"\\u" not in buf)
+                and judge.raw_veto(buf) is None
+            ):
+                # The common read on a long stream: whole events whose text the guard would
+                # release unchanged, relayed as they came, read only for usage.
+                if buf.find(marker) != -1:
+                    gate.read_usage(buf)
+                await send({"type": "http.response.body", "body": buf, "more_body": True})
+                buf = b""
+                continue
             if _CR in buf:
                 buf = buf.replace(b"\r\n", b"\n")
             cut = buf.rfind(b"\n\n") + 2
@@ -352,7 +368,7 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
                 and (_BACKSLASH not in complete or b"\\u" not in complete)
                 and judge.raw_veto(complete) is None
             ):
-                # The common case on a long stream: relayed as it came, read only for usage.
+                # Whole events ahead of an unfinished one: relayed as they came.
                 if complete.find(marker) != -1:
                     gate.read_usage(complete)
                 await send({"type": "http.response.body", "body": complete, "more_body": True})
@@ -399,7 +415,7 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
         exchange.outcome, exchange.reason = "failed", "upstream_disconnected"
     if gate.usage:
         exchange.usage = finish_usage(gate.usage)
-    exchange.note_guardrails(guard.events, Direction.RESPONSE)
+    exchange.note_guardrails(guard.events)
     stop_watch()
     if intervention is not None:
         exchange.intervened(intervention)
@@ -438,6 +454,7 @@ class GuardedEvents:
 
     __slots__ = (
         "adapter",
+        "feed_raw",
         "guard",
         "judge",
         "last",
@@ -455,6 +472,9 @@ class GuardedEvents:
         self.marker = adapter.sse_usage_marker
         self.locate = adapter.locate_stream_text
         self.judge = guard.raw_judge()  # whose ``raw_veto`` is current (see the relay)
+        # The only judge's ``feed_raw``: released text written into located events' bytes
+        # as it comes back, without decoding the judge's answer or encoding it again.
+        self.feed_raw = guard.raw_feeder()
         self.usage: dict[str, int] = {}
         # (raw event, its shape): a parsed event, a text span (a tuple), None without text.
         self.pending: list[tuple[bytes, Any]] = []
@@ -518,6 +538,23 @@ class GuardedEvents:
         if located is not None:
             text, start, end = located
             shape = (start, end)
+            feed_raw = self.feed_raw
+            if feed_raw is not None and not self.pending and self.guard.intervention is None:
+                span = raw[start:end]
+                try:
+                    released = feed_raw(text, span)
+                except Exception:
+                    self.pending = []
+                    return self.guard.judge_failed()
+                self.last = (raw, shape)
+                if released is span:
+                    out.append(raw + b"\n\n")
+                elif released:
+                    out.append(b"".join((raw[:start], released, raw[end:], b"\n\n")))
+                else:  # all of it held: the event waits for the text to come out in it
+                    self.pending.append(self.last)
+                    self.texts, self.verbatim = 1, text
+                return None
         else:
             shape = _event_json(raw)
             if shape is not None and carries_usage:

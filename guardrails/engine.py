@@ -121,6 +121,7 @@ class Chain:
         "_raw_response_hooks",
         "_request_hooks",
         "_response_hooks",
+        "_text_plan",
         "has_request",
         "has_response",
         "request_policies",
@@ -134,10 +135,12 @@ class Chain:
         self.has_response = bool(self.response_policies)
         # Bound hooks looked up once per snapshot rather than per request, each with whether
         # it must be awaited, and each policy's event rows built once.
-        self._request_hooks = tuple(_hook(p, p.on_request) for p in self.request_policies)
-        self._response_hooks = tuple(_hook(p, p.on_response) for p in self.response_policies)
+        request, response = Direction.REQUEST, Direction.RESPONSE
+        self._request_hooks = tuple(_hook(p, p.on_request, request) for p in request_policies)
+        self._response_hooks = tuple(_hook(p, p.on_response, response) for p in response_policies)
+        self._text_plan = _text_plan(self.request_policies, self._request_hooks)
         self._raw_response_hooks = (
-            tuple(_hook(p, p.on_response_raw) for p in self.response_policies)
+            tuple(_hook(p, p.on_response_raw, response) for p in self.response_policies)
             if self.response_policies
             and all(p.on_response_raw is not None for p in self.response_policies)
             else None
@@ -147,6 +150,11 @@ class Chain:
         return self.has_request or self.has_response
 
     async def run_request(self, body: Any, state: dict[str, Any]) -> ChainResult:
+        plan = self._text_plan
+        if plan is not None:
+            result = _run_on_text(plan, body, state)
+            if result is not None:
+                return result
         return await self._run(self._request_hooks, RequestContext(body, state))
 
     async def run_response(self, body: Any, state: dict[str, Any]) -> ChainResult:
@@ -215,14 +223,78 @@ class Chain:
 _Hook = tuple[Policy, Callable[[RequestContext], Any], bool, dict[str, dict[str, str]]]
 
 
-def _hook(policy: Policy, hook: Callable[[RequestContext], Any]) -> _Hook:
-    """A policy's hook with whether it is async and its event rows by action (shared, read
-    only: whoever keeps one copies it)."""
+def _hook(policy: Policy, hook: Callable[[RequestContext], Any], direction: str) -> _Hook:
+    """A policy's hook with whether it is async and its event rows by action, each a usage
+    record row as it is (shared and read only: the usage record keeps them as they are)."""
     rows = {
-        action: {"policy": policy.name, "action": action}
+        action: {"policy": policy.name, "action": action, "direction": direction}
         for action in (Action.PASSED, Action.MODIFIED, Action.INTERVENED)
     }
     return policy, hook, inspect.iscoroutinefunction(hook), rows
+
+
+# A chain whose request policies all read (or rewrite) the text at one path: the path and,
+# per policy, its text hook and event rows.
+_TextPlan = tuple[Any, tuple[tuple[Policy, Callable[[str, dict[str, Any]], Any], dict], ...]]
+
+
+def _text_plan(policies: Sequence[Policy], hooks: Sequence[_Hook]) -> _TextPlan | None:
+    """The plan for ``_run_on_text``, when every request policy offers a text hook on the
+    same path of names and indexes (the usual chain: all on ``$.messages[-1].content``)."""
+    if not policies:
+        return None
+    path, steps, planned = None, None, []
+    for policy, (_, _, _, rows) in zip(policies, hooks, strict=True):
+        offered = policy.request_text_hook()
+        if offered is None:
+            return None
+        hook_path, hook = offered
+        if steps is None:
+            path, steps = hook_path, hook_path.steps
+        elif hook_path.steps != steps:
+            return None
+        planned.append((policy, hook, rows))
+    return path, tuple(planned)
+
+
+def _run_on_text(plan: _TextPlan, body: Any, state: dict[str, Any]) -> ChainResult | None:
+    """The request phase on the one text every policy reads: found once, handed from policy
+    to policy (rewritten by those that rewrite it) and written back once. None when the
+    body has no string at the path: each policy then says what it makes of that."""
+    path, hooks = plan
+    place = path.place(body)
+    if place is None:
+        return None
+    container, key = place
+    text = original = container[key]
+    if type(text) is not str:
+        return None
+    result = ChainResult(body)
+    events = result.events
+    for policy, hook, rows in hooks:
+        try:
+            out = hook(text, state)
+        except Exception:
+            result.intervention = _failure(policy, Direction.REQUEST)
+            events.append(rows[Action.INTERVENED])
+            break
+        if out is None:
+            events.append(rows[Action.PASSED])
+        elif type(out) is str:
+            text, result.modified = out, True
+            events.append(rows[Action.MODIFIED])
+        elif out.intervened:
+            result.intervention = _intervention(policy, Direction.REQUEST, out)
+            events.append(rows[Action.INTERVENED])
+            break
+        elif out.action == Action.PASSED:
+            events.append(rows[Action.PASSED])
+        else:
+            result.modified = True
+            events.append(rows[Action.MODIFIED])
+    if text is not original:
+        container[key] = text
+    return result
 
 
 EMPTY_CHAIN = Chain([], [])
@@ -261,6 +333,17 @@ class StreamGuard:
         if len(judges) == 1 and judges[0].raw_veto is not None:
             return judges[0]
         return self
+
+    def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
+        """The only judge's ``feed_raw`` (see ``StreamJudge``), else None. Whoever uses it
+        calls ``judge_failed`` when it raises."""
+        judges = self._judges
+        return judges[0][1].feed_raw if len(judges) == 1 else None
+
+    def judge_failed(self) -> Intervention:
+        """Stop the stream: the only judge failed outside ``feed`` (in ``feed_raw``)."""
+        policy = self._judges[0][0]
+        return self._stop(policy, _failure(policy, Direction.RESPONSE))[1]
 
     def raw_veto(self, events: bytes) -> bool | None:
         return None if self.passes_raw(events) else True
@@ -364,11 +447,16 @@ class StreamGuard:
         events = []
         for policy in self._policies:
             if policy is self._stopped_by:
-                events.append({"policy": policy.name, "action": Action.INTERVENED})
+                events.append(_row(policy, Action.INTERVENED))
                 break
-            action = Action.MODIFIED if id(policy) in modified else Action.PASSED
-            events.append({"policy": policy.name, "action": action})
+            events.append(
+                _row(policy, Action.MODIFIED if id(policy) in modified else Action.PASSED)
+            )
         return events
+
+
+def _row(policy: Policy, action: str) -> dict[str, str]:
+    return {"policy": policy.name, "action": action, "direction": Direction.RESPONSE}
 
 
 def compile_policy(attachment: dict[str, Any]) -> Policy:

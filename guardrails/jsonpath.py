@@ -47,12 +47,13 @@ class Match:
 class CompiledPath:
     """A JSONPath expression parsed once; ``find`` runs it against a parsed body."""
 
-    __slots__ = ("_compiled", "_steps", "expression", "is_root")
+    __slots__ = ("_compiled", "_head", "_steps", "expression", "is_root")
 
     def __init__(self, expression: str):
         self.expression = expression.strip()
         self.is_root = self.expression in ("", "$")
         self._steps: tuple[str | int, ...] | None = ()
+        self._head: tuple[str | int, ...] = ()
         self._compiled = None
         if self.is_root:
             return
@@ -62,6 +63,7 @@ class CompiledPath:
             first_line = str(exc).splitlines()[0] if str(exc) else "invalid expression"
             raise InvalidJSONPath(f"Invalid JSONPath '{self.expression}': {first_line}") from None
         self._steps = _simple_steps(self._compiled)
+        self._head = self._steps[:-1] if self._steps else ()
 
     def __repr__(self) -> str:
         return f"CompiledPath({self.expression!r})"
@@ -77,6 +79,31 @@ class CompiledPath:
             Match(m.obj, m.parent.obj if m.parent is not None else None, m.parts[-1])
             for m in self._compiled.finditer(data)
         ]
+
+    @property
+    def steps(self) -> tuple[str | int, ...] | None:
+        """The names and indexes this path is made of; None when it uses anything else, and
+        empty for the whole body."""
+        return self._steps
+
+    def place(self, data: Any) -> tuple[Any, str | int] | None:
+        """Where the value at this path of names and indexes lives: ``(container, key)``,
+        a negative index resolved, so that ``container[key]`` reads it and can replace it.
+        None when there is no value there (or the path is not one of names and indexes)."""
+        steps = self._steps
+        if not steps:
+            return None
+        container = _value_at(data, self._head) if self._head else data
+        key = steps[-1]
+        if type(key) is str:
+            if isinstance(container, dict) and key in container:
+                return container, key
+            return None
+        if isinstance(container, list):
+            index = key + len(container) if key < 0 else key
+            if 0 <= index < len(container):
+                return container, index
+        return None
 
     def text(self, data: Any) -> str:
         """The text to inspect at this path; raises ``PathProblem`` when there is none.

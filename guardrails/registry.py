@@ -13,6 +13,8 @@ Hooks on a compiled instance, each optional:
   plain ones without creating a coroutine, which matters on a path run per request;
 - ``stream_judge(ctx: ResponseContext) -> StreamJudge | None`` for streamed responses, judging
   the plain text deltas the data plane extracts from the SSE events;
+- ``request_text_hook()``: the same request phase on just the text at a JSONPath, for
+  chains whose request policies all read the same text (see the method);
 - ``on_response_raw(data: bytes, state) -> bytes | None``, for a policy that can do its
   response work on the raw JSON bytes (restoring placeholders): the bytes to send (the same
   object when unchanged), or None when it needs the parsed body after all. When every
@@ -158,6 +160,12 @@ class StreamJudge:
     def finish(self) -> StreamStep:
         raise NotImplementedError
 
+    # ``feed_raw(text, span) -> bytes``, for a judge that never intervenes and can release
+    # text straight into a raw event: ``feed`` for ``text`` whose JSON string in the event is
+    # ``span`` (no escapes: its UTF-8 bytes), giving the released text as JSON string bytes
+    # (``span`` itself when released unchanged). None: ``feed`` only.
+    feed_raw: Callable[[str, bytes], bytes] | None = None
+
 
 async def settled(value: Any) -> Any:
     """What a hook returned, awaited when it is an async hook's coroutine."""
@@ -206,6 +214,15 @@ class Policy:
         return None
 
     def on_response(self, ctx: ResponseContext) -> Verdict | None:
+        return None
+
+    def request_text_hook(self) -> "tuple[Any, Callable[[str, dict[str, Any]], Any]] | None":
+        """For a policy whose request phase only reads or rewrites the text at one JSONPath of
+        names and indexes: ``(compiled path, hook)``, ``hook(text, state)`` returning None
+        (passed, unchanged), the rewritten text (modified) or a Verdict. When every request
+        policy of a chain has one for the same path, the chain reads that text once for all
+        of them (and writes it back once) instead of each walking the body; a body without
+        a string there goes through ``on_request`` as usual. None: ``on_request`` only."""
         return None
 
     def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:

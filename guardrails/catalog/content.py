@@ -2,6 +2,8 @@
 each with ``enabled``, ``jsonPath``, ``invert`` and ``showAssessment``, judging the text found
 at ``jsonPath`` (or, on a streamed response, the streamed text)."""
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -136,6 +138,22 @@ class ContentGuardrail(Policy):
 
     def on_response(self, ctx: ResponseContext) -> Verdict | None:
         return self._judge_body(self.response, ctx.body)
+
+    def request_text_hook(self) -> "tuple[CompiledPath, Callable[[str, dict], Any]] | None":
+        section = self.request
+        if (
+            section is None
+            or not section.path.steps
+            or type(self).on_request is not ContentGuardrail.on_request
+            or inspect.iscoroutinefunction(self.judge_text)
+        ):
+            return None
+        judge = self.judge_text
+
+        def hook(text: str, state: dict[str, Any]) -> Verdict | None:
+            return judge(section, text)
+
+        return section.path, hook
 
     def _judge_body(self, section: Section | None, body: Any) -> Verdict | None:
         if section is None:

@@ -193,25 +193,33 @@ class PIIMaskingRegex(Policy):
         if not matches:
             reason = f"No value found at JSONPath '{self.path.expression}'."
             return Verdict.intervene(reason, reason)
-        mapping = None if self.redact else ctx.state.setdefault(self.key, PlaceholderMap())
+        state = ctx.state
         changed = False
         for match in matches:
             value = match.value
             if isinstance(value, str):  # the usual case: the path selects the text itself
-                masked = self.mask(value, mapping)
+                masked = self.mask(value, state)
                 if masked is not value:
                     match.replace(masked)
                     changed = True
                 continue
             for target in list(iter_strings(value)):
-                masked = self.mask(target.value, mapping)
+                masked = self.mask(target.value, state)
                 if masked is not target.value:
                     target.replace(masked)
                     changed = True
         return MODIFIED if changed else None
 
-    def mask(self, text: str, mapping: "PlaceholderMap | None") -> str:
-        """``text`` with PII replaced (the same object when there is none).
+    def request_text_hook(self) -> "tuple[Any, Any] | None":
+        return (self.path, self._mask_text) if self.path.steps else None
+
+    def _mask_text(self, text: str, state: dict[str, Any]) -> str | None:
+        masked = self.mask(text, state)
+        return None if masked is text else masked
+
+    def mask(self, text: str, state: dict[str, Any]) -> str:
+        """``text`` with PII replaced (the same object when there is none); the placeholders
+        are kept in ``state`` (a ``PlaceholderMap`` made at the first one).
 
         Equivalent to ``pattern.sub`` with a callback, but one call into RE2 per match over
         the UTF-8 bytes instead of the binding's match objects (several µs each)."""
@@ -232,6 +240,11 @@ class PIIMaskingRegex(Policy):
             return text
         pieces = []
         last = pos = 0
+        mapping = None
+        if not self.redact:
+            mapping = state.get(self.key)
+            if mapping is None:
+                mapping = state[self.key] = PlaceholderMap()
         while True:
             start, stop = spans[0]
             pieces.append(data[last:start])
@@ -399,6 +412,31 @@ class PlaceholderJudge(StreamJudge):
         # shapes JSON structure and the stream's end take) holds no placeholder and ends in
         # no unfinished one. While a placeholder's start is held, every event must be fed.
         self.raw_veto = _TEXT_BRACKET
+        # Text restored by plain replacement can also be restored in raw events' bytes.
+        self.raw_pairs = mapping.raw_pairs() if self.pairs is not None else None
+        if self.raw_pairs is not None:
+            self.feed_raw = self._feed_raw
+
+    def _feed_raw(self, text: str, span: bytes) -> bytes:
+        """``feed`` straight into a raw event (see ``StreamJudge.feed_raw``): what is held
+        is the ASCII start of a placeholder, so it is as many bytes as characters."""
+        held = self.held
+        buf = held + text if held else text
+        start = buf.rfind("[", len(buf) - LOOK_AHEAD)
+        out = held.encode() + span if held else span
+        if start != -1 and _PLACEHOLDER_START.match(buf, start):
+            self.held = buf[start:]
+            self.raw_veto = _held
+            out = out[: len(out) - (len(buf) - start)]
+        elif held:
+            self.held = ""
+            self.raw_veto = _TEXT_BRACKET
+        restored = out
+        for placeholder, original in self.raw_pairs:
+            restored = restored.replace(placeholder, original)
+        if restored is not out:
+            self.modified = True
+        return restored
 
     def _restore(self, text: str) -> str:
         if "[" not in text:

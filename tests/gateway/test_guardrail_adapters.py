@@ -410,3 +410,27 @@ def test_usage_is_read_from_the_events_that_carry_it_wherever_they_sit_in_a_read
     gate = _restoring_gate()
     gate.read_usage(talk + b"\n\n" + talk)
     assert gate.usage == {}
+
+
+def test_restored_text_is_written_into_raw_events_with_what_json_escapes():
+    keys = [{"piiEntity": "KEY", "piiRegex": 'k"[0-9]+'}]
+    chain = compile_chain([{**PII_ATTACHMENT, "params": {"customPIIEntities": keys}}], [])
+    state: dict = {}
+    body = {"messages": [{"role": "user", "content": 'use k"42 now'}]}
+    asyncio.run(chain.run_request(body, state))
+    assert body["messages"][0]["content"] == "use [KEY_0000] now"
+    gate = GuardedEvents(adapter("openai"), chain.stream(state))
+    assert gate.feed_raw is not None
+    events = [sse(_chunk("it is [KEY")), sse(_chunk("_0000], ok")), b"data: [DONE]"]
+    out = _feed(gate, events)
+    assert out[0] == sse(_chunk("it is ")) + b"\n\n"
+    assert out[1] == sse(_chunk('k"42, ok')) + b"\n\n"
+    assert _text(out) == 'it is k"42, ok'
+    assert gate.guard.events[0]["action"] == "modified"
+
+
+def test_an_event_that_is_all_placeholder_start_waits_and_carries_the_release():
+    gate = _restoring_gate()
+    events = [sse(_chunk("[EMAIL")), sse(_chunk("_0000] sent")), b"data: [DONE]"]
+    out = _feed(gate, events)
+    assert out == [sse(_chunk("jane@example.com sent")) + b"\n\n", b"data: [DONE]\n\n"]

@@ -56,8 +56,8 @@ async def test_each_policy_reports_what_it_did():
     chain = chain_of(decorator("x"), WORDS)
     result = await chain.run_request(chat("hi"), {})
     assert result.events == [
-        {"policy": "prompt-decorator", "action": "modified"},
-        {"policy": "word-count-guardrail", "action": "passed"},
+        {"policy": "prompt-decorator", "action": "modified", "direction": "REQUEST"},
+        {"policy": "word-count-guardrail", "action": "passed", "direction": "REQUEST"},
     ]
     assert result.modified
 
@@ -66,7 +66,9 @@ async def test_an_intervention_stops_the_chain_and_never_reads_as_passed():
     strict = ("word-count-guardrail", {"request": {"max": 1}})
     chain = chain_of(strict, provider=[REGEX])
     result = await chain.run_request(chat("two words"), {})
-    assert result.events == [{"policy": "word-count-guardrail", "action": "intervened"}]
+    assert result.events == [
+        {"policy": "word-count-guardrail", "action": "intervened", "direction": "REQUEST"}
+    ]
     assert result.intervention.direction == "REQUEST"
 
 
@@ -136,7 +138,9 @@ async def test_a_policy_that_fails_stops_the_request_instead_of_skipping_the_che
         "type": "GUARDRAIL_ERROR",
         "message": "Guardrail exploding could not be evaluated.",
     }
-    assert result.events == [{"policy": "exploding", "action": "intervened"}]
+    assert result.events == [
+        {"policy": "exploding", "action": "intervened", "direction": "REQUEST"}
+    ]
 
 
 def test_a_deployment_snapshot_compiles_into_a_chain(db):

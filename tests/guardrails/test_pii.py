@@ -169,7 +169,7 @@ async def test_a_missing_json_path_intervenes_rather_than_forwarding_pii():
 async def test_the_masked_body_is_what_the_chain_forwards():
     result = await chain_of((NAME, {"email": True})).run_request(chat("a@example.com"), {})
     assert result.body["messages"][0]["content"] == "[EMAIL_0000]"
-    assert result.events == [{"policy": NAME, "action": "modified"}]
+    assert result.events == [{"policy": NAME, "action": "modified", "direction": "REQUEST"}]
 
 
 @pytest.mark.parametrize(
@@ -225,7 +225,7 @@ async def test_a_plain_response_is_restored_in_its_raw_bytes():
         b'{"choices": [{"message": {"content": "Wrote jane@example.com, called 415-555-2671."}}]}'
     )
     assert result.modified
-    assert result.events == [{"policy": NAME, "action": "modified"}]
+    assert result.events == [{"policy": NAME, "action": "modified", "direction": "RESPONSE"}]
 
 
 async def test_a_raw_response_without_placeholders_goes_out_as_it_came():
@@ -234,7 +234,7 @@ async def test_a_raw_response_without_placeholders_goes_out_as_it_came():
     result = chain.run_response_raw(raw, state)
     assert result.body is raw
     assert not result.modified
-    assert result.events == [{"policy": NAME, "action": "passed"}]
+    assert result.events == [{"policy": NAME, "action": "passed", "direction": "RESPONSE"}]
 
 
 async def test_an_original_is_escaped_for_the_json_it_goes_back_into():

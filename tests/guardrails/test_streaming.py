@@ -205,7 +205,9 @@ async def test_restored_pii_is_recorded_as_a_modification():
     guard = chain.stream(state)
     await guard.feed("[EMAIL_0000]")
     await guard.finish()
-    assert guard.events == [{"policy": "pii-masking-regex", "action": "modified"}]
+    assert guard.events == [
+        {"policy": "pii-masking-regex", "action": "modified", "direction": "RESPONSE"}
+    ]
 
 
 async def test_provider_judges_see_the_stream_before_proxy_placeholders_are_restored():
@@ -222,7 +224,9 @@ async def test_after_an_intervention_the_guard_releases_nothing_more():
     _, first = await guard.feed("one two")
     assert await guard.feed("three") == ("", first)
     assert await guard.finish() == ("", first)
-    assert guard.events == [{"policy": "word-count-guardrail", "action": "intervened"}]
+    assert guard.events == [
+        {"policy": "word-count-guardrail", "action": "intervened", "direction": "RESPONSE"}
+    ]
 
 
 STREAMED = "A [EMAIL_0000][EMAIL_0001] b [X_EMAIL_0000] [[EMAIL_0001]] [EMAIL_0009] [TAG_0000]."
