@@ -10,6 +10,7 @@ the stream is relayed byte for byte as it arrives. A successful response the gua
 cannot read (neither JSON nor SSE) is refused rather than relayed unchecked.
 """
 
+import re
 import time
 from collections.abc import Awaitable, Sequence
 from typing import Any
@@ -51,6 +52,7 @@ SSE_ERROR_PREFIX = b"event: error\ndata: "
 MAX_SSE_LINE = 1 << 20
 _NEWLINE = ord("\n")
 _CR = ord("\r")
+_UNASKED = object()  # the veto has not been asked about a read yet
 _BACKSLASH = ord("\\")
 
 
@@ -274,7 +276,7 @@ async def _relay_sse(upstream, route: Route, send, exchange: Exchange, headers, 
                 tail = buf if len(buf) < MAX_SSE_LINE else b""
                 continue
             tail = buf[cut + 1 :]
-            if marker in buf:
+            if buf.find(marker) != -1:
                 for line in buf[:cut].split(b"\n"):
                     if line.startswith(b"data:") and marker in line:
                         try:
@@ -336,61 +338,61 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
     try:
         async for chunk in upstream.content.iter_any():
             buf = buf + chunk if buf else chunk
+            hit: Any = _UNASKED
             if (
                 judge is not None
                 and not gate.pending
-                and buf.endswith(b"\n\n")
+                and buf[-2:] == b"\n\n"
                 and _CR not in buf
                 and (_BACKSLASH not in buf or b"\\u" not in buf)
-                and judge.raw_veto(buf) is None
             ):
-                # The common read on a long stream: whole events whose text the guard would
-                # release unchanged, relayed as they came, read only for usage.
-                if buf.find(marker) != -1:
-                    gate.read_usage(buf)
-                await send({"type": "http.response.body", "body": buf, "more_body": True})
-                buf = b""
-                continue
+                hit = judge.raw_veto(buf)
+                if hit is None:
+                    # The common read on a long stream: whole events the guard would pass.
+                    if buf.find(marker) != -1:
+                        gate.read_usage(buf)
+                    await send({"type": "http.response.body", "body": buf, "more_body": True})
+                    buf = b""
+                    continue
             if _CR in buf:
                 buf = buf.replace(b"\r\n", b"\n")
-            cut = buf.rfind(b"\n\n") + 2
-            if cut == 1:
-                if len(buf) > MAX_SSE_LINE:
-                    raise aiohttp.ClientPayloadError("event too large")
-                continue
-            if cut == len(buf):
+            if buf[-2:] == b"\n\n":
                 complete, buf = buf, b""  # the usual read: whole events
             else:
-                complete, buf = buf[:cut], buf[cut:]
-            if (
-                judge is not None
-                and not gate.pending
-                and (_BACKSLASH not in complete or b"\\u" not in complete)
-                and judge.raw_veto(complete) is None
-            ):
-                # Whole events ahead of an unfinished one: relayed as they came.
-                if complete.find(marker) != -1:
-                    gate.read_usage(complete)
-                await send({"type": "http.response.body", "body": complete, "more_body": True})
-                continue
-            events = complete.split(b"\n\n")
-            # One event splits into itself and b"": the check above just refused it.
-            several = judge is not None and len(events) > 2
-            out: list[bytes] = []
-            for raw in events:
-                if not raw:
+                cut = buf.rfind(b"\n\n") + 2
+                if cut == 1:
+                    if len(buf) > MAX_SSE_LINE:
+                        raise aiohttp.ClientPayloadError("event too large")
                     continue
-                if (
-                    several
-                    and not gate.pending
-                    and (_BACKSLASH not in raw or b"\\u" not in raw)
-                    and judge.raw_veto(raw) is None
-                ):
-                    # A read of many events (under load, often a whole stream): those the
-                    # guard would pass still go out as they came, without a call per event.
-                    if raw.find(marker) != -1:
-                        gate.read_usage(raw)
-                    out.append(raw + b"\n\n")
+                complete, buf = buf[:cut], buf[cut:]
+            # Events the guard would pass unchanged go out as they came, read only for usage:
+            # the judge's veto finds the first byte it refuses, everything before that event
+            # goes out in one piece, and only the refused event is fed.
+            asks = judge is not None and (_BACKSLASH not in complete or b"\\u" not in complete)
+            out: list[bytes] = []
+            pos, size = 0, len(complete)
+            while pos < size:
+                if asks and not gate.pending:
+                    if hit is _UNASKED or pos:
+                        hit = judge.raw_veto(complete, pos)
+                    if hit is None:
+                        rest = complete[pos:] if pos else complete
+                        if rest.find(marker) != -1:
+                            gate.read_usage(rest)
+                        out.append(rest)
+                        break
+                    if type(hit) is re.Match:
+                        before = complete.rfind(b"\n\n", pos, hit.start())
+                        if before != -1:
+                            passed = complete[pos : before + 2]
+                            if passed.find(marker) != -1:
+                                gate.read_usage(passed)
+                            out.append(passed)
+                            pos = before + 2
+                end = complete.find(b"\n\n", pos)
+                raw = complete[pos:end]
+                pos = end + 2
+                if not raw:
                     continue
                 found = gate.event_now(raw, out)
                 if found is not None:

@@ -345,8 +345,8 @@ class StreamGuard:
         policy = self._judges[0][0]
         return self._stop(policy, _failure(policy, Direction.RESPONSE))[1]
 
-    def raw_veto(self, events: bytes) -> bool | None:
-        return None if self.passes_raw(events) else True
+    def raw_veto(self, events: bytes, pos: int = 0) -> bool | None:
+        return None if self.passes_raw(events[pos:] if pos else events) else True
 
     def passes_raw(self, events: bytes) -> bool:
         """Whether every judge would release the text of these raw SSE events unchanged and

@@ -138,11 +138,13 @@ class StreamJudge:
 
     modified: bool = False
     # How a judge that can tell from the raw bytes says so, kept current as it is fed: a
-    # callable, ideally a compiled pattern's ``search`` (no Python frame, so a relay loop can
-    # ask it for every read), giving None for raw events whose text the judge would release
-    # unchanged, leaving it as it was, and anything else for the rest. It is asked only about
-    # events without a ``\u`` escape (which could spell any text). None: every event is fed.
-    raw_veto: Callable[[bytes], object] | None = None
+    # callable ``veto(events, pos=0)``, ideally a compiled pattern's ``search`` (no Python
+    # frame, so a relay loop can ask it for every read), giving None when the text of the raw
+    # events from ``pos`` on would be released unchanged, leaving the judge as it was, and
+    # anything else for the rest: a match object when it can say where (the events before
+    # that one then pass). It is asked only about events without a ``\u`` escape (which could
+    # spell any text). None: every event is fed.
+    raw_veto: Callable[..., object] | None = None
 
     def passes_raw(self, events: bytes) -> bool:
         """Whether any text the raw SSE ``events`` (one or more complete events, their JSON

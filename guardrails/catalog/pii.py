@@ -57,8 +57,10 @@ _PLACEHOLDER_START = re.compile(r"\[[A-Z_]*[0-9a-f]{0,4}\Z")
 LOOK_AHEAD = 64
 # Up to this many placeholders in a request, streamed text is restored by plain replacement.
 _FEW = 8
-# In raw SSE events: a "[" that could open text (not "[{", "[]" or "[DONE]").
-_TEXT_BRACKET = re.compile(rb"\[(?![{\]]|DONE\])").search
+# In raw SSE events: a "[" that could open a placeholder or the unfinished start of one: one
+# followed by a capital, "_", a hex digit or the text's closing quote (so not "[{", "[]" or
+# "[DONE]", the shapes JSON structure and the stream's end take).
+_TEXT_BRACKET = re.compile(rb'\[(?:[A-CE-Z_0-9a-f"]|D(?!ONE\]))').search
 _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 # The ends of the first placeholders ("_0000]" ...), formatted once.
 _SUFFIXES = tuple(f"_{count:04x}]" for count in range(_FEW))
@@ -369,7 +371,7 @@ class PlaceholderMap:
 _NOTHING_HELD = StreamStep("")
 
 
-def _held(events: bytes) -> bool:
+def _held(events: bytes, pos: int = 0) -> bool:
     """A judge holding the start of a placeholder must see the next text."""
     return True
 
@@ -408,9 +410,10 @@ class PlaceholderJudge(StreamJudge):
         self.held = ""
         # The text in a raw event can hold a "[" only as a literal "[" (followed by the text's
         # next character or its closing quote) or as a \u escape (never asked about, see
-        # ``StreamJudge.raw_veto``). Text where every "[" opens "[{", "[]" or "[DONE]" (the
-        # shapes JSON structure and the stream's end take) holds no placeholder and ends in
-        # no unfinished one. While a placeholder's start is held, every event must be fed.
+        # ``StreamJudge.raw_veto``). A placeholder, or the start of one this judge holds back,
+        # follows its "[" with a capital, "_" or a hex digit, or ends the text (a closing
+        # quote in the raw event): events without such a "[" are released unchanged. While a
+        # placeholder's start is held, every event must be fed.
         self.raw_veto = _TEXT_BRACKET
         # Text restored by plain replacement can also be restored in raw events' bytes.
         self.raw_pairs = mapping.raw_pairs() if self.pairs is not None else None

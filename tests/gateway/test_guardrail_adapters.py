@@ -2,6 +2,7 @@
 events, and the shape of an intervention in each API's errors. Pure functions, no server."""
 
 import asyncio
+import random
 
 import orjson
 import pytest
@@ -434,3 +435,24 @@ def test_an_event_that_is_all_placeholder_start_waits_and_carries_the_release():
     events = [sse(_chunk("[EMAIL")), sse(_chunk("_0000] sent")), b"data: [DONE]"]
     out = _feed(gate, events)
     assert out == [sse(_chunk("jane@example.com sent")) + b"\n\n", b"data: [DONE]\n\n"]
+
+
+def test_the_placeholder_veto_refuses_every_event_whose_text_the_judge_would_touch():
+    from guardrails.catalog.pii import _PLACEHOLDER_START, _TEXT_BRACKET, PLACEHOLDER
+
+    pieces = ["[", "]", "{", "A", "D", "ONE", "_", "0", "f", "g", " ", "EMAIL", "[DONE]", '"']
+    rng = random.Random(4)
+    refused = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        raw = sse(_chunk(text))
+        start = text.rfind("[")
+        touched = PLACEHOLDER.search(text) is not None or (
+            start != -1 and _PLACEHOLDER_START.match(text, start) is not None
+        )
+        if touched:
+            assert _TEXT_BRACKET(raw) is not None, text
+            refused += 1
+    assert refused > 1_000
+    for passed in ("[{x}]", "a [] b", "see [DONE]", "[ x", "[!"):
+        assert _TEXT_BRACKET(sse(_chunk(passed))) is None
