@@ -335,10 +335,10 @@ class StreamGuard:
         return self
 
     def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
-        """The only judge's ``feed_raw`` (see ``StreamJudge``), else None. Whoever uses it
-        calls ``judge_failed`` when it raises."""
+        """The only judge's ``feed_raw`` (see ``StreamJudge.raw_feeder``), else None.
+        Whoever uses it calls ``judge_failed`` when it raises."""
         judges = self._judges
-        return judges[0][1].feed_raw if len(judges) == 1 else None
+        return judges[0][1].raw_feeder() if len(judges) == 1 else None
 
     def judge_failed(self) -> Intervention:
         """Stop the stream: the only judge failed outside ``feed`` (in ``feed_raw``)."""

@@ -162,11 +162,12 @@ class StreamJudge:
     def finish(self) -> StreamStep:
         raise NotImplementedError
 
-    # ``feed_raw(text, span) -> bytes``, for a judge that never intervenes and can release
-    # text straight into a raw event: ``feed`` for ``text`` whose JSON string in the event is
-    # ``span`` (no escapes: its UTF-8 bytes), giving the released text as JSON string bytes
-    # (``span`` itself when released unchanged). None: ``feed`` only.
-    feed_raw: Callable[[str, bytes], bytes] | None = None
+    def raw_feeder(self) -> Callable[[str, bytes], bytes] | None:
+        """For a judge that never intervenes and can release text straight into a raw event:
+        ``feed_raw(text, span)``, ``feed`` for ``text`` whose JSON string in the event is
+        ``span`` (no escapes: its UTF-8 bytes), giving the released text as JSON string bytes
+        (``span`` itself when released unchanged). None: ``feed`` only."""
+        return None
 
 
 async def settled(value: Any) -> Any:

@@ -10,6 +10,7 @@ since the request could otherwise leave with PII unmasked.
 """
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -65,6 +66,8 @@ _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 # The ends of the first placeholders ("_0000]" ...), formatted once.
 _SUFFIXES = tuple(f"_{count:04x}]" for count in range(_FEW))
 _DIGITS = b"0123456789"
+# What JSON text must escape (orjson escapes nothing else).
+_JSON_ESCAPED = re.compile(rb'[\x00-\x1f"\\]').search
 
 
 def _detector(title: str) -> dict[str, Any]:
@@ -169,10 +172,11 @@ class PIIMaskingRegex(Policy):
         self._entities = tuple(
             (name, compile_re2(f"(?:{pattern})")._regexp.Match) for name, pattern in entities
         )
+        self._only_entity = entities[0][0] if len(entities) == 1 else None
         # Most prompts hold no PII: without custom entities, text that has neither an "@"
         # (every email) nor a digit (every phone number and SSN) is passed without RE2.
         self._needs: tuple[str, ...] | None = None
-        self._more: Any = None
+        self._marks: bytes | None = None
         # With only one of phone numbers and SSNs on, a match without an "@" is that one.
         digit_entities = [BUILT_IN_ENTITIES[key][0] for key in ("phone", "ssn") if params[key]]
         self._digit_entity = digit_entities[0] if len(digit_entities) == 1 else None
@@ -184,8 +188,10 @@ class PIIMaskingRegex(Policy):
                 needs.extend("0123456789")
             self._needs = tuple(needs)
             # After a match, a rest of the text without any of them holds no further match:
-            # a search for one character spares the last (fruitless) pass of RE2.
-            self._more = re.compile(b"[" + re.escape("".join(needs).encode()) + b"]").search
+            # knowing where the last of them stands spares the last (fruitless) pass of RE2.
+            # (A translation table marking them "!": the last mark is one reverse search.)
+            wanted = {ord(char) for char in needs}
+            self._marks = bytes(33 if byte in wanted else 32 for byte in range(256))
         self.path = compile_path(params["jsonPath"])
         self.redact = params["redactPII"]
         self.applies_to_response = not self.redact
@@ -242,6 +248,8 @@ class PIIMaskingRegex(Policy):
             return text
         pieces = []
         last = pos = 0
+        marks = self._marks
+        last_needed = end if marks is None else data.translate(marks).rfind(b"!")
         mapping = None
         if not self.redact:
             mapping = state.get(self.key)
@@ -256,7 +264,7 @@ class PIIMaskingRegex(Policy):
                 pieces.append(self._placeholder(data, start, stop, mapping))
             last = stop
             # As the binding does: after an empty match, step over one character.
-            if pos == end or (needs is not None and self._more(data, stop) is None):
+            if pos == end or stop > last_needed:
                 break
             pos = pos + CharLenToBytes(data, pos, 1) if pos == stop else stop
             spans = match(UNANCHORED, data, pos, end)
@@ -269,23 +277,38 @@ class PIIMaskingRegex(Policy):
         return masked if masked is not text else "".join(("", masked))
 
     def _placeholder(self, data: bytes, start: int, stop: int, mapping: "PlaceholderMap") -> bytes:
+        """The placeholder's bytes for the match ``data[start:stop]``, kept in ``mapping``
+        when it is a new one (a match that already is a placeholder stays as it is)."""
         span = data[start:stop]
         original = span.decode()
         if not original or (original[0] == "[" and PLACEHOLDER.fullmatch(original)):
             return span
-        placeholder = mapping.placeholders.get(original)
-        if placeholder is None:
+        placeholders = mapping.placeholders
+        placeholder = placeholders.get(original)
+        if placeholder is not None:
+            return placeholder.encode()
+        entity = self._only_entity
+        if entity is None:
             entity = self._entity_at(data, start, stop, span)
-            count = len(mapping.originals)
-            suffix = _SUFFIXES[count] if count < _FEW else f"_{count:04x}]"
-            return mapping.add("[" + entity + suffix, original)
-        return placeholder.encode()
+        originals = mapping.originals
+        count = len(originals)
+        placeholder = "[" + entity + (_SUFFIXES[count] if count < _FEW else f"_{count:04x}]")
+        placeholders[original] = placeholder
+        originals[placeholder] = original
+        encoded = placeholder.encode()
+        raw = mapping.raw
+        if raw is not None:
+            if 91 in span:  # "[": see ``raw_pairs``
+                mapping.raw = None
+            else:
+                # As JSON text: the same bytes unless it holds what JSON escapes.
+                escaped = span if _JSON_ESCAPED(span) is None else orjson.dumps(original)[1:-1]
+                raw.append((encoded, escaped))
+        return encoded
 
     def _entity_at(self, data: bytes, start: int, stop: int, span: bytes) -> str:
-        """The entity whose pattern made the match ``span`` (``data[start:stop]``)."""
-        entities = self._entities
-        if len(entities) == 1:
-            return entities[0][0]
+        """The entity whose pattern made the match ``span`` (``data[start:stop]``), when
+        there are several."""
         if self._needs is not None:
             # Built-in entities only: their matches tell themselves apart without another
             # pass through RE2 (each costs microseconds once its tables left the CPU cache):
@@ -296,6 +319,7 @@ class PIIMaskingRegex(Policy):
                 return self._digit_entity
             digits = len(span) - len(span.translate(None, _DIGITS))
             return "SSN" if digits == 9 else "PHONE"
+        entities = self._entities
         for name, match in entities:
             if match(ANCHOR_BOTH, data, start, stop)[0] != NO_MATCH:
                 return name
@@ -329,35 +353,25 @@ class PIIMaskingRegex(Policy):
 
 
 class PlaceholderMap:
-    """One request's placeholders, kept in its state between the request and the response."""
+    """One request's placeholders, kept in its state between the request and the response
+    (filled in by ``PIIMaskingRegex._placeholder``)."""
 
-    __slots__ = ("_raw", "originals", "placeholders")
+    __slots__ = ("originals", "placeholders", "raw")
 
     def __init__(self) -> None:
         self.placeholders: dict[str, str] = {}  # original -> placeholder
         self.originals: dict[str, str] = {}  # placeholder -> original
-        self._raw: list[tuple[bytes, bytes]] | None = []
+        # (placeholder, original as JSON text) bytes; None once an original holds a "[".
+        self.raw: list[tuple[bytes, bytes]] | None = []
 
     def __bool__(self) -> bool:
         return bool(self.originals)
-
-    def add(self, placeholder: str, original: str) -> bytes:
-        """Keep one pair; returns the placeholder's bytes."""
-        self.placeholders[original] = placeholder
-        self.originals[placeholder] = original
-        encoded = placeholder.encode()
-        if self._raw is not None:
-            if "[" in original:
-                self._raw = None
-            else:
-                self._raw.append((encoded, orjson.dumps(original)[1:-1]))
-        return encoded
 
     def text_pairs(self) -> list[tuple[str, str]] | None:
         """Each placeholder and its original, for restoring by plain replacement: None when
         an original holds a ``[`` (see ``raw_pairs``) or there are too many for a loop over
         them to beat one regex pass."""
-        if self._raw is None or len(self.originals) > _FEW:
+        if self.raw is None or len(self.originals) > _FEW:
             return None
         return list(self.originals.items())
 
@@ -365,7 +379,7 @@ class PlaceholderMap:
         """Each placeholder and its original as they appear in JSON text, or None when an
         original holds a ``[`` (replacing one after another could then restore a placeholder
         that an earlier original brought in, where the single pass over the text does not)."""
-        return self._raw
+        return self.raw
 
 
 _NOTHING_HELD = StreamStep("")
@@ -417,11 +431,13 @@ class PlaceholderJudge(StreamJudge):
         self.raw_veto = _TEXT_BRACKET
         # Text restored by plain replacement can also be restored in raw events' bytes.
         self.raw_pairs = mapping.raw_pairs() if self.pairs is not None else None
-        if self.raw_pairs is not None:
-            self.feed_raw = self._feed_raw
+
+    def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
+        # (Handed out, never kept on the judge: a bound method there would make a cycle.)
+        return self._feed_raw if self.raw_pairs is not None else None
 
     def _feed_raw(self, text: str, span: bytes) -> bytes:
-        """``feed`` straight into a raw event (see ``StreamJudge.feed_raw``): what is held
+        """``feed`` straight into a raw event (see ``StreamJudge.raw_feeder``): what is held
         is the ASCII start of a placeholder, so it is as many bytes as characters."""
         held = self.held
         buf = held + text if held else text

@@ -456,3 +456,53 @@ def test_the_placeholder_veto_refuses_every_event_whose_text_the_judge_would_tou
     assert refused > 1_000
     for passed in ("[{x}]", "a [] b", "see [DONE]", "[ x", "[!"):
         assert _TEXT_BRACKET(sse(_chunk(passed))) is None
+
+
+def test_a_guarded_stream_leaves_nothing_for_the_cycle_collector():
+    # A loaded worker runs the collector rarely (GATEHOUSE_GC_THRESHOLD): whatever a request
+    # leaves in reference cycles piles up until a long collection pauses every request.
+    import gc
+
+    from gateways.relay import Exchange, _relay_sse_guarded
+
+    chain = compile_chain([PII_ATTACHMENT], [])
+    events = [sse(_chunk("to [EMA")), sse(_chunk("IL_0000] now")), b"data: [DONE]"]
+    read = b"".join(e + b"\n\n" for e in events)
+
+    class Content:
+        async def iter_any(self):
+            yield read
+
+    class Upstream:
+        content = Content()
+
+    async def send(message):
+        pass
+
+    def drive(coroutine):
+        try:
+            coroutine.send(None)
+        except StopIteration:
+            return
+        raise AssertionError("nothing here waits")
+
+    def one():
+        exchange = Exchange("m")
+        exchange.state = {}
+        body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
+        drive(chain.run_request(body, exchange.state))
+        drive(_relay_sse_guarded(Upstream, _Route(chain), send, exchange, [], lambda: 0))
+        assert exchange.guardrails[-1]["action"] == "modified"
+
+    one()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(5):
+            one()
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
