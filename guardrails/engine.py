@@ -217,7 +217,7 @@ class Chain:
             judge = policy.stream_judge(ctx)
             if judge is not None:
                 judges.append((policy, judge))
-        return StreamGuard(judges, self.response_policies)
+        return StreamGuard(judges, self._response_hooks)
 
 
 _Hook = tuple[Policy, Callable[[RequestContext], Any], bool, dict[str, dict[str, str]]]
@@ -306,11 +306,11 @@ class StreamGuard:
     one judge releases (possibly rewritten, e.g. placeholders restored) feeds the next, and
     only what the last one releases reaches the client."""
 
-    __slots__ = ("_judges", "_policies", "_raw_judges", "_stopped_by", "intervention")
+    __slots__ = ("_hooks", "_judges", "_raw_judges", "_stopped_by", "intervention")
 
-    def __init__(self, judges: list[tuple[Policy, StreamJudge]], policies: Sequence[Policy]):
+    def __init__(self, judges: list[tuple[Policy, StreamJudge]], hooks: Sequence["_Hook"]):
         self._judges = judges
-        self._policies = policies
+        self._hooks = hooks  # every response policy's, for its event rows
         self._stopped_by: Policy | None = None
         self.intervention: Intervention | None = None
         # The judges themselves, when every one of them can tell from the raw bytes.
@@ -443,20 +443,14 @@ class StreamGuard:
     @property
     def events(self) -> list[dict[str, str]]:
         """What each response policy did to this stream so far, for the usage record."""
-        modified = {id(p) for p, judge in self._judges if judge.modified}
+        modified = [policy for policy, judge in self._judges if judge.modified]
         events = []
-        for policy in self._policies:
+        for policy, _, _, rows in self._hooks:
             if policy is self._stopped_by:
-                events.append(_row(policy, Action.INTERVENED))
+                events.append(rows[Action.INTERVENED])
                 break
-            events.append(
-                _row(policy, Action.MODIFIED if id(policy) in modified else Action.PASSED)
-            )
+            events.append(rows[Action.MODIFIED if policy in modified else Action.PASSED])
         return events
-
-
-def _row(policy: Policy, action: str) -> dict[str, str]:
-    return {"policy": policy.name, "action": action, "direction": Direction.RESPONSE}
 
 
 def compile_policy(attachment: dict[str, Any]) -> Policy:

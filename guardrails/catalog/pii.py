@@ -66,6 +66,7 @@ _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 # The ends of the first placeholders ("_0000]" ...), formatted once.
 _SUFFIXES = tuple(f"_{count:04x}]" for count in range(_FEW))
 _DIGITS = b"0123456789"
+_BACKSLASH = ord("\\")
 # What JSON text must escape (orjson escapes nothing else).
 _JSON_ESCAPED = re.compile(rb'[\x00-\x1f"\\]').search
 
@@ -339,7 +340,7 @@ class PIIMaskingRegex(Policy):
         if mapping is None:
             return data
         pairs = mapping.raw_pairs()
-        if pairs is None or (b"\\" in data and b"\\u" in data):
+        if pairs is None or (_BACKSLASH in data and b"\\u" in data):
             return None
         for placeholder, original in pairs:
             # ``bytes.replace`` hands back the very object when there is nothing to replace,
