@@ -19,6 +19,8 @@ Cases:
 - ``stream-plain`` / ``stream-guarded``: relaying the bench upstream's placeholder stream
   (20 content events, usage, ``[DONE]``, one read each) without and with the guardrails'
   response phase (the request phase is done once, outside the count).
+- ``stream-plain-whole`` / ``stream-guarded-whole``: the same stream arriving in one read, as
+  it mostly does under load.
 - ``limits``: admitting a request against the request and token limits and settling its
   usage, with the in-process counter store.
 - ``limits-redis``: the same against Redis (``REDIS_URL``, default
@@ -43,6 +45,8 @@ CASES = (
     "guarded-request",
     "stream-plain",
     "stream-guarded",
+    "stream-plain-whole",
+    "stream-guarded-whole",
     "limits",
     "limits-redis",
 )
@@ -101,6 +105,13 @@ def _cases() -> dict:
     class Upstream:
         content = Content()
 
+    class WholeContent:
+        async def iter_any(self):
+            yield b"".join(reads)
+
+    class WholeUpstream:
+        content = WholeContent()
+
     class Route:
         def __init__(self, chain):
             self.adapter, self.chain = adapter, chain
@@ -129,12 +140,12 @@ def _cases() -> dict:
         exchange.note_guardrails(answered.events)
         orjson.dumps(exchange.details)
 
-    def stream(route, relay, state):
+    def stream(route, relay, state, upstream=Upstream):
         def one():
             exchange = Exchange("bench-model")
             exchange.status = 200
             exchange.state = dict(state) if state is not None else None
-            _drive(relay(Upstream, route, send, exchange, [], stopped))
+            _drive(relay(upstream, route, send, exchange, [], stopped))
 
         return one
 
@@ -144,11 +155,15 @@ def _cases() -> dict:
     async def keep(message):
         sent.append(message.get("body", b""))
 
-    exchange = Exchange("bench-model")
-    exchange.status, exchange.state = 200, dict(masked)
-    _drive(_relay_sse_guarded(Upstream, guarded_route, keep, exchange, [], stopped))
+    relayed = []
+    for upstream_reads in (Upstream, WholeUpstream):
+        sent.clear()
+        exchange = Exchange("bench-model")
+        exchange.status, exchange.state = 200, dict(masked)
+        _drive(_relay_sse_guarded(upstream_reads, guarded_route, keep, exchange, [], stopped))
+        relayed.append(b"".join(sent))
     restored = chain.run_response_raw(answer, dict(masked)).body
-    for text in (b"".join(sent), restored):
+    for text in (*relayed, restored):
         if b"jane.doe@example.com" not in text or b"[EMAIL_0000]" in text:
             raise SystemExit("the guarded paths did not restore the placeholders")
 
@@ -167,6 +182,8 @@ def _cases() -> dict:
         "guarded-request": guarded_request,
         "stream-plain": stream(plain_route, _relay_sse, None),
         "stream-guarded": stream(guarded_route, _relay_sse_guarded, masked),
+        "stream-plain-whole": stream(plain_route, _relay_sse, None, WholeUpstream),
+        "stream-guarded-whole": stream(guarded_route, _relay_sse_guarded, masked, WholeUpstream),
         "limits": limited,
     }
 

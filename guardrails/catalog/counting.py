@@ -7,6 +7,7 @@ An inverted range is only decided at the end, or as soon as the count passes ``m
 """
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from guardrails.catalog.content import (
@@ -154,6 +155,20 @@ class CountingGuardrail(ContentGuardrail):
         n = self.counter.count(text)
         inside = section.params["min"] <= n <= section.params["max"]
         return None if inside != section.invert else self.violation(section)
+
+    def request_text_hook(self) -> "tuple[Any, Callable[[str, dict], Any]] | None":
+        offered = super().request_text_hook()
+        if offered is None or type(self).judge_text is not CountingGuardrail.judge_text:
+            return offered
+        # ``judge_text`` with the section's bounds read once, not per request.
+        section = self.request
+        count, violation = self.counter.count, self.violation
+        low, high, invert = section.params["min"], section.params["max"], section.invert
+
+        def hook(text: str, state: dict[str, Any]) -> Verdict | None:
+            return None if (low <= count(text) <= high) != invert else violation(section)
+
+        return offered[0], hook
 
     def violation(self, section: Section) -> Verdict:
         low, high = section.params["min"], section.params["max"]
