@@ -124,3 +124,18 @@ def test_parameters_without_any_section_ask_for_one():
     assert exc.value.errors == [
         {"field": "params", "message": "Provide at least one of: request, response."}
     ]
+
+
+def test_words_count_as_str_split_counts_them_in_any_text():
+    import random
+
+    from guardrails.catalog.counting import WordCounter
+
+    # ASCII text is counted from translated bytes; it must agree with str.split, whose
+    # whitespace includes \x1c-\x1f; other text is split as it is.
+    pieces = [" ", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1d", "\x1e", "\x1f", "a", "b."]
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert WordCounter.count(text) == len(text.split()), repr(text)
+    assert WordCounter.count("caf\u00e9\u00a0au\u2003lait") == 3
