@@ -73,8 +73,11 @@ class CompiledPath:
         if self.is_root:
             return [Match(data, None, None)]
         if self._steps is not None:
-            match = _walk(data, self._steps)
-            return [] if match is None else [match]
+            place = self.place(data)
+            if place is None:
+                return []
+            container, key = place
+            return [Match(container[key], container, key)]
         return [
             Match(m.obj, m.parent.obj if m.parent is not None else None, m.parts[-1])
             for m in self._compiled.finditer(data)
@@ -200,7 +203,7 @@ _MISSING = object()
 
 
 def _value_at(data: Any, steps: tuple[str | int, ...]) -> Any:
-    """The value at a path of names and indexes, or ``_MISSING``; as ``_walk`` does."""
+    """The value at a path of names and indexes, or ``_MISSING``."""
     value = data
     for step in steps:
         if isinstance(step, str):
@@ -217,20 +220,3 @@ def _value_at(data: Any, steps: tuple[str | int, ...]) -> Any:
                 return _MISSING
             value = value[index]
     return value
-
-
-def _walk(data: Any, steps: tuple[str | int, ...]) -> Match | None:
-    container, key, value = None, None, data
-    for step in steps:
-        if isinstance(step, str):
-            if not isinstance(value, dict) or step not in value:
-                return None
-            container, key, value = value, step, value[step]
-        else:
-            if not isinstance(value, list):
-                return None
-            index = step + len(value) if step < 0 else step
-            if not 0 <= index < len(value):
-                return None
-            container, key, value = value, index, value[index]
-    return Match(value, container, key)
