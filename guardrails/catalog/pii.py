@@ -442,15 +442,10 @@ class PlaceholderJudge(StreamJudge):
         is the ASCII start of a placeholder, so it is as many bytes as characters."""
         held = self.held
         buf = held + text if held else text
-        start = buf.rfind("[", len(buf) - LOOK_AHEAD)
         out = held.encode() + span if held else span
-        if start != -1 and _PLACEHOLDER_START.match(buf, start):
-            self.held = buf[start:]
-            self.raw_veto = _held
-            out = out[: len(out) - (len(buf) - start)]
-        elif held:
-            self.held = ""
-            self.raw_veto = _TEXT_BRACKET
+        kept = len(buf) - self._hold_tail(buf)
+        if kept:
+            out = out[: len(out) - kept]
         restored = out
         for placeholder, original in self.raw_pairs:
             restored = restored.replace(placeholder, original)
@@ -481,15 +476,22 @@ class PlaceholderJudge(StreamJudge):
             # (``StreamStep(text)``, minus the named tuple's Python-level constructor.)
             return _new_tuple(StreamStep, (text, None))
         buf = self.held + text
+        buf = buf[: self._hold_tail(buf)]
+        return _new_tuple(StreamStep, (self._restore(buf), None))
+
+    def _hold_tail(self, buf: str) -> int:
+        """Hold back an unfinished placeholder at the end of ``buf`` (what was held before
+        plus the new text): how much of ``buf`` goes out now."""
         # (A negative start counts from the end, down to 0: within the last LOOK_AHEAD.)
         start = buf.rfind("[", len(buf) - LOOK_AHEAD)
         if start != -1 and _PLACEHOLDER_START.match(buf, start):
-            buf, self.held = buf[:start], buf[start:]
+            self.held = buf[start:]
             self.raw_veto = _held
-        elif self.held:
+            return start
+        if self.held:
             self.held = ""
             self.raw_veto = _TEXT_BRACKET
-        return _new_tuple(StreamStep, (self._restore(buf), None))
+        return len(buf)
 
     def finish(self) -> StreamStep:
         held = self.held
