@@ -54,6 +54,7 @@ _NEWLINE = ord("\n")
 _CR = ord("\r")
 _UNASKED = object()  # the veto has not been asked about a read yet
 _BACKSLASH = ord("\\")
+_QUOTE = ord('"')
 
 
 class Exchange:
@@ -457,6 +458,7 @@ class GuardedEvents:
     __slots__ = (
         "adapter",
         "feed_raw",
+        "frame",
         "guard",
         "judge",
         "last",
@@ -473,6 +475,8 @@ class GuardedEvents:
         self.guard = guard
         self.marker = adapter.sse_usage_marker
         self.locate = adapter.locate_stream_text
+        # The bytes before and after the text of the last event ``locate`` found it in.
+        self.frame: tuple[bytes, bytes] | None = None
         self.judge = guard.raw_judge()  # whose ``raw_veto`` is current (see the relay)
         # The only judge's ``feed_raw``: released text written into located events' bytes
         # as it comes back, without decoding the judge's answer or encoding it again.
@@ -534,8 +538,27 @@ class GuardedEvents:
     ) -> "Intervention | Awaitable[Intervention | None] | None":
         """``event`` (without the raw check) with no coroutine unless a judge has to wait:
         None, the intervention, or an awaitable giving one of them (an async judge)."""
-        carries_usage = raw.find(self.marker) != -1
-        located = None if carries_usage else self.locate(raw)
+        located = None
+        frame = self.frame
+        if frame is not None:
+            # The event the text was last found in, around a new text (a stream's chunks
+            # differ only in their text): the same place, found by comparing bytes.
+            head, tail = frame
+            start, end = len(head), len(raw) - len(tail)
+            if end > start and raw.startswith(head) and raw.endswith(tail):
+                span = raw[start:end]
+                if _QUOTE not in span and _BACKSLASH not in span and _NEWLINE not in span:
+                    try:
+                        located = span.decode(), start, end
+                    except UnicodeDecodeError:
+                        located = None
+        carries_usage = False
+        if located is None:
+            carries_usage = raw.find(self.marker) != -1
+            if not carries_usage:
+                located = self.locate(raw)
+                if located is not None:
+                    self.frame = (raw[: located[1]], raw[located[2] :])
         shape: Any
         if located is not None:
             text, start, end = located

@@ -506,3 +506,33 @@ def test_a_guarded_stream_leaves_nothing_for_the_cycle_collector():
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+def test_text_found_by_the_frame_of_the_last_event_is_what_locating_it_finds():
+    # Events that differ from the last located one only in their text are read by comparing
+    # the bytes around it; a relay that locates every event from scratch must send the same.
+    texts = ["[EMA", "IL_0000] ", "plain ", 'a "quote"', "back\\slash", "", "caf\u00e9 ", "[", "x]"]
+
+    def shaped(text: str, logprobs: bool) -> bytes:
+        chunk = _chunk(text)
+        if logprobs:
+            chunk["choices"][0]["logprobs"] = None
+        return sse(chunk)
+
+    rng = random.Random(5)
+    for _ in range(300):
+        events = [shaped(rng.choice(texts), rng.random() < 0.2) for _ in range(rng.randint(1, 8))]
+        events.append(b"data: [DONE]")
+        framed, fresh = _restoring_gate(), _restoring_gate()
+
+        async def run(gate: GuardedEvents, events: list[bytes], forget: bool) -> list[bytes]:
+            out: list[bytes] = []
+            for raw in events:
+                assert await gate.event(raw, out) is None
+                if forget:
+                    gate.frame = None
+            assert await gate.finish(out) is None
+            return out
+
+        kept = asyncio.run(run(framed, events, False))
+        assert kept == asyncio.run(run(fresh, events, True)), events
