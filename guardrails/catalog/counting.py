@@ -67,6 +67,12 @@ class WordCounter:
             return (b" " + text.encode().translate(_WORD_BYTES)).count(b" x")
         return len(text.split())
 
+    @staticmethod
+    def longest_within(count: int) -> int:
+        """The most characters a text can have and still count no more than ``count``
+        (words are separated by at least one character)."""
+        return 2 * count
+
     def __init__(self) -> None:
         self.value = 0
         self.in_word = False
@@ -92,6 +98,11 @@ class SentenceCounter:
     @classmethod
     def count(cls, text: str) -> int:
         return cls().add(text)
+
+    @staticmethod
+    def longest_within(count: int) -> int:
+        # A sentence is at least one character and each but the last ends in one more.
+        return 2 * count
 
     def __init__(self) -> None:
         self.closed = 0
@@ -119,6 +130,10 @@ class ByteCounter:
     @staticmethod
     def count(text: str) -> int:
         return len(text.encode())
+
+    @staticmethod
+    def longest_within(count: int) -> int:
+        return count // 4  # at most 4 UTF-8 bytes per character
 
     def __init__(self) -> None:
         self.value = 0
@@ -164,8 +179,13 @@ class CountingGuardrail(ContentGuardrail):
         section = self.request
         count, violation = self.counter.count, self.violation
         low, high, invert = section.params["min"], section.params["max"], section.invert
+        # Texts too short to count past the maximum pass a range that starts at 0 uncounted
+        # (most prompts, against the usual generous maximum).
+        short = self.counter.longest_within(high) if low == 0 and not invert else -1
 
         def hook(text: str, state: dict[str, Any]) -> Verdict | None:
+            if len(text) <= short:
+                return None
             return None if (low <= count(text) <= high) != invert else violation(section)
 
         return offered[0], hook
