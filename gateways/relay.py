@@ -334,7 +334,7 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
     marker = gate.marker
     # Whose ``raw_veto`` tells which raw events may go out as they came (None: no one can);
     # ``StreamJudge.passes_raw``, inlined below: this runs for every read.
-    judge = guard.raw_judge()
+    judge = gate.judge
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     try:
         async for chunk in upstream.content.iter_any():

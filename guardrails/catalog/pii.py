@@ -67,8 +67,6 @@ _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 _SUFFIXES = tuple(f"_{count:04x}]" for count in range(_FEW))
 _DIGITS = b"0123456789"
 _BACKSLASH = ord("\\")
-# What JSON text must escape (orjson escapes nothing else).
-_JSON_ESCAPED = re.compile(rb'[\x00-\x1f"\\]').search
 
 
 def _detector(title: str) -> dict[str, Any]:
@@ -282,19 +280,21 @@ class PIIMaskingRegex(Policy):
         when it is a new one (a match that already is a placeholder stays as it is)."""
         span = data[start:stop]
         original = span.decode()
-        if not original or (original[0] == "[" and PLACEHOLDER.fullmatch(original)):
-            return span
-        placeholders = mapping.placeholders
-        placeholder = placeholders.get(original)
+        placeholder = mapping.placeholders.get(original)
         if placeholder is not None:
             return placeholder.encode()
+        if not original or (original[0] == "[" and PLACEHOLDER.fullmatch(original)):
+            return span
         entity = self._only_entity
         if entity is None:
-            entity = self._entity_at(data, start, stop, span)
+            if self._needs is not None and 64 in span:  # built-ins: only emails hold an "@"
+                entity = "EMAIL"
+            else:
+                entity = self._entity_at(data, start, stop, span)
         originals = mapping.originals
         count = len(originals)
         placeholder = "[" + entity + (_SUFFIXES[count] if count < _FEW else f"_{count:04x}]")
-        placeholders[original] = placeholder
+        mapping.placeholders[original] = placeholder
         originals[placeholder] = original
         encoded = placeholder.encode()
         raw = mapping.raw
@@ -302,9 +302,10 @@ class PIIMaskingRegex(Policy):
             if 91 in span:  # "[": see ``raw_pairs``
                 mapping.raw = None
             else:
-                # As JSON text: the same bytes unless it holds what JSON escapes.
-                escaped = span if _JSON_ESCAPED(span) is None else orjson.dumps(original)[1:-1]
-                raw.append((encoded, escaped))
+                # As JSON text: the same bytes unless it holds what JSON escapes (printable
+                # text escapes only quotes and backslashes; the rest is left to orjson).
+                plain = original.isprintable() and '"' not in original and "\\" not in original
+                raw.append((encoded, span if plain else orjson.dumps(original)[1:-1]))
         return encoded
 
     def _entity_at(self, data: bytes, start: int, stop: int, span: bytes) -> str:
@@ -350,7 +351,7 @@ class PIIMaskingRegex(Policy):
 
     def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
         mapping = ctx.state.get(self.key)
-        return PlaceholderJudge(mapping) if mapping else None
+        return PlaceholderJudge(mapping) if mapping is not None and mapping.originals else None
 
 
 class PlaceholderMap:
@@ -384,6 +385,7 @@ class PlaceholderMap:
 
 
 _NOTHING_HELD = StreamStep("")
+_UNMADE = object()
 
 
 def _held(events: bytes, pos: int = 0) -> bool:
@@ -420,8 +422,11 @@ class PlaceholderJudge(StreamJudge):
     """Restores placeholders in streamed text, holding back an unfinished one at the end."""
 
     def __init__(self, mapping: PlaceholderMap):
+        self.mapping = mapping
         self.originals = mapping.originals
-        self.pairs = mapping.text_pairs()
+        # ``mapping.text_pairs()``, made when text is first restored: a stream that only
+        # goes through ``feed_raw`` never needs it.
+        self.pairs: list[tuple[str, str]] | object | None = _UNMADE
         self.held = ""
         # The text in a raw event can hold a "[" only as a literal "[" (followed by the text's
         # next character or its closing quote) or as a \u escape (never asked about, see
@@ -431,7 +436,8 @@ class PlaceholderJudge(StreamJudge):
         # placeholder's start is held, every event must be fed.
         self.raw_veto = _TEXT_BRACKET
         # Text restored by plain replacement can also be restored in raw events' bytes.
-        self.raw_pairs = mapping.raw_pairs() if self.pairs is not None else None
+        raw = mapping.raw
+        self.raw_pairs = raw if raw is not None and len(self.originals) <= _FEW else None
 
     def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
         # (Handed out, never kept on the judge: a bound method there would make a cycle.)
@@ -457,6 +463,8 @@ class PlaceholderJudge(StreamJudge):
         if "[" not in text:
             return text
         pairs = self.pairs
+        if pairs is _UNMADE:
+            pairs = self.pairs = self.mapping.text_pairs()
         if pairs is None:
             restored = restore(text, self.originals)
         else:
