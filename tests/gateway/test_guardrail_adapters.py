@@ -413,11 +413,12 @@ def test_usage_is_read_from_the_events_that_carry_it_wherever_they_sit_in_a_read
     assert gate.usage == {}
 
 
-def test_restored_text_is_written_into_raw_events_with_what_json_escapes():
-    keys = [{"piiEntity": "KEY", "piiRegex": 'k"[0-9]+'}]
+@pytest.mark.parametrize("original", ['k"42', "k\\42", "k\t42", "k\u00a042", "k\u00e942"])
+def test_restored_text_is_written_into_raw_events_with_what_json_escapes(original):
+    keys = [{"piiEntity": "KEY", "piiRegex": "k[^0-9a-z ]?[0-9]+"}]
     chain = compile_chain([{**PII_ATTACHMENT, "params": {"customPIIEntities": keys}}], [])
     state: dict = {}
-    body = {"messages": [{"role": "user", "content": 'use k"42 now'}]}
+    body = {"messages": [{"role": "user", "content": f"use {original} now"}]}
     asyncio.run(chain.run_request(body, state))
     assert body["messages"][0]["content"] == "use [KEY_0000] now"
     gate = GuardedEvents(adapter("openai"), chain.stream(state))
@@ -425,8 +426,8 @@ def test_restored_text_is_written_into_raw_events_with_what_json_escapes():
     events = [sse(_chunk("it is [KEY")), sse(_chunk("_0000], ok")), b"data: [DONE]"]
     out = _feed(gate, events)
     assert out[0] == sse(_chunk("it is ")) + b"\n\n"
-    assert out[1] == sse(_chunk('k"42, ok')) + b"\n\n"
-    assert _text(out) == 'it is k"42, ok'
+    assert out[1] == sse(_chunk(f"{original}, ok")) + b"\n\n"
+    assert _text(out) == f"it is {original}, ok"
     assert gate.guard.events[0]["action"] == "modified"
 
 
