@@ -96,7 +96,15 @@ class CompiledPath:
         steps = self._steps
         if not steps:
             return None
-        container = _value_at(data, self._head) if self._head else data
+        container = data
+        try:
+            # Parsed JSON: a name reads only an object's member (a list or a string refuses
+            # it), an index reads a list's item or a string's character, and a string is
+            # never the container of the last step (checked below).
+            for step in self._head:
+                container = container[step]
+        except (KeyError, IndexError, TypeError):
+            return None
         key = steps[-1]
         if type(key) is str:
             if isinstance(container, dict) and key in container:

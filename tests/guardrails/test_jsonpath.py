@@ -50,3 +50,37 @@ def test_a_match_can_be_replaced_in_place():
     body = {"messages": [{"content": "a"}, {"content": "b"}]}
     compile_path("$.messages[-1].content").find(body)[0].replace("z")
     assert body["messages"][1]["content"] == "z"
+
+
+def test_the_place_of_a_value_is_where_the_library_finds_it():
+    import random
+
+    from guardrails.jsonpath import _ENVIRONMENT
+
+    rng = random.Random(3)
+
+    def value(depth: int):
+        kind = rng.randrange(6 if depth else 3)
+        if kind == 0:
+            return "xy"
+        if kind == 1:
+            return 5
+        if kind == 2:
+            return None
+        if kind == 3:
+            return {name: value(depth - 1) for name in "ab" if rng.random() < 0.8}
+        return [value(depth - 1) for _ in range(rng.randrange(3))]
+
+    steps = ["a", "b", 0, 1, -1, -3]
+    for _ in range(3000):
+        body = value(3)
+        path = [rng.choice(steps) for _ in range(rng.randint(1, 3))]
+        expression = "$" + "".join(f".{s}" if isinstance(s, str) else f"[{s}]" for s in path)
+        found = [m.obj for m in _ENVIRONMENT.compile(expression).finditer(body)]
+        place = compile_path(expression).place(body)
+        if place is None:
+            assert found == [], (expression, body)
+        else:
+            container, key = place
+            assert found == [container[key]], (expression, body)
+            assert found[0] is container[key]
