@@ -167,24 +167,22 @@ class Chain:
         hooks = self._raw_response_hooks
         if hooks is None:
             return None
-        result = ChainResult(data)
-        events = result.events
+        events: list[dict[str, str]] = []
+        modified = False
         for policy, hook, _, rows in hooks:
             try:
                 out = hook(data, state)
             except Exception:
-                result.intervention = _failure(policy, Direction.RESPONSE)
                 events.append(rows[Action.INTERVENED])
-                return result
+                return ChainResult(data, _failure(policy, Direction.RESPONSE), modified, events)
             if out is None:
                 return None
             if out is data:
                 events.append(rows[Action.PASSED])
             else:
-                data, result.modified = out, True
+                data, modified = out, True
                 events.append(rows[Action.MODIFIED])
-        result.body = data
-        return result
+        return ChainResult(data, None, modified, events)
 
     async def _run(self, hooks: tuple["_Hook", ...], ctx: RequestContext) -> ChainResult:
         result = ChainResult(ctx.body)

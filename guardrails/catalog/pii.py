@@ -340,7 +340,7 @@ class PIIMaskingRegex(Policy):
         mapping = state.get(self.key)
         if mapping is None:
             return data
-        pairs = mapping.raw_pairs()
+        pairs = mapping.raw  # ``raw_pairs()``
         if pairs is None or (_BACKSLASH in data and b"\\u" in data):
             return None
         for placeholder, original in pairs:
