@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -144,6 +145,21 @@ def post_ok(url: str, key: str) -> bool:
             return response.status == 200 and b'"usage"' in response.read()
     except (urllib.error.URLError, OSError):
         return False
+
+
+def fresh_environment(prefix: str, **extra: str) -> tuple[Path, dict[str, str]]:
+    """A new temporary directory and the environment of a run on a fresh SQLite database in
+    it, without Redis; this process's Django settings point at the same database."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **extra,
+    }
+    env.pop("REDIS_URL", None)
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")})
+    return tmp, env
 
 
 # --- processes -------------------------------------------------------------------------------

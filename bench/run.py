@@ -20,10 +20,8 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import urllib.request
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from database import GATEWAY_SLUG, setup_database, usage_count
@@ -38,6 +36,7 @@ from host import (
     cmdline,
     ensure_wrk,
     free_port,
+    fresh_environment,
     machine,
     placement,
     post_ok,
@@ -190,17 +189,9 @@ def main() -> int:
     redis_client = redis_prefix = redis_pid = None
     if args.limits:
         redis_client, redis_prefix, redis_pid = redis_setup(args.redis_url)
-    tmp = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("REDIS_URL", None)
+    tmp, env = fresh_environment("gatehouse-bench-", PYTHONUNBUFFERED="1")
     if args.limits:
         env |= {"REDIS_URL": args.redis_url, "GATEHOUSE_LIMITS_KEY_PREFIX": redis_prefix}
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")})
     sys.path.insert(0, str(ROOT))
     upstream_port, gateway_port = free_port(), free_port()
     processes: list[Process] = []
