@@ -287,10 +287,7 @@ class PIIMaskingRegex(Policy):
             return span
         entity = self._only_entity
         if entity is None:
-            if self._needs is not None and 64 in span:  # built-ins: only emails hold an "@"
-                entity = "EMAIL"
-            else:
-                entity = self._entity_at(data, start, stop, span)
+            entity = self._entity_at(data, start, stop, span)
         originals = mapping.originals
         count = len(originals)
         placeholder = "[" + entity + (_SUFFIXES[count] if count < _FEW else f"_{count:04x}]")
@@ -299,7 +296,7 @@ class PIIMaskingRegex(Policy):
         encoded = placeholder.encode()
         raw = mapping.raw
         if raw is not None:
-            if 91 in span:  # "[": see ``raw_pairs``
+            if 91 in span:  # "[": see ``PlaceholderMap.raw``
                 mapping.raw = None
             else:
                 # As JSON text: the same bytes unless it holds what JSON escapes (printable
@@ -340,7 +337,7 @@ class PIIMaskingRegex(Policy):
         mapping = state.get(self.key)
         if mapping is None:
             return data
-        pairs = mapping.raw  # ``raw_pairs()``
+        pairs = mapping.raw
         if pairs is None or (_BACKSLASH in data and b"\\u" in data):
             return None
         for placeholder, original in pairs:
@@ -363,25 +360,23 @@ class PlaceholderMap:
     def __init__(self) -> None:
         self.placeholders: dict[str, str] = {}  # original -> placeholder
         self.originals: dict[str, str] = {}  # placeholder -> original
-        # (placeholder, original as JSON text) bytes; None once an original holds a "[".
+        # Each placeholder and its original as they appear in JSON text (bytes), or None once
+        # an original holds a "[" (replacing one after another could then restore a
+        # placeholder that an earlier original brought in, where one pass over the text
+        # does not).
         self.raw: list[tuple[bytes, bytes]] | None = []
 
     def __bool__(self) -> bool:
         return bool(self.originals)
 
-    def text_pairs(self) -> list[tuple[str, str]] | None:
-        """Each placeholder and its original, for restoring by plain replacement: None when
-        an original holds a ``[`` (see ``raw_pairs``) or there are too many for a loop over
-        them to beat one regex pass."""
-        if self.raw is None or len(self.originals) > _FEW:
-            return None
-        return list(self.originals.items())
+    def replaceable(self) -> bool:
+        """Whether text can be restored pair by pair: no original holds a ``[`` (see
+        ``raw``) and there are few enough for a loop over them to beat one regex pass."""
+        return self.raw is not None and len(self.originals) <= _FEW
 
-    def raw_pairs(self) -> list[tuple[bytes, bytes]] | None:
-        """Each placeholder and its original as they appear in JSON text, or None when an
-        original holds a ``[`` (replacing one after another could then restore a placeholder
-        that an earlier original brought in, where the single pass over the text does not)."""
-        return self.raw
+    def text_pairs(self) -> list[tuple[str, str]] | None:
+        """Each placeholder and its original, when ``replaceable``; else None."""
+        return list(self.originals.items()) if self.replaceable() else None
 
 
 _NOTHING_HELD = StreamStep("")
@@ -436,8 +431,7 @@ class PlaceholderJudge(StreamJudge):
         # placeholder's start is held, every event must be fed.
         self.raw_veto = _TEXT_BRACKET
         # Text restored by plain replacement can also be restored in raw events' bytes.
-        raw = mapping.raw
-        self.raw_pairs = raw if raw is not None and len(self.originals) <= _FEW else None
+        self.raw_pairs = mapping.raw if mapping.replaceable() else None
 
     def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
         # (Handed out, never kept on the judge: a bound method there would make a cycle.)
