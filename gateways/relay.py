@@ -277,14 +277,20 @@ async def _relay_sse(upstream, route: Route, send, exchange: Exchange, headers, 
                 tail = buf if len(buf) < MAX_SSE_LINE else b""
                 continue
             tail = buf[cut + 1 :]
-            if buf.find(marker) != -1:
-                for line in buf[:cut].split(b"\n"):
-                    if line.startswith(b"data:") and marker in line:
-                        try:
-                            event = orjson.loads(line[5:])
-                        except orjson.JSONDecodeError:
-                            continue
+            # Only the complete lines holding the marker are cut out and parsed: under load
+            # a read holds a whole stream, and usage rides on one or two of its lines.
+            at = buf.find(marker, 0, cut)
+            while at != -1:
+                end = buf.find(b"\n", at)
+                line = buf[buf.rfind(b"\n", 0, at) + 1 : end]
+                if line.startswith(b"data:"):
+                    try:
+                        event = orjson.loads(line[5:])
+                    except orjson.JSONDecodeError:
+                        event = None
+                    if event is not None:
                         adapter.usage_from_sse_event(event, usage)
+                at = buf.find(marker, end, cut)
     except TimeoutError:
         exchange.outcome, exchange.reason = "failed", "upstream_timeout"
     except (aiohttp.ClientError, OSError):

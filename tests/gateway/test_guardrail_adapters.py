@@ -537,3 +537,32 @@ def test_text_found_by_the_frame_of_the_last_event_is_what_locating_it_finds():
 
         kept = asyncio.run(run(framed, events, False))
         assert kept == asyncio.run(run(fresh, events, True)), events
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("pieces", [1, 2, 3, 7, 40])
+def test_the_relay_without_guardrails_reads_usage_however_the_stream_is_cut(newline, pieces):
+    from gateways.relay import Exchange, _relay_sse
+    from guardrails.engine import EMPTY_CHAIN
+
+    counts = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+    events = [
+        b': a comment naming "usage"',
+        sse(_chunk('the word "usage" in text')),
+        b'event: note\ndata: {"usage": "not json',
+        sse({"object": "chat.completion.chunk", "choices": [], "usage": counts}),
+        b"data: [DONE]",
+    ]
+    stream = b"".join(e.replace(b"\n", newline) + newline + newline for e in events)
+    size = -(-len(stream) // pieces)
+    reads = [stream[i : i + size] for i in range(0, len(stream), size)]
+    exchange = Exchange("m")
+    sent: list[bytes] = []
+
+    async def send(message):
+        sent.append(message.get("body", b""))
+
+    asyncio.run(_relay_sse(_Reads(reads), _Route(EMPTY_CHAIN), send, exchange, [], lambda: 0))
+    assert b"".join(sent) == stream
+    assert exchange.usage is not None
+    assert {k: exchange.usage[k] for k in counts} == counts
