@@ -12,7 +12,7 @@ cannot read (neither JSON nor SSE) is refused rather than relayed unchecked.
 
 import re
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -277,20 +277,10 @@ async def _relay_sse(upstream, route: Route, send, exchange: Exchange, headers, 
                 tail = buf if len(buf) < MAX_SSE_LINE else b""
                 continue
             tail = buf[cut + 1 :]
-            # Only the complete lines holding the marker are cut out and parsed: under load
-            # a read holds a whole stream, and usage rides on one or two of its lines.
-            at = buf.find(marker, 0, cut)
-            while at != -1:
-                end = buf.find(b"\n", at)
-                line = buf[buf.rfind(b"\n", 0, at) + 1 : end]
-                if line.startswith(b"data:"):
-                    try:
-                        event = orjson.loads(line[5:])
-                    except orjson.JSONDecodeError:
-                        event = None
-                    if event is not None:
-                        adapter.usage_from_sse_event(event, usage)
-                at = buf.find(marker, end, cut)
+            for line in _holding(buf, marker, b"\n", cut):  # complete lines only
+                event = _event_json(line)
+                if event is not None:
+                    adapter.usage_from_sse_event(event, usage)
     except TimeoutError:
         exchange.outcome, exchange.reason = "failed", "upstream_timeout"
     except (aiohttp.ClientError, OSError):
@@ -516,17 +506,10 @@ class GuardedEvents:
         """Collect the usage carried by raw events that go out undecoded: only the events
         around each occurrence of the marker are cut out and parsed (a read under load can
         hold a whole stream, and usage rides on one or two of its events)."""
-        marker = self.marker
-        at = events.find(marker)
-        while at != -1:
-            start = events.rfind(b"\n\n", 0, at)
-            end = events.find(b"\n\n", at)
-            if end == -1:
-                end = len(events)
-            parsed = _event_json(events[0 if start == -1 else start + 2 : end])
+        for event in _holding(events, self.marker, b"\n\n", len(events)):
+            parsed = _event_json(event)
             if parsed is not None:
                 self.adapter.usage_from_sse_event(parsed, self.usage)
-            at = events.find(marker, end)
 
     async def event(
         self, raw: bytes, out: list[bytes], try_raw: bool = True
@@ -651,6 +634,20 @@ class GuardedEvents:
                 placed = True
         self.pending = []
         self.texts, self.verbatim = 0, None
+
+
+def _holding(data: bytes, marker: bytes, sep: bytes, stop: int) -> Iterator[bytes]:
+    """The pieces of ``data[:stop]`` between separators ``sep`` that hold ``marker``, each
+    once: usage is read from these alone, since a read under load can hold a whole stream
+    and usage rides on one or two of its events."""
+    at = data.find(marker, 0, stop)
+    while at != -1:
+        start = data.rfind(sep, 0, at)
+        end = data.find(sep, at, stop)
+        if end == -1:
+            end = stop
+        yield data[0 if start == -1 else start + len(sep) : end]
+        at = data.find(marker, end, stop)
 
 
 def _event_json(raw: bytes) -> Any:
