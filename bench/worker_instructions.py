@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from host import PYTHON, ROOT, free_port, fresh_environment, post_ok, wait_until
+from host import PYTHON, ROOT, free_port, fresh_environment, post_ok, start, wait_until
 
 TARGETS = ("gateway", "guarded")
 LOOP_FRAME = "uvloop_4loop_4Loop__run "  # the event loop's run, in callgrind's names
@@ -60,8 +60,9 @@ def _load(url: str, key: str, content: str, stream: bool, requests: int) -> None
     asyncio.run(run())
 
 
-def _inclusive(dump: Path, frame: str) -> int:
-    """The inclusive instructions of the first function whose name holds ``frame``."""
+def _inclusive(dump: Path, frame: str) -> int | None:
+    """The inclusive instructions of the first function whose name holds ``frame``, or None
+    when no function does."""
     out = subprocess.run(
         ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump)],
         capture_output=True,
@@ -72,7 +73,7 @@ def _inclusive(dump: Path, frame: str) -> int:
         found = re.match(r"\s*([\d,]+) \([^)]*\)\s+(.*)$", line)
         if found and frame in found.group(2):
             return int(found.group(1).replace(",", ""))
-    return 0
+    return None
 
 
 def main() -> int:
@@ -95,27 +96,15 @@ def main() -> int:
     base_url = f"http://127.0.0.1:{gateway_port}"
     urls = {t: f"{base_url}/{slug}/chat/completions" for t, (slug, _) in proxies.items()}
     keys = {t: key for t, (_, key) in proxies.items()}
-    logs = (tmp / "upstream.log").open("wb"), (tmp / "gateway.log").open("wb")
-    upstream = subprocess.Popen(
-        [PYTHON, "bench/upstream.py", "--port", str(upstream_port), "--placeholders"],
-        cwd=ROOT,
-        env=env,
-        stdout=logs[0],
-        stderr=subprocess.STDOUT,
-    )
-    dumps = tmp / "callgrind"
-    gateway = subprocess.Popen(
-        [
-            *("valgrind", "--tool=callgrind", f"--callgrind-out-file={dumps}.%p"),
-            *(PYTHON, "manage.py", "run_gateway", "bench"),
-            *("--host", "127.0.0.1", "--port", str(gateway_port), "--workers", "1"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=logs[1],
-        stderr=subprocess.STDOUT,
-    )
-    pid = gateway.pid
+    upstream_cmd = [PYTHON, "bench/upstream.py", "--port", str(upstream_port), "--placeholders"]
+    upstream = start("upstream", upstream_cmd, env=env, logs=tmp)
+    gateway_cmd = [
+        *("valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp / 'callgrind'}.%p"),
+        *(PYTHON, "manage.py", "run_gateway", "bench"),
+        *("--host", "127.0.0.1", "--port", str(gateway_port), "--workers", "1"),
+    ]
+    gateway = start("gateway", gateway_cmd, env=env, logs=tmp)
+    pid = gateway.popen.pid
     try:
         wait_until(
             lambda: post_ok(urls["gateway"], keys["gateway"]),
@@ -137,14 +126,17 @@ def main() -> int:
                     before = set(tmp.glob(f"callgrind.{pid}.*"))
                     subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True)
                     (dump,) = set(tmp.glob(f"callgrind.{pid}.*")) - before
-                    loop = _inclusive(dump, LOOP_FRAME) / args.requests
-                    threads = _inclusive(dump, THREAD_FRAME) / args.requests
-                    results.setdefault((target, stream), []).append((loop, threads))
+                    loop = _inclusive(dump, LOOP_FRAME)
+                    if loop is None:
+                        raise SystemExit(f"{dump}: the event loop's function is not named there")
+                    threads = _inclusive(dump, THREAD_FRAME) or 0
+                    results.setdefault((target, stream), []).append(
+                        (loop / args.requests, threads / args.requests)
+                    )
     finally:
-        gateway.terminate()
-        upstream.terminate()
-        gateway.wait(timeout=60)
-        upstream.wait(timeout=10)
+        gateway.stop(timeout=60)
+        upstream.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     print("| mode | target | event loop instructions per request | other threads |")
     print("|---|---|---|---|")
     for (target, stream), counts in results.items():
