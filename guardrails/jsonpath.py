@@ -127,9 +127,10 @@ class CompiledPath:
             return orjson.dumps(data).decode()
         if self._steps is not None:
             # The common case: one value, read without building a Match.
-            value = _value_at(data, self._steps)
-            if value is _MISSING:
+            place = self.place(data)
+            if place is None:
                 raise PathProblem(f"No value found at JSONPath '{self.expression}'.")
+            value = place[0][place[1]]
             text = value if isinstance(value, str) else _as_text(value)
             if text is None:
                 raise PathProblem(f"The value at JSONPath '{self.expression}' is not a string.")
@@ -205,26 +206,3 @@ def _simple_steps(compiled) -> tuple[str | int, ...] | None:
         else:
             return None
     return tuple(steps)
-
-
-_MISSING = object()
-
-
-def _value_at(data: Any, steps: tuple[str | int, ...]) -> Any:
-    """The value at a path of names and indexes, or ``_MISSING``."""
-    value = data
-    for step in steps:
-        if isinstance(step, str):
-            if not isinstance(value, dict):
-                return _MISSING
-            value = value.get(step, _MISSING)
-            if value is _MISSING:
-                return _MISSING
-        else:
-            if not isinstance(value, list):
-                return _MISSING
-            index = step + len(value) if step < 0 else step
-            if not 0 <= index < len(value):
-                return _MISSING
-            value = value[index]
-    return value
