@@ -50,6 +50,8 @@ REQUEST_DROP = HOP_BY_HOP | {b"accept-encoding"}
 IDENTITY = ("accept-encoding", "identity")
 SSE_ERROR_PREFIX = b"event: error\ndata: "
 MAX_SSE_LINE = 1 << 20
+# Pieces of held text a read's events may have moved into the next event's text in one pass.
+MAX_MOVES = 16
 _NEWLINE = ord("\n")
 _CR = ord("\r")
 _UNASKED = object()  # the veto has not been asked about a read yet
@@ -331,6 +333,7 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
     # Whose ``raw_veto`` tells which raw events may go out as they came (None: no one can);
     # ``StreamJudge.passes_raw``, inlined below: this runs for every read.
     judge = gate.judge
+    carries = gate.carrier is not None
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     try:
         async for chunk in upstream.content.iter_any():
@@ -351,6 +354,18 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
                     await send({"type": "http.response.body", "body": buf, "more_body": True})
                     buf = b""
                     continue
+                if carries and type(hit) is re.Match:
+                    # Whole events with text to restore (a read under load holds a stream):
+                    # settled in one pass when the shapes allow, else fed event by event.
+                    carried = gate.carried(buf, hit.start())
+                    if carried is not None:
+                        if carried.find(marker) != -1:
+                            gate.read_usage(carried)
+                        await send(
+                            {"type": "http.response.body", "body": carried, "more_body": True}
+                        )
+                        buf = b""
+                        continue
             if _CR in buf:
                 buf = buf.replace(b"\r\n", b"\n")
             if buf[-2:] == b"\n\n":
@@ -453,6 +468,8 @@ class GuardedEvents:
 
     __slots__ = (
         "adapter",
+        "bridge",
+        "carrier",
         "feed_raw",
         "frame",
         "guard",
@@ -477,6 +494,10 @@ class GuardedEvents:
         # The only judge's ``feed_raw``: released text written into located events' bytes
         # as it comes back, without decoding the judge's answer or encoding it again.
         self.feed_raw = guard.raw_feeder()
+        # The only judge's ``RawCarrier``, and the bytes between the texts of two events of
+        # the frame's shape (the first one's tail, the blank line, the next one's head).
+        self.carrier = guard.raw_carrier()
+        self.bridge: bytes | None = None
         self.usage: dict[str, int] = {}
         # (raw event, its shape): a parsed event, a text span (a tuple), None without text.
         self.pending: list[tuple[bytes, Any]] = []
@@ -548,6 +569,7 @@ class GuardedEvents:
                 located = self.locate(raw)
                 if located is not None:
                     self.frame = (raw[: located[1]], raw[located[2] :])
+                    self.bridge = None
         shape: Any
         if located is not None:
             text, start, end = located
@@ -584,6 +606,71 @@ class GuardedEvents:
         if isinstance(found, tuple):
             return self._take(found, raw, shape, text, out)
         return self._take_later(found, raw, shape, text, out)
+
+    def carried(self, events: bytes, at: int) -> bytes | None:
+        """``events`` (complete raw events; nothing waits or is held; the veto's first hit at
+        ``at``) released in one pass, when the carrier can settle every hit in place: a piece
+        it would hold back that ends a text of the frame's shape, followed by an event of
+        that shape, is moved to the start of that event's text (the bytes between the two
+        texts go before it), where the judge would have released it; then everything from
+        the first hit on is rewritten. The text the client reads is the same as fed event by
+        event. None when some hit needs feeding (a piece ending the read or a text in
+        another shape, or too many pieces to move)."""
+        bridge = self.bridge
+        if bridge is None:
+            bridge = self._bridge(events, at)
+            if bridge is None:
+                return None
+        carrier, veto = self.carrier, self.judge.raw_veto
+        head = self.frame[0]
+        first, moves = at, 0
+        while True:
+            end = carrier.held_end(events, at)
+            if events[end] == _QUOTE:  # the piece ends a string: a text, if it is one
+                if moves == MAX_MOVES or not events.startswith(bridge, end):
+                    return None
+                start = events.rfind(b"\n\n", 0, at)
+                start = 0 if start == -1 else start + 2
+                text_start = start + len(head)
+                span = events[text_start:end]
+                if (
+                    text_start > at
+                    or not events.startswith(head, start)
+                    or _QUOTE in span
+                    or _BACKSLASH in span
+                    or _NEWLINE in span
+                ):
+                    return None
+                events = b"".join(
+                    (events[:at], bridge, events[at:end], events[end + len(bridge) :])
+                )
+                at += len(bridge)
+                moves += 1
+                continue
+            hit = veto(events, end)
+            if hit is None:
+                break
+            at = hit.start()
+        done = end + 1  # past the "]" that closes a complete piece
+        released = carrier.release_raw(events[first:done])
+        return b"".join((events[:first], released, events[done:]))
+
+    def _bridge(self, events: bytes, at: int) -> bytes | None:
+        """The bytes between two texts of the frame's shape, the frame found in the event
+        holding ``at`` if no event has been located yet; None when that one is not located."""
+        if self.frame is None:
+            start = events.rfind(b"\n\n", 0, at)
+            start = 0 if start == -1 else start + 2
+            raw = events[start : events.find(b"\n\n", at)]
+            if raw.find(self.marker) != -1:
+                return None
+            located = self.locate(raw)
+            if located is None:
+                return None
+            self.frame = (raw[: located[1]], raw[located[2] :])
+        head, tail = self.frame
+        self.bridge = b"".join((tail, b"\n\n", head))
+        return self.bridge
 
     async def _take_later(
         self, found: Awaitable, raw: bytes, shape: Any, text: str, out: list[bytes]

@@ -29,6 +29,7 @@ from guardrails.registry import (
     Direction,
     ParameterError,
     Policy,
+    RawCarrier,
     RequestContext,
     ResponseContext,
     StreamJudge,
@@ -337,6 +338,11 @@ class StreamGuard:
         Whoever uses it calls ``judge_failed`` when it raises."""
         judges = self._judges
         return judges[0][1].raw_feeder() if len(judges) == 1 else None
+
+    def raw_carrier(self) -> "RawCarrier | None":
+        """The only judge's ``raw_carrier`` (see ``StreamJudge.raw_carrier``), else None."""
+        judges = self._judges
+        return judges[0][1].raw_carrier() if len(judges) == 1 else None
 
     def judge_failed(self) -> Intervention:
         """Stop the stream: the only judge failed outside ``feed`` (in ``feed_raw``)."""

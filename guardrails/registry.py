@@ -25,7 +25,7 @@ Hooks on a compiled instance, each optional:
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError as SchemaError
@@ -168,6 +168,26 @@ class StreamJudge:
         ``span`` (no escapes: its UTF-8 bytes), giving the released text as JSON string bytes
         (``span`` itself when released unchanged). None: ``feed`` only."""
         return None
+
+    def raw_carrier(self) -> "RawCarrier | None":
+        """For a judge with a ``raw_feeder`` that can settle its veto's hits in many raw
+        events at once (see ``RawCarrier``); None: events with hits are fed one by one."""
+        return None
+
+
+class RawCarrier(Protocol):
+    """What a judge offers to settle a read of many raw events in one pass, when all it does
+    to text is hold back an unfinished piece at a text's end and rewrite complete pieces.
+    The relay moves each piece that ends a text into the next event's text, where the judge
+    would have released it, then has everything from the first hit on rewritten."""
+
+    def held_end(self, events: bytes, at: int) -> int:
+        """For a veto hit at ``at``: where the piece the judge would hold back, if its text
+        ended there, ends (the piece is ``events[at:end]``)."""
+
+    def release_raw(self, events: bytes) -> bytes:
+        """``events`` with their complete pieces rewritten (the same object when none is),
+        noting a change as the judge's ``modified``."""
 
 
 async def settled(value: Any) -> Any:

@@ -62,6 +62,10 @@ _FEW = 8
 # followed by a capital, "_", a hex digit or the text's closing quote (so not "[{", "[]" or
 # "[DONE]", the shapes JSON structure and the stream's end take).
 _TEXT_BRACKET = re.compile(rb'\[(?:[A-CE-Z_0-9a-f"]|D(?!ONE\]))').search
+# In raw bytes, from a "[" the veto found: what ``_hold_tail`` would hold back if the text
+# ended after it (``_PLACEHOLDER_START`` without the end: capitals and "_" are never hex
+# digits, so the longest run is the only one that can reach the end).
+_HELD_RUN = re.compile(rb"\[[A-Z_]*[0-9a-f]{0,4}").match
 _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 # The ends of the first placeholders ("_0000]" ...), formatted once.
 _SUFFIXES = tuple(f"_{count:04x}]" for count in range(_FEW))
@@ -436,6 +440,20 @@ class PlaceholderJudge(StreamJudge):
     def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
         # (Handed out, never kept on the judge: a bound method there would make a cycle.)
         return self._feed_raw if self.raw_pairs is not None else None
+
+    def raw_carrier(self) -> "PlaceholderJudge | None":
+        return self if self.raw_pairs is not None else None
+
+    def held_end(self, events: bytes, at: int) -> int:
+        return _HELD_RUN(events, at).end()
+
+    def release_raw(self, events: bytes) -> bytes:
+        restored = events
+        for placeholder, original in self.raw_pairs:
+            restored = restored.replace(placeholder, original)
+        if restored is not events:
+            self.modified = True
+        return restored
 
     def _feed_raw(self, text: str, span: bytes) -> bytes:
         """``feed`` straight into a raw event (see ``StreamJudge.raw_feeder``): what is held

@@ -566,3 +566,135 @@ def test_the_relay_without_guardrails_reads_usage_however_the_stream_is_cut(newl
     assert b"".join(sent) == stream
     assert exchange.usage is not None
     assert {k: exchange.usage[k] for k in counts} == counts
+
+
+# Texts that make a stream's placeholders whole, split across events (in two or three
+# pieces), almost a placeholder, or anything but one; and event shapes other than the usual.
+_CARRIED_TEXTS = [
+    "[EMA",
+    "IL_0000] ",
+    "[EMAIL_0000]",
+    "[",
+    "EM",
+    "AIL_0000]",
+    "[EMAIL_00",
+    "00]",
+    "plain ",
+    'a "quote" ',
+    "back\\slash ",
+    "",
+    "caf\u00e9 ",
+    "x]",
+    "[DONE] ",
+    "[ABC",
+    "d ",
+    "[ab",
+]
+
+
+def _carried_events(rng: random.Random) -> list[bytes]:
+    events = [sse({"object": "chat.completion.chunk", "choices": [{"delta": {"role": "a"}}]})]
+    for _ in range(rng.randint(1, 10)):
+        chunk = _chunk(rng.choice(_CARRIED_TEXTS))
+        if rng.random() < 0.1:
+            chunk["choices"][0]["logprobs"] = {"content": [0.5]}
+        events.append(sse(chunk))
+    counts = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+    events.append(sse({"object": "chat.completion.chunk", "choices": [], "usage": counts}))
+    events.append(b"data: [DONE]")
+    return events
+
+
+def test_a_read_settled_in_one_pass_reads_as_the_same_events_fed_one_by_one():
+    # ``carried`` moves a held placeholder start into the next event's text and restores the
+    # placeholders of a whole read at once; the client must read the same text as from a
+    # gate fed event by event, and the judge must report the same.
+    from guardrails.catalog.pii import _TEXT_BRACKET
+
+    rng = random.Random(11)
+    settled = moved = 0
+    for _ in range(2_000):
+        events = _carried_events(rng)
+        read = b"".join(event + b"\n\n" for event in events)
+        hit = _TEXT_BRACKET(read)
+        if hit is None:
+            continue
+        gate, fed = _restoring_gate(), _restoring_gate()
+        carried = gate.carried(read, hit.start())
+        if carried is None:
+            continue
+        settled += 1
+        moved += len(carried.split(b"\n\n")) == len(read.split(b"\n\n")) and carried != read
+        expected = _feed(fed, events)
+        assert _text([e + b"\n\n" for e in carried.split(b"\n\n") if e]) == _text(expected)
+        assert gate.judge.modified == fed.judge.modified, events
+        assert gate.judge.held == ""
+        assert gate.pending == []
+    assert settled > 300
+    assert moved > 100
+
+
+def test_a_read_settled_in_one_pass_moves_a_split_placeholder_into_the_next_event():
+    gate = _restoring_gate()
+    events = [sse(_chunk("to [EM")), sse(_chunk("A")), sse(_chunk("IL_0000] now")), b"data: [DONE]"]
+    read = b"".join(event + b"\n\n" for event in events)
+    carried = gate.carried(read, read.index(b"[EM"))
+    assert (
+        carried
+        == b"".join(sse(_chunk(text)) + b"\n\n" for text in ("to ", "", "jane@example.com now"))
+        + b"data: [DONE]\n\n"
+    )
+    assert gate.judge.modified
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [sse(_chunk("to [EMA"))],  # the start ends the read: held for the next one
+        [sse(_chunk("to [EMA")), sse({"choices": [{"delta": {}, "finish_reason": "stop"}]})],
+        [
+            sse({"choices": [{"delta": {"content": "to [EMA"}, "index": 1}]}),
+            sse(_chunk("IL_0000]")),
+        ],
+        [sse(_chunk("to [EM")), *[sse(_chunk("A")) for _ in range(20)]],  # too many moves
+        # Not in the text, though the event ends as one does: another string of the delta.
+        [
+            sse({**_chunk(""), "choices": [{"index": 0, "delta": {"content": "a", "x": "[EMA"}}]}),
+            sse(_chunk("IL_0000]")),
+        ],
+    ],
+)
+def test_a_read_whose_held_start_cannot_move_in_place_is_fed_event_by_event(events):
+    gate = _restoring_gate()
+    assert asyncio.run(gate.event(sse(_chunk("[EMAIL_0000] ")), [])) is None
+    assert gate.frame is not None  # known before the read
+    read = b"".join(event + b"\n\n" for event in events)
+    assert gate.carried(read, read.index(b"[EM")) is None
+    assert gate.judge.held == "" and gate.pending == []
+
+
+def test_the_relay_sends_the_same_text_whether_a_stream_comes_in_one_read_or_many():
+    from gateways.relay import Exchange, _relay_sse_guarded
+
+    chain = compile_chain([PII_ATTACHMENT], [])
+    rng = random.Random(12)
+    for _ in range(300):
+        events = _carried_events(rng)
+        stream = b"".join(event + b"\n\n" for event in events)
+        results = []
+        for reads in ([stream], [event + b"\n\n" for event in events]):
+            exchange = Exchange("m")
+            exchange.state = {}
+            body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
+            asyncio.run(chain.run_request(body, exchange.state))
+            sent: list[bytes] = []
+
+            async def send(message, sent=sent):
+                sent.append(message.get("body", b""))
+
+            relay = _relay_sse_guarded(_Reads(reads), _Route(chain), send, exchange, [], lambda: 0)
+            asyncio.run(relay)
+            out = [e + b"\n\n" for e in b"".join(sent).split(b"\n\n") if e]
+            assert out[-1] == b"data: [DONE]\n\n"
+            results.append((_text(out), exchange.usage, exchange.guardrails))
+        assert results[0] == results[1], events
