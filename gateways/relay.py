@@ -420,7 +420,10 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
             if buf.strip():
                 intervention = await gate.event(buf.strip(b"\n"), out)
             if intervention is None:
-                intervention = await gate.finish(out)
+                found = gate.finish_now(out)
+                intervention = (
+                    found if found is None or type(found) is Intervention else await found
+                )
             if out:
                 await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
     except TimeoutError:
@@ -621,11 +624,11 @@ class GuardedEvents:
             bridge = self._bridge(events, at)
             if bridge is None:
                 return None
-        carrier, veto = self.carrier, self.judge.raw_veto
+        held_run, veto = self.carrier.held_run, self.judge.raw_veto
         head = self.frame[0]
         first, moves = at, 0
         while True:
-            end = carrier.held_end(events, at)
+            end = held_run(events, at).end()
             if events[end] == _QUOTE:  # the piece ends a string: a text, if it is one
                 if moves == MAX_MOVES or not events.startswith(bridge, end):
                     return None
@@ -652,7 +655,7 @@ class GuardedEvents:
                 break
             at = hit.start()
         done = end + 1  # past the "]" that closes a complete piece
-        released = carrier.release_raw(events[first:done])
+        released = self.carrier.release_raw(events[first:done])
         return b"".join((events[:first], released, events[done:]))
 
     def _bridge(self, events: bytes, at: int) -> bytes | None:
@@ -693,14 +696,31 @@ class GuardedEvents:
         return None
 
     async def finish(self, out: list[bytes]) -> Intervention | None:
-        released, intervention = await self.guard.finish()
+        found = self.finish_now(out)
+        return found if found is None or isinstance(found, Intervention) else await found
+
+    def finish_now(
+        self, out: list[bytes]
+    ) -> "Intervention | Awaitable[Intervention | None] | None":
+        """``finish`` with no coroutine unless a judge has to wait (see ``event_now``)."""
+        found = self.guard.finish_now()
+        if isinstance(found, tuple):
+            return self._finished(found, out)
+        return self._finish_later(found, out)
+
+    async def _finish_later(self, found: Awaitable, out: list[bytes]) -> Intervention | None:
+        return self._finished(await found, out)
+
+    def _finished(self, found: tuple, out: list[bytes]) -> Intervention | None:
+        released, intervention = found
         if intervention is not None:
             self.pending = []
             return intervention
         if released and self.last is not None and all(p is None for _, p in self.pending):
             self.pending.insert(0, self.last)
             self.verbatim = None
-        self._flush(released, out)
+        if released or self.pending:
+            self._flush(released, out)
         return None
 
     def _flush(self, released: str, out: list[bytes]) -> None:

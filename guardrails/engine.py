@@ -414,6 +414,23 @@ class StreamGuard:
             text = step.release
         return text, None
 
+    def finish_now(
+        self,
+    ) -> "tuple[str, Intervention | None] | Awaitable[tuple[str, Intervention | None]]":
+        """``finish`` without a coroutine when no judge has to wait (see ``feed_now``)."""
+        if self.intervention is not None or len(self._judges) != 1:
+            return self.finish()
+        policy, judge = self._judges[0]
+        try:
+            step = judge.finish()
+        except Exception:
+            return self._stop(policy, _failure(policy, Direction.RESPONSE))
+        if not isinstance(step, tuple):  # an async judge's coroutine
+            return self._settle(policy, step)
+        if step[1] is None:
+            return step
+        return self._judged(policy, step)
+
     async def finish(self) -> tuple[str, Intervention | None]:
         if self.intervention is not None:
             return "", self.intervention

@@ -181,9 +181,10 @@ class RawCarrier(Protocol):
     The relay moves each piece that ends a text into the next event's text, where the judge
     would have released it, then has everything from the first hit on rewritten."""
 
-    def held_end(self, events: bytes, at: int) -> int:
-        """For a veto hit at ``at``: where the piece the judge would hold back, if its text
-        ended there, ends (the piece is ``events[at:end]``)."""
+    # For a veto hit at ``at``: ``held_run(events, at).end()`` is where the piece the judge
+    # would hold back, if its text ended there, ends (a compiled pattern's ``match``: no
+    # Python frame per hit).
+    held_run: Callable[[bytes, int], Any]
 
     def release_raw(self, events: bytes) -> bytes:
         """``events`` with their complete pieces rewritten (the same object when none is),

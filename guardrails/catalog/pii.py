@@ -437,15 +437,14 @@ class PlaceholderJudge(StreamJudge):
         # Text restored by plain replacement can also be restored in raw events' bytes.
         self.raw_pairs = mapping.raw if mapping.replaceable() else None
 
+    held_run = staticmethod(_HELD_RUN)  # see ``RawCarrier``
+
     def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
         # (Handed out, never kept on the judge: a bound method there would make a cycle.)
         return self._feed_raw if self.raw_pairs is not None else None
 
     def raw_carrier(self) -> "PlaceholderJudge | None":
         return self if self.raw_pairs is not None else None
-
-    def held_end(self, events: bytes, at: int) -> int:
-        return _HELD_RUN(events, at).end()
 
     def release_raw(self, events: bytes) -> bytes:
         restored = events
