@@ -37,6 +37,7 @@ from gateways.relay import (
 from gateways.routing import Refusal, Route, authenticate, resource_of, split_path
 from gateways.runtime import SnapshotStore
 from gateways.usage import UsageWriter
+from guardrails.engine import ChainResult
 from guardrails.limits import Decision, LimitContext, Limiter, Reservation, load_price_table
 
 log = logging.getLogger("gatehouse.gateway")
@@ -255,7 +256,9 @@ class GatewayApp:
                             send, refusal, wall, started, route, key, method, resource, model
                         )
                         return
-                result = await route.chain.run_request(parsed, exchange.state)
+                result = route.chain.run_request_now(parsed, exchange.state)
+                if type(result) is not ChainResult:
+                    result = await result
                 exchange.note_guardrails(result.events)
                 if result.intervention is not None:
                     await self._intervene(

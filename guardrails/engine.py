@@ -151,12 +151,20 @@ class Chain:
         return self.has_request or self.has_response
 
     async def run_request(self, body: Any, state: dict[str, Any]) -> ChainResult:
+        found = self.run_request_now(body, state)
+        return found if type(found) is ChainResult else await found
+
+    def run_request_now(
+        self, body: Any, state: dict[str, Any]
+    ) -> "ChainResult | Awaitable[ChainResult]":
+        """``run_request`` with no coroutine when every policy reads the one text (the usual
+        chain): the result itself, else an awaitable giving it."""
         plan = self._text_plan
         if plan is not None:
             result = _run_on_text(plan, body, state)
             if result is not None:
                 return result
-        return await self._run(self._request_hooks, RequestContext(body, state))
+        return self._run(self._request_hooks, RequestContext(body, state))
 
     async def run_response(self, body: Any, state: dict[str, Any]) -> ChainResult:
         return await self._run(self._response_hooks, ResponseContext(body, state))
