@@ -665,8 +665,6 @@ class GuardedEvents:
             start = events.rfind(b"\n\n", 0, at)
             start = 0 if start == -1 else start + 2
             raw = events[start : events.find(b"\n\n", at)]
-            if raw.find(self.marker) != -1:
-                return None
             located = self.locate(raw)
             if located is None:
                 return None
