@@ -472,7 +472,12 @@ class StreamGuard:
     @property
     def events(self) -> list[dict[str, str]]:
         """What each response policy did to this stream so far, for the usage record."""
-        modified = [policy for policy, judge in self._judges if judge.modified]
+        hooks, judges = self._hooks, self._judges
+        if len(hooks) == 1 and len(judges) == 1 and self._stopped_by is None:
+            # The usual stream: one response policy, judging it.
+            rows = hooks[0][3]
+            return [rows[Action.MODIFIED if judges[0][1].modified else Action.PASSED]]
+        modified = [policy for policy, judge in judges if judge.modified]
         events = []
         for policy, _, _, rows in self._hooks:
             if policy is self._stopped_by:
