@@ -619,6 +619,8 @@ class GuardedEvents:
         the first hit on is rewritten. The text the client reads is the same as fed event by
         event. None when some hit needs feeding (a piece ending the read or a text in
         another shape, or too many pieces to move)."""
+        if events.find(b"\n\n", at) + 2 == len(events):
+            return None  # the hit is in the read's last event (a read per event): feed it
         bridge = self.bridge
         if bridge is None:
             bridge = self._bridge(events, at)
