@@ -463,12 +463,7 @@ class PlaceholderJudge(StreamJudge):
         kept = len(buf) - self._hold_tail(buf)
         if kept:
             out = out[: len(out) - kept]
-        restored = out
-        for placeholder, original in self.raw_pairs:
-            restored = restored.replace(placeholder, original)
-        if restored is not out:
-            self.modified = True
-        return restored
+        return self.release_raw(out)
 
     def _restore(self, text: str) -> str:
         if "[" not in text:
