@@ -698,3 +698,34 @@ def test_the_relay_sends_the_same_text_whether_a_stream_comes_in_one_read_or_man
             assert out[-1] == b"data: [DONE]\n\n"
             results.append((_text(out), exchange.usage, exchange.guardrails))
         assert results[0] == results[1], events
+
+
+def test_the_relay_settles_a_read_of_whole_events_in_one_pass():
+    # A placeholder split in three: fed event by event, the middle event waits and is
+    # dropped; settled in one pass, it goes out with empty text. The bytes tell the paths apart.
+    from gateways.relay import Exchange, _relay_sse_guarded
+
+    chain = compile_chain([PII_ATTACHMENT], [])
+    events = [sse(_chunk("to [EM")), sse(_chunk("A")), sse(_chunk("IL_0000] now")), b"data: [DONE]"]
+    sent_by_path = []
+    for reads in ([b"".join(e + b"\n\n" for e in events)], [e + b"\n\n" for e in events]):
+        exchange = Exchange("m")
+        exchange.state = {}
+        body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
+        asyncio.run(chain.run_request(body, exchange.state))
+        sent: list[bytes] = []
+
+        async def send(message, sent=sent):
+            sent.append(message.get("body", b""))
+
+        asyncio.run(_relay_sse_guarded(_Reads(reads), _Route(chain), send, exchange, [], lambda: 0))
+        sent_by_path.append(b"".join(sent))
+        assert exchange.guardrails[-1]["action"] == "modified"
+    one_pass, fed = sent_by_path
+    texts = ("to ", "", "jane@example.com now")
+    assert one_pass == b"".join(sse(_chunk(t)) + b"\n\n" for t in texts) + b"data: [DONE]\n\n"
+    assert (
+        fed
+        == b"".join(sse(_chunk(t)) + b"\n\n" for t in ("to ", "jane@example.com now"))
+        + b"data: [DONE]\n\n"
+    )
