@@ -349,8 +349,9 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
                 hit = judge.raw_veto(buf)
                 if hit is None:
                     # The common read on a long stream: whole events the guard would pass.
-                    if buf.find(marker) != -1:
-                        gate.read_usage(buf)
+                    usage_at = buf.find(marker)
+                    if usage_at != -1:
+                        gate.read_usage(buf, usage_at)
                     await send({"type": "http.response.body", "body": buf, "more_body": True})
                     buf = b""
                     continue
@@ -359,8 +360,9 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
                     # settled in one pass when the shapes allow, else fed event by event.
                     carried = gate.carried(buf, hit.start())
                     if carried is not None:
-                        if carried.find(marker) != -1:
-                            gate.read_usage(carried)
+                        usage_at = carried.find(marker)
+                        if usage_at != -1:
+                            gate.read_usage(carried, usage_at)
                         await send(
                             {"type": "http.response.body", "body": carried, "more_body": True}
                         )
@@ -389,16 +391,18 @@ async def _relay_sse_guarded(upstream, route: Route, send, exchange: Exchange, h
                         hit = judge.raw_veto(complete, pos)
                     if hit is None:
                         rest = complete[pos:] if pos else complete
-                        if rest.find(marker) != -1:
-                            gate.read_usage(rest)
+                        usage_at = rest.find(marker)
+                        if usage_at != -1:
+                            gate.read_usage(rest, usage_at)
                         out.append(rest)
                         break
                     if type(hit) is re.Match:
                         before = complete.rfind(b"\n\n", pos, hit.start())
                         if before != -1:
                             passed = complete[pos : before + 2]
-                            if passed.find(marker) != -1:
-                                gate.read_usage(passed)
+                            usage_at = passed.find(marker)
+                            if usage_at != -1:
+                                gate.read_usage(passed, usage_at)
                             out.append(passed)
                             pos = before + 2
                 end = complete.find(b"\n\n", pos)
@@ -522,15 +526,17 @@ class GuardedEvents:
             or not judge.passes_raw(events)
         ):
             return False
-        if events.find(self.marker) != -1:
-            self.read_usage(events)
+        usage_at = events.find(self.marker)
+        if usage_at != -1:
+            self.read_usage(events, usage_at)
         return True
 
-    def read_usage(self, events: bytes) -> None:
+    def read_usage(self, events: bytes, found: int | None = None) -> None:
         """Collect the usage carried by raw events that go out undecoded: only the events
         around each occurrence of the marker are cut out and parsed (a read under load can
-        hold a whole stream, and usage rides on one or two of its events)."""
-        for event in _holding(events, self.marker, b"\n\n", len(events)):
+        hold a whole stream, and usage rides on one or two of its events). ``found``: where
+        the marker first stands, when the caller has looked (to skip the call without it)."""
+        for event in _holding(events, self.marker, b"\n\n", len(events), found):
             parsed = _event_json(event)
             if parsed is not None:
                 self.adapter.usage_from_sse_event(parsed, self.usage)
@@ -743,11 +749,15 @@ class GuardedEvents:
         self.texts, self.verbatim = 0, None
 
 
-def _holding(data: bytes, marker: bytes, sep: bytes, stop: int) -> Iterator[bytes]:
+def _holding(
+    data: bytes, marker: bytes, sep: bytes, stop: int, at: int | None = None
+) -> Iterator[bytes]:
     """The pieces of ``data[:stop]`` between separators ``sep`` that hold ``marker``, each
     once: usage is read from these alone, since a read under load can hold a whole stream
-    and usage rides on one or two of its events."""
-    at = data.find(marker, 0, stop)
+    and usage rides on one or two of its events. ``at``: where the marker first stands,
+    when the caller has looked already (the read is not searched twice)."""
+    if at is None:
+        at = data.find(marker, 0, stop)
     while at != -1:
         start = data.rfind(sep, 0, at)
         end = data.find(sep, at, stop)
