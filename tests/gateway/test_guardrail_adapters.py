@@ -678,9 +678,25 @@ def test_a_read_whose_held_start_cannot_move_in_place_is_fed_event_by_event(even
     assert gate.judge.held == "" and gate.pending == []
 
 
-def test_the_relay_sends_the_same_text_whether_a_stream_comes_in_one_read_or_many():
+def _relay_masked(chain, reads: list[bytes]):
+    """Relay ``reads`` through ``chain`` after its request phase masked an email: the bytes
+    sent and the exchange."""
     from gateways.relay import Exchange, _relay_sse_guarded
 
+    exchange = Exchange("m")
+    exchange.state = {}
+    body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
+    asyncio.run(chain.run_request(body, exchange.state))
+    sent: list[bytes] = []
+
+    async def send(message):
+        sent.append(message.get("body", b""))
+
+    asyncio.run(_relay_sse_guarded(_Reads(reads), _Route(chain), send, exchange, [], lambda: 0))
+    return b"".join(sent), exchange
+
+
+def test_the_relay_sends_the_same_text_whether_a_stream_comes_in_one_read_or_many():
     chain = compile_chain([PII_ATTACHMENT], [])
     rng = random.Random(12)
     for _ in range(300):
@@ -688,18 +704,8 @@ def test_the_relay_sends_the_same_text_whether_a_stream_comes_in_one_read_or_man
         stream = b"".join(event + b"\n\n" for event in events)
         results = []
         for reads in ([stream], [event + b"\n\n" for event in events]):
-            exchange = Exchange("m")
-            exchange.state = {}
-            body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
-            asyncio.run(chain.run_request(body, exchange.state))
-            sent: list[bytes] = []
-
-            async def send(message, sent=sent):
-                sent.append(message.get("body", b""))
-
-            relay = _relay_sse_guarded(_Reads(reads), _Route(chain), send, exchange, [], lambda: 0)
-            asyncio.run(relay)
-            out = [e + b"\n\n" for e in b"".join(sent).split(b"\n\n") if e]
+            sent, exchange = _relay_masked(chain, reads)
+            out = [e + b"\n\n" for e in sent.split(b"\n\n") if e]
             assert out[-1] == b"data: [DONE]\n\n"
             results.append((_text(out), exchange.usage, exchange.guardrails))
         assert results[0] == results[1], events
@@ -708,23 +714,12 @@ def test_the_relay_sends_the_same_text_whether_a_stream_comes_in_one_read_or_man
 def test_the_relay_settles_a_read_of_whole_events_in_one_pass():
     # A placeholder split in three: fed event by event, the middle event waits and is
     # dropped; settled in one pass, it goes out with empty text. The bytes tell the paths apart.
-    from gateways.relay import Exchange, _relay_sse_guarded
-
     chain = compile_chain([PII_ATTACHMENT], [])
     events = [sse(_chunk("to [EM")), sse(_chunk("A")), sse(_chunk("IL_0000] now")), b"data: [DONE]"]
     sent_by_path = []
     for reads in ([b"".join(e + b"\n\n" for e in events)], [e + b"\n\n" for e in events]):
-        exchange = Exchange("m")
-        exchange.state = {}
-        body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
-        asyncio.run(chain.run_request(body, exchange.state))
-        sent: list[bytes] = []
-
-        async def send(message, sent=sent):
-            sent.append(message.get("body", b""))
-
-        asyncio.run(_relay_sse_guarded(_Reads(reads), _Route(chain), send, exchange, [], lambda: 0))
-        sent_by_path.append(b"".join(sent))
+        sent, exchange = _relay_masked(chain, reads)
+        sent_by_path.append(sent)
         assert exchange.guardrails[-1]["action"] == "modified"
     one_pass, fed = sent_by_path
     texts = ("to ", "", "jane@example.com now")
