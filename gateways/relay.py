@@ -621,10 +621,11 @@ class GuardedEvents:
         ``at``) released in one pass, when the carrier can settle every hit in place: a piece
         it would hold back that ends a text of the frame's shape, followed by an event of
         that shape, is moved to the start of that event's text (the bytes between the two
-        texts go before it), where the judge would have released it; then everything from
-        the first hit on is rewritten. The text the client reads is the same as fed event by
-        event. None when some hit needs feeding (a piece ending the read or a text in
-        another shape, or too many pieces to move)."""
+        texts go before it), where the judge would have released it; then the stretch from
+        the first hit to the last is rewritten (outside it there is nothing to rewrite). The
+        text the client reads is the same as fed event by event. None when some hit needs
+        feeding (a piece ending the read or a text in another shape, or too many pieces to
+        move)."""
         if events.find(b"\n\n", at) + 2 == len(events):
             return None  # the hit is in the read's last event (a read per event): feed it
         bridge = self.bridge

@@ -179,7 +179,7 @@ class RawCarrier(Protocol):
     """What a judge offers to settle a read of many raw events in one pass, when all it does
     to text is hold back an unfinished piece at a text's end and rewrite complete pieces.
     The relay moves each piece that ends a text into the next event's text, where the judge
-    would have released it, then has everything from the first hit on rewritten."""
+    would have released it, then has the stretch from the first hit to the last rewritten."""
 
     # For a veto hit at ``at``: ``held_run(events, at).end()`` is where the piece the judge
     # would hold back, if its text ended there, ends (a compiled pattern's ``match``: no
