@@ -25,6 +25,7 @@ from host import (
     Placement,
     cpu_seconds,
     rss_kb,
+    thread_seconds,
     wait_for_quiet,
 )
 from profiles import summarise_profile
@@ -47,6 +48,9 @@ class Result:
     # CPU time the gateway worker spent per request: what one dedicated core could serve
     # (1e6 / cpu_us), even when other processes disturbed the measured rate.
     cpu_us: float | None = None
+    # The same split (µs per request): the event loop's thread in user and in system mode,
+    # and the worker's other threads; tells a slower loop from a busier usage writer.
+    cpu_split: tuple[float, float, float] | None = None
     # Which round of ``--rounds`` measured it: comparisons pair measurements of one round.
     round: int = 0
 
@@ -145,12 +149,17 @@ class Bench:
         foreign = ForeignLoad(self.own_pids)
         worker = self.gateway_pid if target != "direct" else None
         cpu_before = cpu_seconds(worker) if worker else 0.0
+        split_before = thread_seconds(worker) if worker else None
         proc = self.wrk(target=target, mode=mode, connections=connections, seconds=seconds)
         label = f"{target} {mode} c={connections}"
         result = self.collect(proc, target=target, mode=mode, connections=connections, label=label)
         result.other_cores = round(foreign.cores(), 3)
         if worker and result.requests:
             result.cpu_us = round((cpu_seconds(worker) - cpu_before) / result.requests * 1e6, 1)
+            split = zip(thread_seconds(worker), split_before, strict=True)
+            result.cpu_split = tuple(
+                round((after - before) / result.requests * 1e6, 1) for after, before in split
+            )
         return result
 
     def steady_measure(
@@ -305,6 +314,7 @@ def comparison(results: list[Result], target: str) -> tuple[str, list[dict[str, 
     )
     lines = [head, "|" + "|".join("-" * len(c) for c in head.split("|")[1:-1]) + "|"]
     rows = []
+    splits = []
     for mode, conns in sorted(
         {(r.mode, r.connections) for r in results if r.target == target},
         key=lambda k: (k[0] != "plain", k),
@@ -328,10 +338,20 @@ def comparison(results: list[Result], target: str) -> tuple[str, list[dict[str, 
         other_rps = statistics.median(o.rps for _, o in pairs)
         base_cpu = statistics.median(b.cpu_us or 0 for b, _ in pairs)
         other_cpu = statistics.median(o.cpu_us or 0 for _, o in pairs)
+        split = {
+            name: [statistics.median(r.cpu_split[i] for r in runs) for i in range(3)]
+            for name, runs in (("none", [b for b, _ in pairs]), ("with", [o for _, o in pairs]))
+            if all(r.cpu_split for r in runs)
+        }
         rows.append(
             {"mode": mode, "connections": conns, "ratio": ratio, "cpu_ratio": cpu_ratio}
-            | {"ratios": ratios, "verdict": verdict, "busy": busy}
+            | {"ratios": ratios, "verdict": verdict, "busy": busy, "cpu_split": split}
         )
+        if len(split) == 2:
+            splits.append(
+                f"  {mode} c={conns}: "
+                + ", ".join(f"{k} {' / '.join(f'{v:.0f}' for v in split[k])}" for k in split)
+            )
         cpu_text = "-" if cpu_ratio is None else f"{cpu_ratio:.2f}"
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else "-"
         lines.append(
@@ -340,4 +360,7 @@ def comparison(results: list[Result], target: str) -> tuple[str, list[dict[str, 
             f"| {base_cpu:>15.0f} | {other_cpu:>15.0f} | {cpu_text:>9} "
             f"| {verdict:>{len(f'{floor:.0%}') + 2}} |"
         )
+    if splits:
+        lines += ["", "Worker CPU per request, median us (loop user / loop system / other threads)"]
+        lines += splits
     return "\n".join(lines), rows
