@@ -48,8 +48,8 @@ class Result:
     # CPU time the gateway worker spent per request: what one dedicated core could serve
     # (1e6 / cpu_us), even when other processes disturbed the measured rate.
     cpu_us: float | None = None
-    # The same split (µs per request): the event loop's thread in user and in system mode,
-    # and the worker's other threads; tells a slower loop from a busier usage writer.
+    # ``cpu_us`` split three ways: the event loop's thread in user and in system mode, and
+    # the worker's other threads; tells a slower loop from a busier usage writer.
     cpu_split: tuple[float, float, float] | None = None
     # Which round of ``--rounds`` measured it: comparisons pair measurements of one round.
     round: int = 0
