@@ -249,13 +249,18 @@ def cmdline(pid: int) -> str:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _times(stat: str) -> tuple[float, float]:
+    """User and system CPU seconds from a ``/proc`` ``stat`` file (0 if it is gone)."""
+    try:
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return sum(_times(f"/proc/{pid}/stat"))
 
 
 def thread_seconds(pid: int) -> tuple[float, float, float]:
@@ -267,14 +272,11 @@ def thread_seconds(pid: int) -> tuple[float, float, float]:
     except OSError:
         return user, system, others
     for tid in tids:
-        try:
-            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended meanwhile
+        times = _times(f"/proc/{pid}/task/{tid}/stat")
         if int(tid) == pid:
-            user, system = int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+            user, system = times
         else:
-            others += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            others += sum(times)
     return user, system, others
 
 
