@@ -57,6 +57,9 @@ _CR = ord("\r")
 _UNASKED = object()  # the veto has not been asked about a read yet
 _BACKSLASH = ord("\\")
 _QUOTE = ord('"')
+_CLOSE = ord("]")
+# How far past a moved piece its run is looked for (runs the judge holds are shorter).
+_RUN_WINDOW = 64
 
 
 class Exchange:
@@ -621,11 +624,14 @@ class GuardedEvents:
         ``at``) released in one pass, when the carrier can settle every hit in place: a piece
         it would hold back that ends a text of the frame's shape, followed by an event of
         that shape, is moved to the start of that event's text (the bytes between the two
-        texts go before it), where the judge would have released it; then the stretch from
-        the first hit to the last is rewritten (outside it there is nothing to rewrite). The
-        text the client reads is the same as fed event by event. None when some hit needs
-        feeding (a piece ending the read or a text in another shape, or too many pieces to
-        move)."""
+        texts go before it), where the judge would have released it, across as many texts as
+        it spans; each complete piece is rewritten where it stands. The text the client reads
+        is the same as fed event by event. None when some hit needs feeding (a piece ending
+        the read or a text in another shape, or too many pieces to move).
+
+        The read is put together once, from slices of it and the rewrites: a moved piece
+        lands where the bytes after the next event's head begin, so everything from there on
+        keeps its place."""
         if events.find(b"\n\n", at) + 2 == len(events):
             return None  # the hit is in the read's last event (a read per event): feed it
         bridge = self.bridge
@@ -633,9 +639,13 @@ class GuardedEvents:
             bridge = self._bridge(events, at)
             if bridge is None:
                 return None
-        held_run, veto = self.carrier.held_run, self.judge.raw_veto
+        carrier = self.carrier
+        held_run, veto, rewrites = carrier.held_run, self.judge.raw_veto, carrier.rewrites
         head = self.frame[0]
-        first, moves = at, 0
+        size = len(bridge)
+        out: list[bytes] = []
+        done = moves = 0  # ``events[:done]`` is in ``out``
+        rewritten = False
         while True:
             end = held_run(events, at).end()
             if events[end] == _QUOTE:  # the piece ends a string: a text, if it is one
@@ -653,19 +663,45 @@ class GuardedEvents:
                     or _NEWLINE in span
                 ):
                     return None
-                events = b"".join(
-                    (events[:at], bridge, events[at:end], events[end + len(bridge) :])
-                )
-                at += len(bridge)
-                moves += 1
-                continue
+                out.append(events[done:at])
+                piece = events[at:end]
+                while True:  # carried into the next text, and on while it is all piece
+                    out.append(bridge)
+                    moves += 1
+                    done = end + size  # where the next text begins
+                    window = piece + events[done : done + _RUN_WINDOW]
+                    run = held_run(window).end()
+                    if run == len(window):
+                        return None  # a run longer than the window: feed it
+                    end = done + run - len(piece)
+                    if events[end] != _QUOTE:
+                        break
+                    if moves == MAX_MOVES or not events.startswith(bridge, end):
+                        return None
+                    piece = window[:run]
+                if events[end] == _CLOSE:
+                    found = rewrites.get(window[: run + 1])
+                    if found is not None:
+                        out.append(found)
+                        rewritten, done = True, end + 1
+                    else:
+                        out.append(piece)
+                else:
+                    out.append(piece)
+            elif events[end] == _CLOSE:
+                found = rewrites.get(events[at : end + 1])
+                if found is not None:
+                    out.append(events[done:at])
+                    out.append(found)
+                    rewritten, done = True, end + 1
             hit = veto(events, end)
             if hit is None:
                 break
             at = hit.start()
-        done = end + 1  # past the "]" that closes a complete piece
-        released = self.carrier.release_raw(events[first:done])
-        return b"".join((events[:first], released, events[done:]))
+        if rewritten:
+            carrier.modified = True
+        out.append(events[done:])
+        return b"".join(out)
 
     def _bridge(self, events: bytes, at: int) -> bytes | None:
         """The bytes between two texts of the frame's shape, the frame found in the event

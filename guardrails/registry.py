@@ -179,16 +179,16 @@ class RawCarrier(Protocol):
     """What a judge offers to settle a read of many raw events in one pass, when all it does
     to text is hold back an unfinished piece at a text's end and rewrite complete pieces.
     The relay moves each piece that ends a text into the next event's text, where the judge
-    would have released it, then has the stretch from the first hit to the last rewritten."""
+    would have released it, and rewrites each complete piece where it stands."""
 
     # For a veto hit at ``at``: ``held_run(events, at).end()`` is where the piece the judge
     # would hold back, if its text ended there, ends (a compiled pattern's ``match``: no
-    # Python frame per hit).
+    # Python frame per hit). A complete piece is that run and the byte after it.
     held_run: Callable[[bytes, int], Any]
-
-    def release_raw(self, events: bytes) -> bytes:
-        """``events`` with their complete pieces rewritten (the same object when none is),
-        noting a change as the judge's ``modified``."""
+    # Each complete piece the judge rewrites and what it becomes, as raw JSON string bytes.
+    # The relay sets the judge's ``modified`` when it rewrites one.
+    rewrites: dict[bytes, bytes]
+    modified: bool
 
 
 async def settled(value: Any) -> Any:

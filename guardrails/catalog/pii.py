@@ -444,7 +444,11 @@ class PlaceholderJudge(StreamJudge):
         return self._feed_raw if self.raw_pairs is not None else None
 
     def raw_carrier(self) -> "PlaceholderJudge | None":
-        return self if self.raw_pairs is not None else None
+        pairs = self.raw_pairs
+        if pairs is None:
+            return None
+        self.rewrites = dict(pairs)  # see ``RawCarrier``
+        return self
 
     def release_raw(self, events: bytes) -> bytes:
         restored = events
