@@ -634,35 +634,41 @@ class GuardedEvents:
         keeps its place."""
         if events.find(b"\n\n", at) + 2 == len(events):
             return None  # the hit is in the read's last event (a read per event): feed it
-        bridge = self.bridge
-        if bridge is None:
-            bridge = self._bridge(events, at)
-            if bridge is None:
-                return None
+        bridge = self.bridge  # found at the first piece to move, when not known yet
         carrier = self.carrier
         held_run, veto, rewrites = carrier.held_run, self.judge.raw_veto, carrier.rewrites
-        head = self.frame[0]
-        size = len(bridge)
         out: list[bytes] = []
         done = moves = 0  # ``events[:done]`` is in ``out``
         rewritten = False
         while True:
             end = held_run(events, at).end()
             if events[end] == _QUOTE:  # the piece ends a string: a text, if it is one
-                if moves == MAX_MOVES or not events.startswith(bridge, end):
+                if moves == MAX_MOVES:
                     return None
                 start = events.rfind(b"\n\n", 0, at)
                 start = 0 if start == -1 else start + 2
-                text_start = start + len(head)
-                span = events[text_start:end]
-                if (
-                    text_start > at
-                    or not events.startswith(head, start)
-                    or _QUOTE in span
-                    or _BACKSLASH in span
-                    or _NEWLINE in span
-                ):
+                if bridge is None and self.frame is None:
+                    # The frame taken from this event, its text found to end with the piece.
+                    bridge = self._bridge_from(events, start, at, end)
+                    if bridge is None:
+                        return None
+                else:
+                    if bridge is None:
+                        bridge = self._bridge()
+                    head = self.frame[0]
+                    text_start = start + len(head)
+                    span = events[text_start:end]
+                    if (
+                        text_start > at
+                        or not events.startswith(head, start)
+                        or _QUOTE in span
+                        or _BACKSLASH in span
+                        or _NEWLINE in span
+                    ):
+                        return None
+                if not events.startswith(bridge, end):
                     return None
+                size = len(bridge)
                 out.append(events[done:at])
                 piece = events[at:end]
                 while True:  # carried into the next text, and on while it is all piece
@@ -703,20 +709,21 @@ class GuardedEvents:
         out.append(events[done:])
         return b"".join(out)
 
-    def _bridge(self, events: bytes, at: int) -> bytes | None:
-        """The bytes between two texts of the frame's shape, the frame found in the event
-        holding ``at`` if no event has been located yet; None when that one is not located."""
-        if self.frame is None:
-            start = events.rfind(b"\n\n", 0, at)
-            start = 0 if start == -1 else start + 2
-            raw = events[start : events.find(b"\n\n", at)]
-            located = self.locate(raw)
-            if located is None:
-                return None
-            self.frame = (raw[: located[1]], raw[located[2] :])
+    def _bridge(self) -> bytes:
+        """The bytes between the texts of two events of the frame's shape."""
         head, tail = self.frame
         self.bridge = b"".join((tail, b"\n\n", head))
         return self.bridge
+
+    def _bridge_from(self, events: bytes, start: int, at: int, end: int) -> bytes | None:
+        """``_bridge`` with the frame taken from the event at ``start``, when its text is
+        located and holds ``events[at:end]`` at its end; else None."""
+        raw = events[start : events.find(b"\n\n", end)]
+        located = self.locate(raw)
+        if located is None or start + located[2] != end or start + located[1] > at:
+            return None
+        self.frame = (raw[: located[1]], raw[located[2] :])
+        return self._bridge()
 
     async def _take_later(
         self, found: Awaitable, raw: bytes, shape: Any, text: str, out: list[bytes]
