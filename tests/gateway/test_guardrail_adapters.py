@@ -652,6 +652,20 @@ def test_a_read_settled_in_one_pass_moves_a_split_placeholder_into_the_next_even
     assert gate.judge.modified
 
 
+def test_a_read_of_whole_placeholders_settles_in_place_whatever_the_events_shape():
+    # Nothing moves, so no frame is needed: a placeholder in an event the adapter cannot
+    # locate text in is rewritten where it stands, as feeding would release it.
+    gate = _restoring_gate()
+    odd = {"choices": [{"index": 0, "delta": {"x": {"y": 1}, "content": "[EMAIL_0000] "}}]}
+    assert gate.locate(sse(odd)) is None
+    events = [sse(odd), sse(_chunk("and [EMAIL_0000]")), b"data: [DONE]"]
+    read = b"".join(event + b"\n\n" for event in events)
+    carried = gate.carried(read, read.index(b"[EM"))
+    assert carried == read.replace(b"[EMAIL_0000]", b"jane@example.com")
+    assert gate.frame is None
+    assert gate.judge.modified
+
+
 @pytest.mark.parametrize(
     "events",
     [
