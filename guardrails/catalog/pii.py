@@ -306,7 +306,7 @@ class PIIMaskingRegex(Policy):
                 # As JSON text: the same bytes unless it holds what JSON escapes (printable
                 # text escapes only quotes and backslashes; the rest is left to orjson).
                 plain = original.isprintable() and '"' not in original and "\\" not in original
-                raw.append((encoded, span if plain else orjson.dumps(original)[1:-1]))
+                raw[encoded] = span if plain else orjson.dumps(original)[1:-1]
         return encoded
 
     def _entity_at(self, data: bytes, start: int, stop: int, span: bytes) -> str:
@@ -344,7 +344,7 @@ class PIIMaskingRegex(Policy):
         pairs = mapping.raw
         if pairs is None or (_BACKSLASH in data and b"\\u" in data):
             return None
-        for placeholder, original in pairs:
+        for placeholder, original in pairs.items():
             # ``bytes.replace`` hands back the very object when there is nothing to replace,
             # so an answer without placeholders still reads as unchanged.
             data = data.replace(placeholder, original)
@@ -364,11 +364,10 @@ class PlaceholderMap:
     def __init__(self) -> None:
         self.placeholders: dict[str, str] = {}  # original -> placeholder
         self.originals: dict[str, str] = {}  # placeholder -> original
-        # Each placeholder and its original as they appear in JSON text (bytes), or None once
-        # an original holds a "[" (replacing one after another could then restore a
-        # placeholder that an earlier original brought in, where one pass over the text
-        # does not).
-        self.raw: list[tuple[bytes, bytes]] | None = []
+        # Each placeholder's original as they appear in JSON text (bytes), or None once an
+        # original holds a "[" (replacing one after another could then restore a placeholder
+        # that an earlier original brought in, where one pass over the text does not).
+        self.raw: dict[bytes, bytes] | None = {}
 
     def __bool__(self) -> bool:
         return bool(self.originals)
@@ -434,25 +433,22 @@ class PlaceholderJudge(StreamJudge):
         # quote in the raw event): events without such a "[" are released unchanged. While a
         # placeholder's start is held, every event must be fed.
         self.raw_veto = _TEXT_BRACKET
-        # Text restored by plain replacement can also be restored in raw events' bytes.
-        self.raw_pairs = mapping.raw if mapping.replaceable() else None
+        # Text restored by plain replacement can also be restored in raw events' bytes: each
+        # placeholder's raw bytes and its original's (see ``RawCarrier``).
+        self.rewrites = mapping.raw if mapping.replaceable() else None
 
     held_run = staticmethod(_HELD_RUN)  # see ``RawCarrier``
 
     def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
         # (Handed out, never kept on the judge: a bound method there would make a cycle.)
-        return self._feed_raw if self.raw_pairs is not None else None
+        return self._feed_raw if self.rewrites is not None else None
 
     def raw_carrier(self) -> "PlaceholderJudge | None":
-        pairs = self.raw_pairs
-        if pairs is None:
-            return None
-        self.rewrites = dict(pairs)  # see ``RawCarrier``
-        return self
+        return self if self.rewrites is not None else None
 
     def release_raw(self, events: bytes) -> bytes:
         restored = events
-        for placeholder, original in self.raw_pairs:
+        for placeholder, original in self.rewrites.items():
             restored = restored.replace(placeholder, original)
         if restored is not events:
             self.modified = True
