@@ -20,7 +20,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from instructions import _cases  # noqa: E402
+from instructions import build_cases  # noqa: E402
 
 PAIRS = (
     ("plain-request", "guarded-request"),
@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--evict", type=int, default=0, help="KB written before a cold run")
     args = parser.parse_args()
     evict_kb = args.evict or 2 * l2_kb()
-    cases = _cases()
+    cases = build_cases()
     for run in cases.values():  # warm up, as instructions.py does
         for _ in range(200):
             run()

@@ -62,7 +62,7 @@ def _drive(coroutine):
     raise RuntimeError("the case waited on something")
 
 
-def _cases() -> dict:
+def build_cases() -> dict:
     """Each case as a function running one iteration (Django is set up here)."""
     sys.path[:0] = [str(ROOT), str(BENCH)]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -192,13 +192,13 @@ def inner(case: str, iterations: int) -> None:
     if case == "limits-redis":
         _limits_on_redis(WARMUP + iterations)
         return
-    one = _cases()[case]
+    one = build_cases()[case]
     for _ in range(WARMUP + iterations):
         one()
 
 
 def _limits_on_redis(times: int) -> None:
-    _cases()  # sets Django up
+    build_cases()  # sets Django up
     import redis
     import uvloop
     from database import LIMITS

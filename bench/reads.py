@@ -2,8 +2,8 @@
 
 The guarded relay settles a read of whole events in one pass and feeds a read per event
 event by event, at very different costs (``instructions.py``'s ``stream-guarded-whole`` and
-``stream-guarded``). Which of them ``run.py`` measures depends on how the upstream's 24 writes
-per stream reach the gateway; this tells, with the gateway's own client library reading them
+``stream-guarded``). Which of them ``run.py`` measures depends on how the upstream's writes (one
+per event) reach the gateway; this tells, with the gateway's own client library reading them
 the way the relay does (``content.iter_any()``), several streams at a time on one event loop.
 
     .venv/bin/python bench/reads.py                       # c=1, 8, 64, 300 streams each
