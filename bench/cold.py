@@ -4,7 +4,7 @@ In the gateway worker each request's guarded code runs once, between uvicorn's, 
 the event loop's, and finds its code and data out of the caches: it costs several times what
 the same code costs in a loop (``RESULTS.md``, eleventh to thirteenth rounds), and instruction
 counts (``instructions.py``) miss what that costs. This runs ``instructions.py``'s cases one at
-a time, each after writing a buffer the size of the core's L2 cache (or ``--evict`` KB), and
+a time, each after writing a buffer twice the size of the core's L2 (or ``--evict`` KB), and
 prints the median of single runs, hot and cold, with the guarded cases' extra over the plain
 ones.
 
