@@ -36,6 +36,7 @@ from gateways.relay import (
 )
 from gateways.routing import Refusal, Route, authenticate, resource_of, split_path
 from gateways.runtime import SnapshotStore
+from gateways.together import together
 from gateways.usage import UsageWriter
 from guardrails.engine import ChainResult
 from guardrails.limits import Decision, LimitContext, Limiter, Reservation, load_price_table
@@ -256,7 +257,7 @@ class GatewayApp:
                             send, refusal, wall, started, route, key, method, resource, model
                         )
                         return
-                result = route.chain.run_request_now(parsed, exchange.state)
+                result = await together(route.chain.run_request_now, parsed, exchange.state)
                 if type(result) is not ChainResult:
                     result = await result
                 exchange.note_guardrails(result.events)
