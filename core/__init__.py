@@ -1,0 +1,1 @@
+"""What every app shares: building blocks with no app of their own."""
