@@ -165,3 +165,17 @@ GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=10 * 1024
 # The gateway's youngest-generation threshold for Python's cyclic garbage collector: net new
 # container objects between collections (Python's default is 700).
 GATEHOUSE_GC_THRESHOLD = env.int("GATEHOUSE_GC_THRESHOLD", default=50_000)
+# Networks outside the public internet that upstreams may live in (CIDRs, comma separated),
+# e.g. "10.0.0.0/8" for a self-hosted model server; loopback, link-local and private
+# addresses are refused otherwise.
+GATEHOUSE_ALLOWED_PRIVATE_NETWORKS = env.list("GATEHOUSE_ALLOWED_PRIVATE_NETWORKS", default=[])
+# The same for the hosts the URL guardrail may check on a caller's behalf.
+GATEHOUSE_URL_GUARDRAIL_ALLOWED_NETWORKS = env.list(
+    "GATEHOUSE_URL_GUARDRAIL_ALLOWED_NETWORKS", default=[]
+)
+# Front-door limits of every gateway process (per process).
+GATEHOUSE_MAX_HEADER_BYTES = env.int("GATEHOUSE_MAX_HEADER_BYTES", default=64 * 1024)
+GATEHOUSE_MAX_HEADERS = env.int("GATEHOUSE_MAX_HEADERS", default=100)
+GATEHOUSE_HEADER_TIMEOUT = env.float("GATEHOUSE_HEADER_TIMEOUT", default=10.0)
+GATEHOUSE_BODY_TIMEOUT = env.float("GATEHOUSE_BODY_TIMEOUT", default=30.0)
+GATEHOUSE_MAX_CONNECTIONS = env.int("GATEHOUSE_MAX_CONNECTIONS", default=4096)
