@@ -14,7 +14,10 @@ Test controls travel as request headers (the gateway forwards them):
                (default 8) instead of ``x-fake-chunks`` pieces
   x-fake-burst: ``1`` sends a stream's events in one write (as a busy upstream's arrive)
   x-fake-response-headers: ``name=value;name=value`` headers to add to a chat completion
-Every request is recorded (method, path, query, headers, body, and whether its stream was cut
+  x-fake-usage: a JSON object sent as the ``usage`` of a plain chat completion or message
+               instead of the counted one, e.g. ``{"prompt_tokens": -5}`` for an upstream that
+               reports nonsense
+Every request is recorded (method, path and raw path, query, headers, body, whether its stream was cut
 by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__`` clears them.
 """
 
@@ -63,6 +66,7 @@ class FakeUpstream:
         record = {
             "method": scope["method"],
             "path": path,
+            "raw_path": (scope.get("raw_path") or b"").decode("latin-1"),
             "query": scope["query_string"].decode("latin-1"),
             "headers": headers,
             "body": body.decode("utf-8", "replace"),
@@ -108,6 +112,8 @@ class FakeUpstream:
                 return await self.stream(receive, send, events, headers, record)
             record["completed"] = True
             message = _anthropic_message(request, len(pieces), reply)
+            if headers.get("x-fake-usage"):
+                message["usage"] = orjson.loads(headers["x-fake-usage"])
             return await _send(send, 200, JSON, orjson.dumps(message))
         if method == "POST" and path.endswith("/chat/completions"):
             if request.get("stream"):
@@ -115,6 +121,8 @@ class FakeUpstream:
                 return await self.stream(receive, send, events, headers, record)
             record["completed"] = True
             completion = _openai_completion(request, len(pieces), reply)
+            if headers.get("x-fake-usage"):
+                completion["usage"] = orjson.loads(headers["x-fake-usage"])
             extra = [
                 tuple(part.strip().encode().split(b"=", 1))
                 for part in headers.get("x-fake-response-headers", "").split(";")
