@@ -17,8 +17,8 @@ Test controls travel as request headers (the gateway forwards them):
   x-fake-usage: a JSON object sent as the ``usage`` of a plain chat completion or message
                instead of the counted one, e.g. ``{"prompt_tokens": -5}`` for an upstream that
                reports nonsense
-Every request is recorded (method, path and raw path, query, headers, body, whether its stream was cut
-by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__`` clears them.
+Every request is recorded (method, path and raw path, query, headers, body, whether its
+stream was cut by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__`` clears them.
 """
 
 import asyncio
