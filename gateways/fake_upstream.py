@@ -18,7 +18,8 @@ Test controls travel as request headers (the gateway forwards them):
                instead of the counted one, e.g. ``{"prompt_tokens": -5}`` for an upstream that
                reports nonsense
 Every request is recorded (method, path and raw path, query, headers, body, whether its
-stream was cut by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__`` clears them.
+stream was cut by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__``
+clears them.
 """
 
 import asyncio
