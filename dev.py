@@ -49,6 +49,8 @@ def manage(*args: str) -> None:
 def up(args: list[str]) -> None:
     ensure_env()
     os.environ.setdefault("DEBUG", "1")
+    # The demo's fake upstream listens on this machine, which upstreams may not by default.
+    os.environ.setdefault("GATEHOUSE_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8,::1/128")
     manage("migrate", "--no-input", "-v", "0")
     manage("load_demo")
     port = os.environ.get("PORT", "8000")

@@ -1,6 +1,10 @@
 """The benchmark's database: a fresh one per run, set up through the services, and the usage
 records the gateway wrote into it."""
 
+import os
+import secrets
+
+from cryptography.fernet import Fernet
 from host import BenchFailed
 
 GATEWAY_SLUG = "bench"
@@ -18,6 +22,15 @@ LIMITS = (
     ("basic-ratelimit", {"limits": [{"requests": 1_000_000_000, "unit": "hour"}]}),
     ("token-based-ratelimit", {"totalTokenLimits": [{"count": 10**12, "unit": "hour"}]}),
 )
+
+
+def use_bench_environment() -> None:
+    """Give this process, and the processes it starts, what production settings (DEBUG off)
+    need: keys of their own for the run's fresh database, and the bench upstream's loopback
+    address allowed as an upstream."""
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("GATEHOUSE_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    os.environ.setdefault("GATEHOUSE_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8")
 
 
 def setup_database(

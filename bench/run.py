@@ -24,7 +24,7 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
-from database import GATEWAY_SLUG, setup_database, usage_count
+from database import GATEWAY_SLUG, setup_database, usage_count, use_bench_environment
 from host import (
     BENCH,
     BUSY_CORES,
@@ -189,6 +189,7 @@ def main() -> int:
     redis_client = redis_prefix = redis_pid = None
     if args.limits:
         redis_client, redis_prefix, redis_pid = redis_setup(args.redis_url)
+    use_bench_environment()
     tmp, env = fresh_environment("gatehouse-bench-", PYTHONUNBUFFERED="1")
     if args.limits:
         env |= {"REDIS_URL": args.redis_url, "GATEHOUSE_LIMITS_KEY_PREFIX": redis_prefix}

@@ -1,11 +1,21 @@
 """Gatehouse settings: every value comes from the environment (django-environ) with an
-embedded default, so the product runs out of the box on SQLite and an in-process cache."""
+embedded default, so the product runs out of the box on SQLite and an in-process cache.
+
+With DEBUG off (production) the defaults are secure, and a process refuses to start on a
+missing, default or weak SECRET_KEY or without GATEHOUSE_ENCRYPTION_KEY (see the bottom)."""
 
 import os
 import tempfile
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -13,9 +23,24 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="gatehouse-insecure-development-key-change-me")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+# Good enough on a laptop, refused in production: anyone can read it here.
+DEVELOPMENT_SECRET_KEY = "gatehouse-insecure-development-key-change-me"
+SECRET_KEY = env.str("SECRET_KEY", default="") or (DEVELOPMENT_SECRET_KEY if DEBUG else "")
+# Production answers only to the names it is given; development only to this machine.
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS only in production. Behind a load balancer that ends TLS, set SECURE_PROXY_SSL_HEADER
+# to the header it sets and its value ("HTTP_X_FORWARDED_PROTO,https"); Django then trusts it.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = env.tuple("SECURE_PROXY_SSL_HEADER", default=None)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -149,7 +174,8 @@ LOGGING = {
 
 # --- Gatehouse ---------------------------------------------------------------
 # Key used to encrypt provider credentials at rest (Fernet keys, comma separated; the first
-# encrypts, all decrypt, so keys rotate). Without it a key is derived from SECRET_KEY.
+# encrypts, all decrypt, so keys rotate). Required in production; with DEBUG on, a key is
+# derived from SECRET_KEY when it is unset.
 GATEHOUSE_ENCRYPTION_KEY = env.str("GATEHOUSE_ENCRYPTION_KEY", default="")
 # Server-side pepper mixed into API key hashes (HMAC-SHA-256). Defaults to SECRET_KEY.
 GATEHOUSE_KEY_PEPPER = env.str("GATEHOUSE_KEY_PEPPER", default="")
@@ -179,3 +205,73 @@ GATEHOUSE_MAX_HEADERS = env.int("GATEHOUSE_MAX_HEADERS", default=100)
 GATEHOUSE_HEADER_TIMEOUT = env.float("GATEHOUSE_HEADER_TIMEOUT", default=10.0)
 GATEHOUSE_BODY_TIMEOUT = env.float("GATEHOUSE_BODY_TIMEOUT", default=30.0)
 GATEHOUSE_MAX_CONNECTIONS = env.int("GATEHOUSE_MAX_CONNECTIONS", default=4096)
+
+# Admin sign-in throttling: after this many failed sign-ins for one username, or from one
+# client address, within the window (seconds), further attempts are refused for the lockout
+# (seconds). Counted in the cache, so Redis (REDIS_URL) makes it hold across processes.
+GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5)
+GATEHOUSE_LOGIN_FAILURE_WINDOW = env.int("GATEHOUSE_LOGIN_FAILURE_WINDOW", default=15 * 60)
+GATEHOUSE_LOGIN_LOCKOUT = env.int("GATEHOUSE_LOGIN_LOCKOUT", default=15 * 60)
+# The request header holding the client's address when a load balancer stands in front
+# (e.g. "X-Forwarded-For", whose last entry the balancer appended); unset: the peer address.
+GATEHOUSE_CLIENT_ADDRESS_HEADER = env.str("GATEHOUSE_CLIENT_ADDRESS_HEADER", default="")
+
+
+# --- refusing insecure configuration ---------------------------------------------------------
+
+GENERATE_SECRET_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+GENERATE_FERNET_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+
+
+def configuration_problems(*, debug: bool) -> list[str]:
+    """One line per setting this process must not run with, saying how to fix it. Production
+    (DEBUG off) also needs a strong SECRET_KEY and its own credential encryption key: one
+    derived from a known SECRET_KEY would decrypt stored credentials offline."""
+    problems = []
+    keys = [key.strip() for key in GATEHOUSE_ENCRYPTION_KEY.split(",") if key.strip()]
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            problems.append(
+                f"GATEHOUSE_ENCRYPTION_KEY: key {number} is not a Fernet key (32 url-safe "
+                f"base64-encoded bytes). Generate one with: {GENERATE_FERNET_KEY}"
+            )
+    if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+        problems.append(
+            "SECURE_PROXY_SSL_HEADER must be a header and its value, "
+            'e.g. "HTTP_X_FORWARDED_PROTO,https".'
+        )
+    if debug:
+        return problems
+    fix = f"Set it to a long random value, e.g. the output of: {GENERATE_SECRET_KEY}"
+    if not SECRET_KEY:
+        problems.append(f"SECRET_KEY is not set. {fix}")
+    elif SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+        problems.append(f"SECRET_KEY is the development default, which anyone can read. {fix}")
+    elif (
+        len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or SECRET_KEY.startswith(SECRET_KEY_INSECURE_PREFIX)
+    ):
+        problems.append(
+            f"SECRET_KEY is weak: it needs at least {SECRET_KEY_MIN_LENGTH} characters, "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them different, and no "
+            f"'{SECRET_KEY_INSECURE_PREFIX}' prefix. {fix}"
+        )
+    if not keys:
+        problems.append(
+            "GATEHOUSE_ENCRYPTION_KEY is not set; provider credentials need their own key. "
+            f"Generate one with: {GENERATE_FERNET_KEY}"
+        )
+    return problems
+
+
+if problems := configuration_problems(debug=DEBUG):
+    mode = "development" if DEBUG else "production (DEBUG is off)"
+    raise ImproperlyConfigured(
+        f"Gatehouse will not start in {mode} with this configuration:\n"
+        + "\n".join(f"- {problem}" for problem in problems)
+    )

@@ -1,7 +1,9 @@
 import re
 
+import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
 
 from deployments.models import Deployment, DeploymentStatus
 from gateways.models import Gateway
@@ -9,6 +11,12 @@ from proxies import crypto
 from proxies.models import APIKey, Provider, Proxy
 
 KEY_LINE = re.compile(r"^Demo API key \(shown once, store it now\): (\S+)$", re.MULTILINE)
+
+
+@pytest.fixture(autouse=True)
+def development(settings):
+    """The demo is for development (``dev.py up`` runs it with DEBUG on)."""
+    settings.DEBUG = True
 
 
 def test_creates_the_demo_objects(manage):
@@ -66,3 +74,22 @@ def test_running_again_does_not_print_a_key(manage):
 def test_no_key_option_skips_the_demo_key(manage):
     manage("load_demo", "--no-key")
     assert not APIKey.objects.exists()
+
+
+def test_refuses_to_run_with_debug_off(manage, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="--allow-production"):
+        manage("load_demo")
+
+
+def test_creates_no_user_when_it_refuses(manage, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        manage("load_demo")
+    assert not get_user_model().objects.exists()
+
+
+def test_allow_production_runs_it_with_debug_off(manage, settings):
+    settings.DEBUG = False
+    manage("load_demo", "--allow-production", "--no-key")
+    assert Provider.objects.filter(slug="demo-provider").exists()

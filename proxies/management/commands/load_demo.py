@@ -1,10 +1,14 @@
 """Load a demo: an admin user, a provider on the local fake upstream, a proxy, a gateway and a
-deployment, so the product works offline straight away. Safe to run again."""
+deployment, so the product works offline straight away. Safe to run again.
+
+The admin user's password is "admin", so with DEBUG off (production) it runs only when told
+to with --allow-production."""
 
 import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
 
 from deployments import services as deployment_services
 from deployments.selectors import current_deployment
@@ -36,8 +40,26 @@ class Command(ServiceCommand):
             "--base-url", default=os.environ.get("GATEHOUSE_DEMO_BASE_URL", "http://127.0.0.1:8000")
         )
         parser.add_argument("--no-key", action="store_true", help="Do not create the demo API key.")
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="Run even with DEBUG off, creating the superuser admin / admin.",
+        )
 
-    def run(self, *args, upstream: str, base_url: str, no_key: bool, **options) -> None:
+    def run(
+        self,
+        *args,
+        upstream: str,
+        base_url: str,
+        no_key: bool,
+        allow_production: bool,
+        **options,
+    ) -> None:
+        if not settings.DEBUG and not allow_production:
+            raise CommandError(
+                "load_demo creates the superuser admin / admin, so it runs only with DEBUG on; "
+                "pass --allow-production to run it anyway."
+            )
         self._ensure_admin()
         provider = self._ensure_provider(upstream)
         proxy = self._ensure_proxy(provider)
