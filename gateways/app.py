@@ -16,7 +16,6 @@ import asyncio
 import gc
 import logging
 import time
-from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 import orjson
@@ -25,16 +24,18 @@ from django.conf import settings
 from gateways import metrics
 from gateways.adapters import neutral_error_body
 from gateways.heartbeat import Heartbeat
+from gateways.paths import BadPath, canonical_path, clean_query, split_proxy, take_query_param
 from gateways.relay import (
     IDENTITY,
     REQUEST_DROP,
     Exchange,
     UpstreamFailure,
+    connection_options,
     elapsed_ms,
     open_upstream,
     relay_response,
 )
-from gateways.routing import Refusal, Route, authenticate, resource_of, split_path
+from gateways.routing import Refusal, Route, authenticate
 from gateways.runtime import SnapshotStore
 from gateways.together import together
 from gateways.usage import UsageWriter
@@ -48,6 +49,13 @@ CHAIN_BROKEN = (
     "guardrail settings and deploy it again."
 )
 NOT_JSON = "This proxy's guardrails inspect JSON request bodies; the body is not JSON."
+TOO_DEEP = (
+    "The request body is nested too deeply to be rewritten (more than 255 levels of arrays "
+    "and objects)."
+)
+# Headers that carry a caller's key to one API or another: whichever the proxy reads its key
+# from is taken out on its own; the others are never forwarded either.
+KEY_HEADERS = frozenset({b"authorization", b"api-key", b"x-api-key", b"x-goog-api-key"})
 # ``/_gatehouse/health`` and ``/_gatehouse/metrics``: proxy IDs cannot contain "_", so these
 # never shadow a proxy.
 HEALTH_PREFIX = "_gatehouse"
@@ -157,26 +165,38 @@ class GatewayApp:
         wall = time.time()
         snapshot = self.store.current
         method: str = scope["method"]
-        proxy_id, rest = split_path(scope["path"])
+        proxy_id, rest = split_proxy(scope.get("raw_path") or scope["path"].encode())
         route = snapshot.routes.get(proxy_id)
         if route is None:
-            if proxy_id == HEALTH_PREFIX and rest == "/health":
+            rest_text = rest.decode("latin-1")
+            if proxy_id == HEALTH_PREFIX and rest == b"/health":
                 await _respond(send, 200, self._health(snapshot))
                 return
-            if proxy_id == HEALTH_PREFIX and rest == "/metrics":
+            if proxy_id == HEALTH_PREFIX and rest == b"/metrics":
                 body = metrics.exposition()
                 await _respond(send, 200, body, content_type=metrics.CONTENT_TYPE)
                 return
             body = neutral_error_body(404, "not_found", f"No proxy '{proxy_id}' on this gateway.")
             await _respond(send, 404, body)
-            self._record(wall, started, proxy_id[:40], None, None, method, rest, 404, "no_route")
+            self._record(wall, started, proxy_id, None, None, method, rest_text, 404, "no_route")
             return
         adapter = route.adapter
-        resource = resource_of(route, rest)
-        if resource is None or not route.allows(method, resource):
-            refusal = (404, "not_found", f"No resource {method} {rest}.", "not_found")
-            await self._refuse(send, refusal, wall, started, route, None, method, rest)
+        # Every check below reads the canonical path; the upstream gets the caller's raw
+        # bytes for that same path (see gateways.paths).
+        try:
+            path = canonical_path(rest, adapter.opaque_segment_after)
+            query = clean_query(scope["query_string"])
+        except BadPath as exc:
+            refusal = (400, "invalid_path", str(exc), "invalid_path")
+            await self._refuse(send, refusal, wall, started, route, None, method, "")
             return
+        parts = path.resource(route.context_segments)
+        if parts is None or not route.allows(method, parts[0]):
+            shown = "/" + "/".join(path.checked)
+            refusal = (404, "not_found", f"No resource {method} {shown}.", "not_found")
+            await self._refuse(send, refusal, wall, started, route, None, method, shown)
+            return
+        resource, raw_resource = parts
 
         # One pass over the headers: pick out the key, drop what must not go upstream.
         key_name = route.key_name
@@ -185,10 +205,13 @@ class GatewayApp:
         key_value = alternate_value = content_length = None
         content_type = b""
         headers = [IDENTITY]
+        listed: frozenset[bytes] = frozenset()
         for name, value in scope["headers"]:
-            if name in REQUEST_DROP:
+            if name in REQUEST_DROP or name.startswith(b"x-forwarded-"):
                 if name == b"content-length":
                     content_length = value
+                elif name == b"connection":
+                    listed = listed.union(connection_options(value))
                 continue
             if name == key_name:
                 key_value = value
@@ -196,13 +219,24 @@ class GatewayApp:
             if name == alternate_name:
                 alternate_value = value
                 continue
+            if name in KEY_HEADERS:
+                continue  # a credential meant for someone else never travels upstream
             if name == b"content-type":
                 content_type = value
-            headers.append((name.decode("latin-1"), value.decode("latin-1")))
-        query = scope["query_string"].decode("latin-1")
+            try:
+                # As UTF-8, so the client library sends the very bytes that came in.
+                headers.append((name.decode("latin-1"), value.decode("utf-8")))
+            except UnicodeDecodeError:
+                message = f"The value of header '{name.decode('latin-1')}' is not valid UTF-8."
+                refusal = (400, "invalid_header", message, "invalid_header")
+                await self._refuse(send, refusal, wall, started, route, None, method, resource)
+                return
+        if listed:
+            # Hop-by-hop headers the client named in ``Connection`` stop here (RFC 9110 7.6.1).
+            headers = [(n, v) for n, v in headers if n.encode("latin-1") not in listed]
         prefix = route.key_prefix
         if route.key_in_query:
-            key_value, query = _take_query_param(query, key_name)
+            key_value, query = take_query_param(query, key_name)
         elif not key_value and alternate_value:
             key_value, prefix = alternate_value, alternate[1]
 
@@ -233,7 +267,7 @@ class GatewayApp:
                 refusal = (400, "invalid_request", "The request body is not valid JSON.", "")
                 await self._refuse(send, refusal, wall, started, route, key, method, resource)
                 return
-        model = adapter.request_model(resource, parsed)
+        model = adapter.request_model(resource, parsed, path.opaque)
         if route.needs_model and model not in route.allowed_models:
             refusal = (403, "model_not_allowed", _model_message(model), "")
             await self._refuse(send, refusal, wall, started, route, key, method, resource, model)
@@ -272,7 +306,14 @@ class GatewayApp:
         if parsed is not None and adapter.prepare_body(resource, parsed):
             changed = True
         if changed:
-            body = orjson.dumps(parsed)
+            try:
+                body = orjson.dumps(parsed)
+            except orjson.JSONEncodeError:
+                refusal = (400, "invalid_request", TOO_DEEP, "")
+                await self._refuse(
+                    send, refusal, wall, started, route, key, method, resource, model
+                )
+                return
 
         reservation = None
         if route.limits is not None:
@@ -286,7 +327,7 @@ class GatewayApp:
             reservation = decision.reservation
 
         headers.extend(route.auth_headers)
-        url = adapter.upstream_url(route.upstream_base, resource, query)
+        url = adapter.upstream_url(route.upstream_base, raw_resource, query)
         try:
             await self._relay(route, method, url, headers, body, receive, send, exchange, started)
         finally:
@@ -390,13 +431,9 @@ class GatewayApp:
         )
 
     def _health(self, snapshot) -> bytes:
+        """Alive, and which configuration revision it serves; nothing that names a proxy."""
         return orjson.dumps(
-            {
-                "status": "ok",
-                "gateway": self.gateway_id,
-                "revision": snapshot.revision,
-                "proxies": sorted(snapshot.routes),
-            }
+            {"status": "ok", "gateway": self.gateway_id, "revision": snapshot.revision}
         )
 
     # --- responses and records ---------------------------------------------------------------
@@ -526,16 +563,3 @@ async def _read_body(receive, limit: int) -> bytes | None:
         parts.append(chunk)
         if not message.get("more_body"):
             return b"".join(parts)
-
-
-def _take_query_param(query: str, name: str) -> tuple[str | None, str]:
-    """Remove the key parameter from the query string; return its value and the rest."""
-    if name not in query:
-        return None, query
-    value, kept = None, []
-    for k, v in parse_qsl(query, keep_blank_values=True):
-        if k == name:
-            value = v
-        else:
-            kept.append((k, v))
-    return value, urlencode(kept)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientTimeout
+from yarl import URL
 
 from gateways.adapters import ProviderAdapter
 from guardrails.engine import EMPTY_CHAIN, Chain
@@ -64,7 +65,7 @@ class Route:
         "auth_headers",
         "chain",
         "chain_error",
-        "context",
+        "context_segments",
         "deployment_header",
         "deployment_id",
         "deployment_name",
@@ -97,8 +98,9 @@ class Route:
         self.deployment_id: str = deployment["id"]
         self.deployment_name: str = deployment.get("name") or deployment["id"]
         self.deployment_header = (b"x-gatehouse-deployment", self.deployment_name.encode())
-        context = proxy.get("context") or "/"
-        self.context: str = "" if context == "/" else context.rstrip("/")
+        context = (proxy.get("context") or "/").strip("/")
+        # The context's segments, which an invoke path must start with (see gateways.paths).
+        self.context_segments: tuple[str, ...] = tuple(context.split("/")) if context else ()
         # No resources listed: the proxy exposes every path the provider allows.
         resources = proxy.get("resources") or []
         self.resources = ResourceMatcher(resources) if resources else None
@@ -114,7 +116,9 @@ class Route:
         # The proxy's and the provider's rate limits; None (one identity check per request)
         # when there are none.
         self.limits: LimitSet | None = limits if limits else None
-        self.upstream_base: str = (provider.get("upstream_url") or "").rstrip("/")
+        # In its encoded form: the raw resource path is appended to it as it stands.
+        base = (provider.get("upstream_url") or "").rstrip("/")
+        self.upstream_base: str = str(URL(base)) if base else ""
         auth = provider.get("upstream_auth") or {}
         self.auth_headers = adapter.auth_headers(
             auth.get("header", ""), auth.get("prefix", ""), credential
@@ -149,27 +153,6 @@ class Route:
                 self._decisions.clear()
             self._decisions[(method, resource)] = decision
         return decision
-
-
-def split_path(path: str) -> tuple[str, str]:
-    """``/chat-api/v1/chat/completions`` → ``("chat-api", "/v1/chat/completions")``."""
-    end = path.find("/", 1)
-    if end == -1:
-        return path[1:], ""
-    return path[1:end], path[end:]
-
-
-def resource_of(route: Route, rest: str) -> str | None:
-    """The resource after the proxy's context, or None when the path is outside it."""
-    context = route.context
-    if not context:
-        return rest or None
-    if not rest.startswith(context):
-        return None
-    resource = rest[len(context) :]
-    if resource and resource[0] != "/":
-        return None
-    return resource or None
 
 
 def find_key(keys: dict[str, KeyRecord], secret: str) -> KeyRecord | None:

@@ -14,8 +14,8 @@ class AzureOpenAIAdapter(ProviderAdapter):
 
     family = "azure-openai"
 
-    def request_model(self, resource: str, parsed: Any) -> str:
-        model = super().request_model(resource, parsed)
+    def request_model(self, resource: str, parsed: Any, opaque: str = "") -> str:
+        model = super().request_model(resource, parsed, opaque)
         if model:
             return model
         match = _DEPLOYMENT.search(resource)

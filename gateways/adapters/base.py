@@ -4,9 +4,9 @@ lives behind it, so the relay never asks which provider it is talking to."""
 
 import re
 from typing import Any, ClassVar
-from urllib.parse import unquote
 
 import orjson
+from yarl import URL
 
 from guardrails.catalog.content import RESPONSE_JSON_PATH
 from guardrails.engine import GUARDRAIL_INTERVENED, Intervention, intervention_body
@@ -91,6 +91,9 @@ class ProviderAdapter:
     response_text_path: ClassVar[str | None] = None
     # The error ``type`` a guardrail intervention (422) carries in this API's error shape.
     guardrail_error_type: ClassVar[str] = "guardrail_intervened"
+    # The literal path segment after which one segment is opaque: kept encoded, forwarded as
+    # the caller encoded it, and the request's model (see ``gateways.paths``).
+    opaque_segment_after: ClassVar[str | None] = None
 
     def __init__(self, provider: dict[str, Any]):
         paths = provider.get("usage_paths") or {}
@@ -105,18 +108,23 @@ class ProviderAdapter:
 
     # --- request -----------------------------------------------------------------------------
 
-    def upstream_url(self, base: str, resource: str, query: str) -> str:
-        return f"{base}{resource}?{query}" if query else f"{base}{resource}"
+    def upstream_url(self, base: str, resource: str, query: str) -> URL:
+        """The upstream URL for a raw (still percent-encoded) resource path and query, sent
+        byte for byte as built: the client must not decode or normalise what was checked."""
+        return URL(f"{base}{resource}?{query}" if query else f"{base}{resource}", encoded=True)
 
     def auth_headers(self, header: str, prefix: str, credential: str) -> list[tuple[str, str]]:
         if not credential or not header:
             return []
         return [(header, f"{prefix}{credential}")]
 
-    def request_model(self, resource: str, parsed: Any) -> str:
-        """The model a request asks for, from its body or its path per the template."""
-        if self.model_source == "path" and self.model_pattern is not None:
-            match = self.model_pattern.search(unquote(resource) if "%" in resource else resource)
+    def request_model(self, resource: str, parsed: Any, opaque: str = "") -> str:
+        """The model a request asks for, from its body or its (checked) path per the template;
+        ``opaque``: the decoded opaque segment, which is the model where the API has one."""
+        if self.model_source == "path":
+            if opaque:
+                return opaque
+            match = self.model_pattern.search(resource) if self.model_pattern else None
             return match.group(1) if match else ""
         value = lookup(parsed, self.model_path) if parsed is not None else None
         return value if isinstance(value, str) else ""

@@ -15,6 +15,8 @@ from gateways.adapters.base import ProviderAdapter
 
 class BedrockAdapter(ProviderAdapter):
     family = "aws-bedrock"
+    # Model IDs and ARNs travel encoded (``arn%3Aaws%3Abedrock...%2F...``) in one segment.
+    opaque_segment_after = "model"
     requests_stream_usage = False
     sse_usage_marker = b"usage"
 

@@ -28,11 +28,11 @@ class GeminiAdapter(ProviderAdapter):
     family = "gemini"
     sse_usage_marker = b"usage"  # usageMetadata natively, "usage" on the OpenAI routes
 
-    def request_model(self, resource: str, parsed: Any) -> str:
+    def request_model(self, resource: str, parsed: Any, opaque: str = "") -> str:
         if resource.startswith("/v1beta/openai/"):
             value = parsed.get("model") if isinstance(parsed, dict) else None
             return value if isinstance(value, str) else ""
-        return super().request_model(resource, parsed)
+        return super().request_model(resource, parsed, opaque)
 
     def prepare_body(self, resource: str, parsed: Any) -> bool:
         return resource.startswith("/v1beta/openai/") and super().prepare_body(resource, parsed)

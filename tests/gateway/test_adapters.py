@@ -4,6 +4,7 @@ import orjson
 import pytest
 
 from gateways.adapters import ADAPTERS, adapter_for
+from gateways.paths import canonical_path
 from gateways.routing import ResourceMatcher
 from proxies.templates import BUILTIN_TEMPLATES
 
@@ -72,8 +73,12 @@ def test_gemini_model_comes_from_the_path():
 
 
 def test_bedrock_model_id_is_read_from_the_encoded_path():
-    resource = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
-    assert adapter("aws-bedrock").request_model(resource, {}) == (
+    bedrock = adapter("aws-bedrock")
+    path = canonical_path(
+        b"/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse", bedrock.opaque_segment_after
+    )
+    resource, _ = path.resource(())
+    assert bedrock.request_model(resource, {}, path.opaque) == (
         "anthropic.claude-3-haiku-20240307-v1:0"
     )
 
@@ -98,7 +103,9 @@ def test_azure_keeps_the_api_version_query():
     url = adapter("azure-openai").upstream_url(
         "https://x.openai.azure.com", "/openai/deployments/d/chat/completions", "api-version=1"
     )
-    assert url == "https://x.openai.azure.com/openai/deployments/d/chat/completions?api-version=1"
+    assert str(url) == (
+        "https://x.openai.azure.com/openai/deployments/d/chat/completions?api-version=1"
+    )
 
 
 @pytest.mark.parametrize("slug", ["openai", "mistral", "openai-compatible", "azure-openai"])
