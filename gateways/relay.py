@@ -45,8 +45,10 @@ HOP_BY_HOP = frozenset(
 RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
 # On a rate-limited route the gateway's own rate-limit headers replace the upstream's.
 RESPONSE_DROP_LIMITED = RESPONSE_DROP | LIMIT_HEADER_NAMES
-# Responses are requested uncompressed so usage can be read from them.
-REQUEST_DROP = HOP_BY_HOP | {b"accept-encoding"}
+# Responses are requested uncompressed so usage can be read from them. What the client's side
+# says about the client (``Forwarded``, ``X-Real-IP``; ``X-Forwarded-*`` by prefix) and its
+# cookies are its business with the gateway, not the upstream's.
+REQUEST_DROP = HOP_BY_HOP | {b"accept-encoding", b"forwarded", b"x-real-ip", b"cookie"}
 IDENTITY = ("accept-encoding", "identity")
 SSE_ERROR_PREFIX = b"event: error\ndata: "
 MAX_SSE_LINE = 1 << 20
@@ -60,6 +62,11 @@ _QUOTE = ord('"')
 _CLOSE = ord("]")
 # How far past a moved piece its run is looked for (runs the judge holds are shorter).
 _RUN_WINDOW = 64
+
+
+def connection_options(value: bytes) -> frozenset[bytes]:
+    """The header names a ``Connection`` header lists (hop-by-hop, never forwarded)."""
+    return frozenset(token.strip().lower() for token in value.split(b",") if token.strip())
 
 
 class Exchange:
