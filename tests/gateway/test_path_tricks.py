@@ -12,7 +12,10 @@ from tests.gateway.raw_http import raw_request
 
 CHAT = orjson.dumps({"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]})
 ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-v1:0"
-ENCODED_ARN = "arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-v1%3A0"
+ENCODED_ARN = (
+    "arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile"
+    "%2Fus.anthropic.claude-v1%3A0"
+)
 
 
 @pytest.fixture(scope="module")
