@@ -4,6 +4,7 @@ embedded default, so the product runs out of the box on SQLite and an in-process
 With DEBUG off (production) the defaults are secure, and a process refuses to start on a
 missing, default or weak SECRET_KEY or without GATEHOUSE_ENCRYPTION_KEY (see the bottom)."""
 
+import ipaddress
 import os
 import tempfile
 from pathlib import Path
@@ -239,6 +240,14 @@ def configuration_problems(*, debug: bool) -> list[str]:
                 f"GATEHOUSE_ENCRYPTION_KEY: key {number} is not a Fernet key (32 url-safe "
                 f"base64-encoded bytes). Generate one with: {GENERATE_FERNET_KEY}"
             )
+    for name in ("GATEHOUSE_ALLOWED_PRIVATE_NETWORKS", "GATEHOUSE_URL_GUARDRAIL_ALLOWED_NETWORKS"):
+        for network in filter(str.strip, globals()[name]):
+            try:
+                ipaddress.ip_network(network.strip(), strict=False)
+            except ValueError:
+                problems.append(
+                    f"{name}: '{network}' is not an IP address or CIDR network (e.g. 10.0.0.0/8)."
+                )
     if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
         problems.append(
             "SECURE_PROXY_SSL_HEADER must be a header and its value, "

@@ -58,3 +58,17 @@ class APIKeyRevoked(Conflict):
 
 class UserNotFound(NotFound):
     code = "USER_NOT_FOUND"
+
+
+class UpstreamAddressRefused(DomainError):
+    """An upstream URL names an address gateways may not contact for others."""
+
+    code = "UPSTREAM_ADDRESS_REFUSED"
+    status = 400
+
+
+class CredentialRequired(DomainError):
+    """A provider's credential is never sent to an upstream URL it was not given for."""
+
+    code = "CREDENTIAL_REQUIRED"
+    status = 400

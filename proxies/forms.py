@@ -242,7 +242,8 @@ class ProviderForm(ServiceModelForm):
             credential.label = "New upstream credential"
             credential.help_text = (
                 "Leave blank to keep the current credential; a new value rotates it "
-                "(running gateways pick it up without a redeploy)."
+                "(running gateways pick it up without a redeploy). Required when the upstream "
+                "URL changes: the current credential is never sent to a new address."
             )
         if url is not None and not self.instance.template.upstream_url_editable:
             url.disabled = True

@@ -17,6 +17,7 @@ from proxies import crypto
 from proxies.errors import (
     APIKeyExists,
     APIKeyRevoked,
+    CredentialRequired,
     NoProvider,
     ProviderExists,
     ProviderInUse,
@@ -37,6 +38,7 @@ from proxies.models import (
     Proxy,
 )
 from proxies.resources import validate_resources
+from proxies.upstreams import check_upstream_url
 
 # Editable fields in the order forms show them.
 PROVIDER_FIELDS = (
@@ -84,6 +86,8 @@ def template_create(*, slug: str, display_name: str, **fields: Any) -> ProviderT
     """Create a custom (organisation-managed) provider template."""
     if ProviderTemplate.objects.filter(slug=slug).exists():
         raise TemplateExists(f"A template with ID '{slug}' already exists.")
+    if fields.get("upstream_url"):
+        check_upstream_url(fields["upstream_url"])
     template = ProviderTemplate(slug=slug, display_name=display_name, builtin=False, **fields)
     template.resources = validate_resources(template.resources, field="resources")
     validated_save(template)
@@ -94,6 +98,9 @@ def template_create(*, slug: str, display_name: str, **fields: Any) -> ProviderT
 def template_update(*, template: ProviderTemplate, **fields: Any) -> ProviderTemplate:
     if template.builtin:
         raise TemplateReadOnly("Built-in templates cannot be edited; create a custom one.")
+    new_url = fields.get("upstream_url")
+    if new_url and new_url != template.upstream_url:
+        check_upstream_url(new_url)
     for key, value in fields.items():
         setattr(template, key, value)
     template.resources = validate_resources(template.resources, field="resources")
@@ -161,6 +168,7 @@ def provider_create(
             "An upstream URL is required for this template.",
             errors=[{"field": "upstream_url", "message": "This field is required."}],
         )
+    check_upstream_url(provider.upstream_url)
     _clean_provider_lists(provider)
     if credential:
         provider.credential_ciphertext = crypto.encrypt(credential)
@@ -194,7 +202,11 @@ def _clean_provider_lists(provider: Provider) -> None:
 def provider_update(
     *, provider: Provider, credential: str | None = None, **fields: Any
 ) -> Provider:
-    """Change provider settings. A new credential takes effect on gateways without redeploy."""
+    """Change provider settings. A new credential takes effect on gateways without redeploy.
+
+    A new upstream URL needs a new credential in the same change (an empty one removes it):
+    otherwise whoever may edit the provider could send its credential to a server of theirs.
+    """
     unknown = set(fields).difference(PROVIDER_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown provider fields: {', '.join(sorted(unknown))}.")
@@ -214,6 +226,16 @@ def provider_update(
                     {"field": "upstream_url", "message": "This template's upstream URL is fixed."}
                 ],
             )
+        if new_url and new_url != provider.upstream_url:
+            check_upstream_url(new_url)
+            if provider.has_credential and credential is None:
+                message = (
+                    "Changing the upstream URL needs a new credential in the same change: "
+                    "the current one is never sent to a new address."
+                )
+                raise CredentialRequired(
+                    message, errors=[{"field": "credential", "message": message}]
+                )
         fields["upstream_url"] = new_url
     for key, value in fields.items():
         setattr(provider, key, value)

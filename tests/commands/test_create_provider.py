@@ -129,3 +129,16 @@ def test_nothing_is_created_when_it_fails(manage):
     with pytest.raises(CommandError):
         manage("create_provider", "--name", "P", "--template", "nope")
     assert not Provider.objects.exists()
+
+
+def test_a_private_upstream_address_is_an_error(manage):
+    with pytest.raises(CommandError, match=r"10\.0\.0\.5 is a loopback, link-local or private"):
+        manage(
+            "create_provider",
+            "--name",
+            "Inside",
+            "--template",
+            "openai-compatible",
+            "--upstream-url",
+            "http://10.0.0.5/v1",
+        )

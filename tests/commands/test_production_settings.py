@@ -92,6 +92,11 @@ def test_an_encryption_key_that_is_not_a_fernet_key_is_refused():
     assert "- GATEHOUSE_ENCRYPTION_KEY: key 1 is not a Fernet key" in message
 
 
+def test_an_allowed_network_that_is_not_a_network_is_refused():
+    message = refusal({"DEBUG": "1", "GATEHOUSE_ALLOWED_PRIVATE_NETWORKS": "10.0.0.0/8,intranet"})
+    assert "- GATEHOUSE_ALLOWED_PRIVATE_NETWORKS: 'intranet' is not an IP address" in message
+
+
 def test_every_problem_gets_its_own_line():
     message = refusal({"SECRET_KEY": DEVELOPMENT_SECRET_KEY})
     lines = [line for line in message.splitlines() if line.startswith("- ")]
