@@ -5,6 +5,8 @@ import socket
 
 from django.core.management.base import BaseCommand
 
+from gateways.management.commands.run_gateway import FRONT_DOOR
+
 
 class Command(BaseCommand):
     help = "Serve the admin, the management API and the default gateway's invoke endpoint."
@@ -29,7 +31,12 @@ class Command(BaseCommand):
                     f"Port {fake_upstream_port} is taken; not starting the fake upstream."
                 )
         uvicorn.run(
-            "config.asgi:application", host=host, port=port, log_level="info", lifespan="on"
+            "config.asgi:application",
+            host=host,
+            port=port,
+            log_level="info",
+            lifespan="on",
+            http=FRONT_DOOR,
         )
 
 

@@ -9,7 +9,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gateways.errors import GatewayNotFound
 from gateways.metrics import MULTIPROCESS_DIR, prepare_multiprocess_dir
-from gateways.selectors import gateway_get
+from gateways.runtime import registration_refusal
+from gateways.selectors import gateway_get, gateway_token_hashes, gateway_tokens_required
+
+# uvicorn's httptools protocol with header, timeout and connection limits.
+FRONT_DOOR = "gateways.frontdoor:FrontDoorProtocol"
 
 
 class Command(BaseCommand):
@@ -36,9 +40,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, gateway, host, port, workers, access_log, graceful_timeout, **opts):
         try:
-            gateway_get(gateway)
+            found = gateway_get(gateway)
         except GatewayNotFound as exc:
             raise CommandError(exc.message) from None
+        token = os.environ.get("GATEHOUSE_GATEWAY_TOKEN") or None
+        refused = registration_refusal(
+            gateway,
+            token,
+            gateway_tokens_required(found),
+            frozenset(gateway_token_hashes(found)),
+        )
+        if refused:
+            raise CommandError(refused)
         os.environ["GATEHOUSE_GATEWAY"] = gateway
         created = None
         if workers > 1:
@@ -64,7 +77,7 @@ class Command(BaseCommand):
             port=port,
             workers=max(workers, 1),
             loop="uvloop",
-            http="httptools",
+            http=FRONT_DOOR,
             lifespan="on",
             access_log=access_log,
             log_level=log_level,
