@@ -21,7 +21,8 @@ DJANGO_PREFIXES = ("/admin/", "/api/", "/static/")
 DJANGO_PATHS = frozenset({"/admin", "/api", "/favicon.ico", "/"})
 
 gateway_application = GatewayApp(
-    os.environ.get("GATEHOUSE_GATEWAY") or settings.GATEHOUSE_DEFAULT_GATEWAY
+    os.environ.get("GATEHOUSE_GATEWAY") or settings.GATEHOUSE_DEFAULT_GATEWAY,
+    token=os.environ.get("GATEHOUSE_GATEWAY_TOKEN") or None,
 )
 
 

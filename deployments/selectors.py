@@ -11,6 +11,7 @@ from deployments.models import CURRENT_STATUSES, Deployment, DeploymentStatus
 from deployments.revision import current_config_revision
 from deployments.snapshot import build_proxy_snapshot, snapshot_digest
 from gateways.models import Gateway
+from gateways.selectors import gateway_token_hashes, gateway_tokens_required
 from proxies import crypto
 from proxies.models import APIKey, APIKeyStatus, Provider, Proxy
 
@@ -101,9 +102,13 @@ def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
         p.slug: crypto.decrypt(p.credential_ciphertext)
         for p in Provider.objects.filter(slug__in=provider_ids)
     }
+    token_hashes = gateway_token_hashes(gateway)
     return {
         "revision": revision,
         "gateway": {"id": gateway.slug, "name": gateway.name, "base_url": gateway.base_url},
+        # Which registration tokens a process must present (see gateways.runtime).
+        "tokens_required": gateway_tokens_required(gateway),
+        "token_hashes": token_hashes,
         "deployments": [
             {"id": str(d.pk), "name": d.name, "snapshot": d.snapshot} for d in deployments
         ],

@@ -26,7 +26,7 @@ from gateways.models import (
     UsageRecord,
     heartbeat_cutoff,
 )
-from gateways.selectors import gateways_with_status
+from gateways.selectors import gateway_tokens_required, gateways_with_status
 from proxies.service_admin import (
     ReadOnlyRecordAdmin,
     ServiceAdmin,
@@ -185,8 +185,12 @@ def _yes(value: bool) -> str:
 
 
 def start_command(gateway: Gateway) -> str:
-    """The exact command that starts a process serving ``gateway``."""
-    return f"python manage.py run_gateway {gateway.slug} --host 0.0.0.0 --port 8080"
+    """The exact command that starts a process serving ``gateway`` (with the registration
+    token it must present, once the gateway has tokens)."""
+    command = f"python manage.py run_gateway {gateway.slug} --host 0.0.0.0 --port 8080"
+    if gateway_tokens_required(gateway):
+        command = f"GATEHOUSE_GATEWAY_TOKEN=<registration token> {command}"
+    return command
 
 
 @admin.register(GatewayToken)

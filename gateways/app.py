@@ -36,7 +36,7 @@ from gateways.relay import (
     relay_response,
 )
 from gateways.routing import Refusal, Route, authenticate
-from gateways.runtime import SnapshotStore
+from gateways.runtime import SnapshotStore, token_accepted
 from gateways.together import together
 from gateways.usage import UsageWriter
 from guardrails.engine import ChainResult
@@ -74,11 +74,15 @@ class ClientGone(Exception):
 class GatewayApp:
     """Serves the deployments of one gateway."""
 
-    def __init__(self, gateway_id: str, *, heartbeat: bool = True):
+    def __init__(self, gateway_id: str, *, heartbeat: bool = True, token: str | None = None):
         self.gateway_id = gateway_id
-        self.store = SnapshotStore(gateway_id, on_reload=self._refresh_prices)
+        self.store = SnapshotStore(gateway_id, on_reload=self._refresh_prices, token=token)
         self.usage = UsageWriter(gateway_id)
-        self.heartbeat = Heartbeat(gateway_id, lambda: self.store.current.revision)
+        self.heartbeat = Heartbeat(
+            gateway_id,
+            lambda: self.store.current.revision,
+            serving=lambda: not self.store.current.refused,
+        )
         self.beats = heartbeat
         self.max_body = settings.GATEHOUSE_MAX_BODY_BYTES
         self.too_large: Refusal = (
@@ -173,8 +177,22 @@ class GatewayApp:
                 await _respond(send, 200, self._health(snapshot))
                 return
             if proxy_id == HEALTH_PREFIX and rest == b"/metrics":
+                if snapshot.tokens_required and not token_accepted(
+                    bearer_token(scope["headers"]), snapshot.token_hashes
+                ):
+                    message = "The metrics need one of this gateway's registration tokens."
+                    body = neutral_error_body(401, "invalid_token", message)
+                    await _respond(send, 401, body)
+                    return
                 body = metrics.exposition()
                 await _respond(send, 200, body, content_type=metrics.CONTENT_TYPE)
+                return
+            if snapshot.refused:
+                body = neutral_error_body(503, "gateway_not_registered", snapshot.refused)
+                await _respond(send, 503, body)
+                self._record(
+                    wall, started, proxy_id, None, None, method, rest_text, 503, "not_registered"
+                )
                 return
             body = neutral_error_body(404, "not_found", f"No proxy '{proxy_id}' on this gateway.")
             await _respond(send, 404, body)
@@ -511,6 +529,15 @@ class GatewayApp:
                 exchange.details,
             )
         )
+
+
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if there is one."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
 
 
 def tune_collector(threshold: int) -> None:

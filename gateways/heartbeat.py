@@ -15,10 +15,14 @@ log = logging.getLogger("gatehouse.gateway")
 
 
 class Heartbeat:
-    def __init__(self, gateway_id: str, revision_of=lambda: ""):
+    def __init__(self, gateway_id: str, revision_of=lambda: "", serving=lambda: True):
         self.gateway_id = gateway_id
         self.instance_id = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.revision_of = revision_of
+        # False while the process serves nothing (its registration token was revoked): it then
+        # withdraws its row, so the gateway reads Not Active once no other process beats.
+        self.serving = serving
+        self._withdrawn = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._gateway = None
@@ -33,14 +37,20 @@ class Heartbeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        try:
+            self.withdraw()
+        finally:
+            connection.close()
+
+    def withdraw(self) -> None:
+        """Remove this process's row (it serves nothing from now on)."""
         from gateways.services import gateway_process_stopped
 
         try:
             gateway_process_stopped(instance_id=self.instance_id)
+            self._withdrawn = True
         except Exception:
             log.warning("gateway %s: could not remove the process row", self.gateway_id)
-        finally:
-            connection.close()
 
     def beat(self) -> None:
         from gateways.selectors import gateway_get
@@ -72,6 +82,10 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.beat()
+            if self.serving():
+                self._withdrawn = False
+                self.beat()
+            elif not self._withdrawn:
+                self.withdraw()
             self._stop.wait(settings.GATEHOUSE_HEARTBEAT_INTERVAL)
         connection.close()

@@ -7,6 +7,7 @@ when the database is unreachable the old snapshot keeps serving until it comes b
 """
 
 import contextlib
+import hmac
 import logging
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from gateways.adapters import ProviderAdapter, adapter_for
 from gateways.routing import KeyRecord, Route
 from guardrails.engine import EMPTY_CHAIN, Chain, ChainCompileError, compile_chain
 from guardrails.limits import NO_LIMITS, LimitSet, compile_limits
+from proxies.crypto import hash_secret
 
 log = logging.getLogger("gatehouse.gateway")
 
@@ -33,6 +35,36 @@ class Snapshot:
     routes: dict[str, Route] = field(default_factory=dict)
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     foreign_keys: frozenset[str] = frozenset()
+    # Whether the gateway has registration tokens (any, even all revoked): its processes must
+    # then hold an active one (``token_hashes``) to serve, and the operational endpoints ask
+    # for one. A gateway that never had any serves without.
+    tokens_required: bool = False
+    token_hashes: frozenset[str] = frozenset()
+    # Why this process serves nothing (its token was revoked or never valid), else "".
+    refused: str = ""
+
+
+def token_accepted(token: str | None, hashes: frozenset[str]) -> bool:
+    """Whether ``token`` is one of the gateway's active registration tokens (constant time
+    per comparison; a gateway has at most two)."""
+    if not token:
+        return False
+    digest = hash_secret(token)
+    return any(hmac.compare_digest(digest, known) for known in hashes)
+
+
+def registration_refusal(
+    gateway_id: str, token: str | None, required: bool, hashes: frozenset[str]
+) -> str:
+    """Why a process holding ``token`` may not serve ``gateway_id``, or "" when it may."""
+    if not required or token_accepted(token, hashes):
+        return ""
+    if not token:
+        return (
+            f"Gateway '{gateway_id}' has registration tokens; start its processes with one "
+            "in GATEHOUSE_GATEWAY_TOKEN."
+        )
+    return f"The registration token of this process is not active for gateway '{gateway_id}'."
 
 
 # A deployment's snapshot never changes, so its compiled chain and limits are reused across
@@ -107,6 +139,8 @@ def build_snapshot(
         routes=routes,
         keys=keys,
         foreign_keys=frozenset(config.get("other_gateway_keys") or ()),
+        tokens_required=bool(config.get("tokens_required")),
+        token_hashes=frozenset(config.get("token_hashes") or ()),
     )
 
 
@@ -127,8 +161,14 @@ def read_revision() -> int:
 class SnapshotStore:
     """Holds the current snapshot; ``current`` is swapped atomically on reload."""
 
-    def __init__(self, gateway_id: str, on_reload: Callable[[Snapshot], None] | None = None):
+    def __init__(
+        self,
+        gateway_id: str,
+        on_reload: Callable[[Snapshot], None] | None = None,
+        token: str | None = None,
+    ):
         self.gateway_id = gateway_id
+        self.token = token  # this process's registration token, if it was given one
         # Called (off the event loop) after each successful reload, e.g. to refresh prices.
         self.on_reload = on_reload
         self.current = Snapshot(gateway=gateway_id, revision=-1)
@@ -147,6 +187,21 @@ class SnapshotStore:
             self._database_failed(exc)
             return False
         self._database_recovered()
+        refused = registration_refusal(
+            self.gateway_id, self.token, snapshot.tokens_required, snapshot.token_hashes
+        )
+        if refused:
+            if not self.current.refused:
+                log.error("gateway %s: serving nothing: %s", self.gateway_id, refused)
+            snapshot = Snapshot(
+                gateway=snapshot.gateway,
+                revision=snapshot.revision,
+                tokens_required=True,
+                token_hashes=snapshot.token_hashes,
+                refused=refused,
+            )
+        elif self.current.refused:
+            log.warning("gateway %s: registration token accepted again", self.gateway_id)
         if self.on_reload is not None:
             # Before the swap, so whatever serves the new revision sees what it refreshed.
             try:

@@ -5,7 +5,13 @@ import uuid
 from django.db.models import Exists, OuterRef, QuerySet
 
 from gateways.errors import GatewayNotFound, GatewayTokenNotFound
-from gateways.models import Gateway, GatewayProcess, GatewayToken, heartbeat_cutoff
+from gateways.models import (
+    Gateway,
+    GatewayProcess,
+    GatewayToken,
+    GatewayTokenStatus,
+    heartbeat_cutoff,
+)
 
 
 def gateway_get(slug: str) -> Gateway:
@@ -35,3 +41,18 @@ def gateway_token_get(*, gateway: Gateway, token_id) -> GatewayToken:
         return gateway.tokens.get(pk=uuid.UUID(str(token_id)))
     except (GatewayToken.DoesNotExist, ValueError):
         raise GatewayTokenNotFound(f"No token '{token_id}' on gateway '{gateway.slug}'.") from None
+
+
+def gateway_token_hashes(gateway: Gateway) -> list[str]:
+    """The hashes of the gateway's active registration tokens."""
+    return list(
+        GatewayToken.objects.filter(gateway=gateway, status=GatewayTokenStatus.ACTIVE)
+        .order_by("created_at")
+        .values_list("token_hash", flat=True)
+    )
+
+
+def gateway_tokens_required(gateway: Gateway) -> bool:
+    """Whether the gateway's processes must present a registration token: once it has had
+    any (revoking every one stops its processes rather than opening it again)."""
+    return GatewayToken.objects.filter(gateway=gateway).exists()

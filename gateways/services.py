@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import ValidationFailed, validated_save
+from deployments.revision import bump_config_revision
 from gateways.errors import GatewayExists, GatewayHasActiveDeployments, GatewayTokenLimitReached
 from gateways.models import Gateway, GatewayProcess, GatewayToken, GatewayTokenStatus
 from proxies import crypto
@@ -88,6 +89,7 @@ def gateway_token_create(*, gateway: Gateway) -> tuple[GatewayToken, str]:
         token_hash=crypto.hash_secret(secret),
         masked=crypto.mask(secret, GatewayToken.PREFIX),
     )
+    bump_config_revision()  # gateway processes learn the tokens they accept at once
     return token, secret
 
 
@@ -97,6 +99,7 @@ def gateway_token_revoke(*, token: GatewayToken) -> GatewayToken:
         token.status = GatewayTokenStatus.REVOKED
         token.revoked_at = timezone.now()
         token.save(update_fields=["status", "revoked_at"])
+        bump_config_revision()  # a process holding it stops serving within a second
     return token
 
 

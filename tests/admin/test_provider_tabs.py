@@ -58,3 +58,12 @@ def test_gateway_list_shows_status(admin_client):
     GatewayFactory()
 
     assert "Not Active" in text_of(admin_client.get(reverse("admin:gateways_gateway_changelist")))
+
+
+def test_start_command_names_the_registration_token_once_the_gateway_has_one(admin_client):
+    from gateways.services import gateway_token_create
+
+    gateway = GatewayFactory(name="Tokened Edge")
+    gateway_token_create(gateway=gateway)
+    page = admin_client.get(reverse("admin:gateways_gateway_change", args=[gateway.pk])).content
+    assert b"GATEHOUSE_GATEWAY_TOKEN=" in page
