@@ -24,6 +24,7 @@ from proxies.forms import (
     ProviderForm,
     ProviderTemplateForm,
     ProxyForm,
+    ThrottledAdminAuthenticationForm,
 )
 from proxies.models import APIKey, APIKeyStatus, ManagementToken, Provider, ProviderTemplate, Proxy
 from proxies.selectors import api_key_list, effective_inbound_key, invoke_url
@@ -37,6 +38,9 @@ from proxies.service_admin import (
     tool,
     user_may,
 )
+
+# Too many failed sign-ins for a username or from an address lock them out for a while.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 # --- templates -------------------------------------------------------------------------------
 

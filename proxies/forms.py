@@ -6,13 +6,15 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.html import escape
 
 from config.errors import DomainError
 from gateways.models import Gateway
-from proxies import services
+from proxies import services, signin_throttle
 from proxies.models import Provider, ProviderTemplate, Proxy
 from proxies.selectors import default_provider
 from proxies.services import PROVIDER_FIELDS, PROXY_FIELDS
@@ -358,3 +360,26 @@ class IssueManagementTokenForm(forms.Form):
     def create(self, *, user) -> str:
         _, secret = services.management_token_create(user=user, name=self.cleaned_data["name"])
         return secret
+
+
+# --- signing in ------------------------------------------------------------------------------
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's sign-in form, refusing attempts while their username or client address is
+    locked out after too many failures (see ``proxies.signin_throttle``)."""
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        address = signin_throttle.client_address(self.request) if self.request else ""
+        refusal = signin_throttle.signin_refusal(username=username, address=address)
+        if refusal:
+            raise ValidationError(refusal, code="throttled")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            signin_throttle.signin_failed(username=username, address=address)
+            raise
+        if self.user_cache is not None:
+            signin_throttle.signin_succeeded(username=username)
+        return cleaned
