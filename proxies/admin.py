@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -540,15 +541,30 @@ class APIKeyAdmin(ReadOnlyRecordAdmin):
 class ManagementTokenAdmin(ReadOnlyRecordAdmin):
     """Bearer tokens for the management API; issued here for yourself and shown once."""
 
-    list_display = ("user", "name", "masked", "created_at", "last_used_at", "revoked_at")
+    list_display = (
+        "user",
+        "name",
+        "masked",
+        "created_at",
+        "expires",
+        "last_used_at",
+        "revoked_at",
+    )
     list_select_related = ("user",)
     search_fields = ("name", "masked", "user__username")
-    fields = ("user", "name", "masked", "created_at", "last_used_at", "revoked_at")
+    fields = ("user", "name", "masked", "created_at", "expires", "last_used_at", "revoked_at")
     readonly_fields = fields
     actions = ("revoke",)
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return user_may(request, ManagementToken, "change")
+
+    @admin.display(description="Expires", ordering="expires_at")
+    def expires(self, obj: ManagementToken) -> str:
+        if obj.expires_at is None:
+            return "never"
+        when = f"{timezone.localtime(obj.expires_at):%Y-%m-%d %H:%M %Z}"
+        return f"expired {when}" if obj.is_expired else when
 
     @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -579,6 +595,9 @@ class ManagementTokenAdmin(ReadOnlyRecordAdmin):
             raise PermissionDenied
         form = IssueManagementTokenForm(request.POST if request.method == "POST" else None)
         secret = form.create(user=request.user) if form.is_valid() else None
+        details = ["Send it as 'Authorization: Bearer <token>'."]
+        if secret is not None:
+            details.append(f"Expires: {self.expires(form.token)}.")
         return render_issue_page(
             request,
             self,
@@ -588,6 +607,6 @@ class ManagementTokenAdmin(ReadOnlyRecordAdmin):
             secret_label="Token",
             submit_label="Issue",
             intro=f"A bearer token for the management API, acting as {request.user}.",
-            details=["Send it as 'Authorization: Bearer <token>'."],
+            details=details,
             done_url=changelist_url(ManagementToken),
         )

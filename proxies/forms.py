@@ -355,10 +355,35 @@ class GenerateAPIKeyForm(forms.Form):
 
 
 class IssueManagementTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False, help_text="e.g. the CI job using it.")
+    """The token is issued on submit and shown in that response only."""
 
-    def create(self, *, user) -> str:
-        _, secret = services.management_token_create(user=user, name=self.cleaned_data["name"])
+    name = forms.CharField(max_length=100, required=False, help_text="e.g. the CI job using it.")
+    expires_at = forms.DateTimeField(
+        label="Expires at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=(
+            f"Suggested: {services.MANAGEMENT_TOKEN_LIFETIME.days} days from now. "
+            "Clear it for a token that never expires."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        expiry = timezone.localtime() + services.MANAGEMENT_TOKEN_LIFETIME
+        self.fields["expires_at"].initial = expiry.replace(second=0, microsecond=0)
+
+    def create(self, *, user) -> str | None:
+        """Issue the token; return its secret, or None with the service's refusal on the form."""
+        try:
+            self.token, secret = services.management_token_create(
+                user=user,
+                name=self.cleaned_data["name"],
+                expires_at=self.cleaned_data.get("expires_at"),
+            )
+        except DomainError as exc:
+            apply_domain_error(self, exc)
+            return None
         return secret
 
 

@@ -216,7 +216,8 @@ class APIKey(models.Model):
 
 
 class ManagementToken(models.Model):
-    """A bearer token for the management API (CI scripts). Stored only as a hash."""
+    """A bearer token for the management API (CI scripts). Stored only as a hash; refused
+    once revoked or past its expiry (none: it never expires)."""
 
     PREFIX = "ghm-"
 
@@ -227,6 +228,7 @@ class ManagementToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     masked = models.CharField(max_length=40, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -235,3 +237,7 @@ class ManagementToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.masked}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

@@ -4,7 +4,7 @@ Every surface (admin, API, commands) calls these functions, so the rules live in
 Each runs in a transaction, validates with ``full_clean`` and raises domain errors.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -428,15 +428,28 @@ def api_keys_touch(*, last_used: dict[str, datetime]) -> None:
 # --- management API tokens -------------------------------------------------------------------
 
 
+# What every surface suggests: long enough for a pipeline, short enough that a leaked token dies.
+MANAGEMENT_TOKEN_LIFETIME = timedelta(days=90)
+
+
 @transaction.atomic
-def management_token_create(*, user, name: str = "") -> tuple[ManagementToken, str]:
-    """Issue a management API token for ``user``; the secret is returned once, never stored."""
+def management_token_create(
+    *, user, name: str = "", expires_at: datetime | None
+) -> tuple[ManagementToken, str]:
+    """Issue a management API token for ``user``, refused after ``expires_at`` (None: never);
+    the secret is returned once, never stored."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed(
+            "The expiry must be in the future.",
+            errors=[{"field": "expires_at", "message": "The expiry must be in the future."}],
+        )
     secret = crypto.new_secret(ManagementToken.PREFIX)
     token = ManagementToken.objects.create(
         user=user,
         name=name,
         token_hash=crypto.hash_secret(secret),
         masked=crypto.mask(secret, ManagementToken.PREFIX),
+        expires_at=expires_at,
     )
     return token, secret
 

@@ -26,7 +26,7 @@ def viewer_user(db):
 
 
 def _token_client(user) -> APIClient:
-    _, secret = proxy_services.management_token_create(user=user, name="tests")
+    _, secret = proxy_services.management_token_create(user=user, name="tests", expires_at=None)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client

@@ -31,6 +31,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None or not hmac.compare_digest(token.token_hash, digest):
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed(
+                f"The API token expired on {token.expires_at:%Y-%m-%d %H:%M %Z}; "
+                "issue a new one (manage.py create_api_token, or the admin)."
+            )
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("The token's user is inactive.")
         now = timezone.now()

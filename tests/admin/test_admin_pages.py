@@ -36,7 +36,7 @@ def one_of_each(admin_user):
     api_key(deployment.proxy)
     gateway_services.gateway_token_create(gateway=deployment.gateway)
     gateway_services.gateway_process_heartbeat(gateway=deployment.gateway, instance_id="i-1")
-    proxy_services.management_token_create(user=admin_user)
+    proxy_services.management_token_create(user=admin_user, expires_at=None)
     UsageRecord.objects.create(
         gateway="g", proxy="p", method="POST", status_code=200, outcome="ok", latency_ms=1.0
     )

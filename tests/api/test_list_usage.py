@@ -153,7 +153,7 @@ def test_a_viewer_reads_records(viewer_api):
 def test_reading_records_needs_the_view_permission(db):
     user = UserFactory(is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename="view_gateway"))
-    _, secret = proxy_services.management_token_create(user=user)
+    _, secret = proxy_services.management_token_create(user=user, expires_at=None)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     expect.error(client.get(URL), 403, "FORBIDDEN")

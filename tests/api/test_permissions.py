@@ -86,7 +86,7 @@ def world(deployment) -> dict[str, str]:
 
 
 def client_for(user) -> APIClient:
-    _, secret = proxy_services.management_token_create(user=user)
+    _, secret = proxy_services.management_token_create(user=user, expires_at=None)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
@@ -176,7 +176,7 @@ def test_a_401_names_the_bearer_scheme(anon_api, db):
 
 
 def test_a_revoked_management_token_is_401(admin_user):
-    token, secret = proxy_services.management_token_create(user=admin_user)
+    token, secret = proxy_services.management_token_create(user=admin_user, expires_at=None)
     proxy_services.management_token_revoke(token=token)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")

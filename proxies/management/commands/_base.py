@@ -10,10 +10,12 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from config.errors import DomainError
 
@@ -115,6 +117,46 @@ def credential_from_options(options: dict[str, Any]) -> str | None:
     if value is not None and not value.strip():
         raise CommandError("The credential must not be empty.")
     return value.strip() if value is not None else None
+
+
+def add_expiry_arguments(parser, *, what: str, default_days: int) -> None:
+    """``--expires-in-days D`` (default ``default_days``), ``--expires-at WHEN`` or
+    ``--no-expiry``, at most one of them."""
+    expiry = parser.add_mutually_exclusive_group()
+    expiry.add_argument(
+        "--expires-in-days",
+        type=int,
+        metavar="D",
+        help=f"Expire D days from now (default {default_days}).",
+    )
+    expiry.add_argument(
+        "--expires-at",
+        metavar="WHEN",
+        help="Expire at an ISO 8601 date or date-time (a date means its start, local time).",
+    )
+    expiry.add_argument("--no-expiry", action="store_true", help=f"The {what} never expires.")
+
+
+def expiry_from_options(options: dict[str, Any], *, default_days: int) -> datetime | None:
+    """The expiry the options of ``add_expiry_arguments`` ask for; None never expires."""
+    if options["no_expiry"]:
+        return None
+    if options["expires_at"]:
+        return _parse_when(options["expires_at"])
+    days = options["expires_in_days"]
+    return timezone.now() + timedelta(days=default_days if days is None else days)
+
+
+def _parse_when(text: str) -> datetime:
+    try:
+        when = parse_datetime(text)
+        if when is None and (day := parse_date(text)) is not None:
+            when = datetime.combine(day, time.min)
+    except ValueError:
+        when = None
+    if when is None:
+        raise CommandError(f"--expires-at '{text}' is not an ISO 8601 date or date-time.")
+    return timezone.make_aware(when) if timezone.is_naive(when) else when
 
 
 def format_time(value) -> str:
