@@ -74,7 +74,7 @@ def build_cases() -> dict:
     from database import GUARDRAILS, LIMITS
     from run import PII_CONTENT
 
-    from gateways.adapters import OpenAICompatibleAdapter
+    from gateways.dataplane.adapters import OpenAICompatibleAdapter
     from gateways.relay import Exchange, _relay_sse, _relay_sse_guarded
     from guardrails.engine import EMPTY_CHAIN, compile_chain
     from guardrails.limits import compile_limits

@@ -22,9 +22,15 @@ import orjson
 from django.conf import settings
 
 from gateways import metrics
-from gateways.adapters import neutral_error_body
+from gateways.dataplane.adapters import neutral_error_body
+from gateways.dataplane.paths import (
+    BadPath,
+    canonical_path,
+    clean_query,
+    split_proxy,
+    take_query_param,
+)
 from gateways.heartbeat import Heartbeat
-from gateways.paths import BadPath, canonical_path, clean_query, split_proxy, take_query_param
 from gateways.relay import (
     IDENTITY,
     REQUEST_DROP,
@@ -200,7 +206,7 @@ class GatewayApp:
             return
         adapter = route.adapter
         # Every check below reads the canonical path; the upstream gets the caller's raw
-        # bytes for that same path (see gateways.paths).
+        # bytes for that same path (see gateways.dataplane.paths).
         try:
             path = canonical_path(rest, adapter.opaque_segment_after)
             query = clean_query(scope["query_string"])

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gateways.adapters.base import ProviderAdapter, finish_usage
+from gateways.dataplane.adapters.base import ProviderAdapter, finish_usage
 from gateways.routing import Route
 from guardrails.engine import Intervention, StreamGuard
 from guardrails.limits.headers import NAMES as LIMIT_HEADER_NAMES

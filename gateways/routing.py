@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import ClientTimeout
 from yarl import URL
 
-from gateways.adapters import ProviderAdapter
+from gateways.dataplane.adapters import ProviderAdapter
 from guardrails.engine import EMPTY_CHAIN, Chain
 from guardrails.limits import NO_LIMITS, LimitSet
 from proxies.crypto import hash_secret
@@ -99,7 +99,7 @@ class Route:
         self.deployment_name: str = deployment.get("name") or deployment["id"]
         self.deployment_header = (b"x-gatehouse-deployment", self.deployment_name.encode())
         context = (proxy.get("context") or "/").strip("/")
-        # The context's segments, which an invoke path must start with (see gateways.paths).
+        # The segments an invoke path must start with (see gateways.dataplane.paths).
         self.context_segments: tuple[str, ...] = tuple(context.split("/")) if context else ()
         # No resources listed: the proxy exposes every path the provider allows.
         resources = proxy.get("resources") or []

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from gateways.adapters import ProviderAdapter, adapter_for
+from gateways.dataplane.adapters import ProviderAdapter, adapter_for
 from gateways.routing import KeyRecord, Route
 from guardrails.engine import EMPTY_CHAIN, Chain, ChainCompileError, compile_chain
 from guardrails.limits import NO_LIMITS, LimitSet, compile_limits

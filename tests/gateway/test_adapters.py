@@ -3,8 +3,8 @@
 import orjson
 import pytest
 
-from gateways.adapters import ADAPTERS, adapter_for
-from gateways.paths import canonical_path
+from gateways.dataplane.adapters import ADAPTERS, adapter_for
+from gateways.dataplane.paths import canonical_path
 from gateways.routing import ResourceMatcher
 from proxies.templates import BUILTIN_TEMPLATES
 

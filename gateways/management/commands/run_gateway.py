@@ -13,7 +13,7 @@ from gateways.runtime import registration_refusal
 from gateways.selectors import gateway_get, gateway_token_hashes, gateway_tokens_required
 
 # uvicorn's httptools protocol with header, timeout and connection limits.
-FRONT_DOOR = "gateways.frontdoor:FrontDoorProtocol"
+FRONT_DOOR = "gateways.dataplane.frontdoor:FrontDoorProtocol"
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ the OpenAI-compatible routes; for the native ``generateContent`` API set the res
 
 from typing import Any
 
-from gateways.adapters.base import ProviderAdapter
+from gateways.dataplane.adapters.base import ProviderAdapter
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",

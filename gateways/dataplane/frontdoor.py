@@ -23,7 +23,7 @@ import asyncio
 from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gateways.adapters import neutral_error_body
+from gateways.dataplane.adapters import neutral_error_body
 
 _REASONS = {
     408: b"Request Timeout",

@@ -1,11 +1,15 @@
 """Provider adapters, one class per provider family, looked up by the template's adapter."""
 
-from gateways.adapters.anthropic import AnthropicAdapter
-from gateways.adapters.azure import AzureAIFoundryAdapter, AzureOpenAIAdapter
-from gateways.adapters.base import ProviderAdapter, neutral_error_body
-from gateways.adapters.bedrock import BedrockAdapter
-from gateways.adapters.gemini import GeminiAdapter
-from gateways.adapters.openai import MistralAdapter, OpenAIAdapter, OpenAICompatibleAdapter
+from gateways.dataplane.adapters.anthropic import AnthropicAdapter
+from gateways.dataplane.adapters.azure import AzureAIFoundryAdapter, AzureOpenAIAdapter
+from gateways.dataplane.adapters.base import ProviderAdapter, neutral_error_body
+from gateways.dataplane.adapters.bedrock import BedrockAdapter
+from gateways.dataplane.adapters.gemini import GeminiAdapter
+from gateways.dataplane.adapters.openai import (
+    MistralAdapter,
+    OpenAIAdapter,
+    OpenAICompatibleAdapter,
+)
 
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
     cls.family: cls

@@ -10,7 +10,7 @@ endpoint streams SSE and is judged like OpenAI.
 
 from typing import Any
 
-from gateways.adapters.base import ProviderAdapter
+from gateways.dataplane.adapters.base import ProviderAdapter
 
 
 class BedrockAdapter(ProviderAdapter):

@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from gateways.adapters.base import ProviderAdapter
+from gateways.dataplane.adapters.base import ProviderAdapter
 
 _DEPLOYMENT = re.compile(r"/openai/deployments/([^/]+)/")
 

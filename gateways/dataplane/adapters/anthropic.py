@@ -8,7 +8,7 @@ on their ``content_block_delta`` / ``text_delta`` events.
 
 from typing import Any
 
-from gateways.adapters.base import ProviderAdapter, Usage, locate_string
+from gateways.dataplane.adapters.base import ProviderAdapter, Usage, locate_string
 
 _ERROR_TYPES = {
     400: "invalid_request_error",

@@ -1,6 +1,6 @@
 """OpenAI and the APIs shaped like it: Mistral and self-hosted OpenAI-compatible servers."""
 
-from gateways.adapters.base import ProviderAdapter
+from gateways.dataplane.adapters.base import ProviderAdapter
 
 
 class OpenAIAdapter(ProviderAdapter):

@@ -92,7 +92,7 @@ class ProviderAdapter:
     # The error ``type`` a guardrail intervention (422) carries in this API's error shape.
     guardrail_error_type: ClassVar[str] = "guardrail_intervened"
     # The literal path segment after which one segment is opaque: kept encoded, forwarded as
-    # the caller encoded it, and the request's model (see ``gateways.paths``).
+    # the caller encoded it, and the request's model (see ``gateways.dataplane.paths``).
     opaque_segment_after: ClassVar[str | None] = None
 
     def __init__(self, provider: dict[str, Any]):
