@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from guardrails.catalog.url_checks import close_url_check_client
 from guardrails.engine import Chain, Intervention, compile_chain
 from guardrails.registry import (
     Policy,
@@ -86,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def web_server():
+def loopback_site():
     """An HTTP server on a free loopback port: HEAD /ok 200, /moved 301, /missing 404."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -95,6 +96,21 @@ def web_server():
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+async def url_check_client(anyio_backend):
+    """Closes the shared HTTP client of URL checks on the test's loop when the test ends."""
+    yield
+    await close_url_check_client()
+
+
+@pytest.fixture
+def web_server(loopback_site, settings, url_check_client) -> str:
+    """``loopback_site``, with loopback allowed to URL checks for the test (it is refused
+    otherwise)."""
+    settings.GATEHOUSE_URL_GUARDRAIL_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    return loopback_site
 
 
 async def request_error(name: str, params: dict[str, Any], body: Any) -> dict[str, Any] | None:
