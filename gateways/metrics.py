@@ -12,6 +12,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    Counter,
     generate_latest,
     multiprocess,
 )
@@ -20,6 +21,20 @@ import guardrails.limits.metrics  # noqa: F401  (registers the limit counters)
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
+
+# The usage writer's losses and repairs (touched off the request path, by its thread).
+USAGE_ROWS_SET_ASIDE = Counter(
+    "gatehouse_usage_rows_set_aside",
+    "Usage records the database refused even alone, kept in memory for inspection and not "
+    "written, by reason (the error's class name).",
+    ["reason"],
+)
+USAGE_VALUES_CLAMPED = Counter(
+    "gatehouse_usage_values_clamped",
+    "Values of usage records repaired to fit their column before being written (control "
+    "characters removed, cut to length, out-of-range numbers emptied ...), by field.",
+    ["field"],
+)
 
 
 def exposition() -> bytes:

@@ -5,30 +5,39 @@ thread inserts them as ``UsageRecord`` rows every half second or every
 ``BATCH_SIZE`` records, and records the last-used time of API keys in the same pass. ``stop``
 drains everything, so a graceful shutdown (lifespan shutdown, SIGTERM) loses nothing.
 
-Failures are of two kinds. The database being unreachable (``OperationalError`` /
-``InterfaceError``, and a missing table, which a migration renaming it also causes) is
-transient: the batch goes back to the queue and is retried with exponential backoff, the queue
-holding at most ``max_pending`` records (the oldest are dropped and counted beyond that). Any
-other error (a missing column, a constraint, bad data) will fail again on every retry: that
-batch is set aside, logged once per error class, and later records keep flowing.
+Every value is first made fit for its column (``gateways.usage_rows``: control characters
+removed, text cut to length, impossible numbers emptied), so what a client sent or an upstream
+reported does not fail an insert. Failures are of two kinds. The database being unreachable
+(``OperationalError`` / ``InterfaceError``, and a missing table, which a migration renaming it
+also causes) is transient: the batch goes back to the queue and is retried with exponential
+backoff, the queue holding at most ``max_pending`` records (the oldest are dropped and counted
+beyond that). Any other error (a missing column, a constraint, a value no repair foresaw) would
+fail again on every retry: the batch is then inserted row by row, and only the rows that fail
+alone are set aside (kept in ``set_aside``, counted in
+``gatehouse_usage_rows_set_aside_total{reason}``, logged with their proxy ids), so a bad record
+never costs its neighbours.
 """
 
 import contextlib
 import logging
+import operator
 import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
 
-import orjson
 from django.db import InterfaceError, OperationalError, ProgrammingError, connection, transaction
+
+from gateways.metrics import USAGE_ROWS_SET_ASIDE
+from gateways.usage_rows import UsageRowCleaner, printable
 
 log = logging.getLogger("gatehouse.gateway")
 
 FLUSH_INTERVAL = 0.5
 BATCH_SIZE = 500
 MAX_PENDING = 200_000  # beyond this (database down for long) the oldest records are dropped
-MAX_SET_ASIDE = 10_000  # records that failed for good, kept for inspection, newest last
+MAX_SET_ASIDE = 10_000  # records refused even alone, kept for inspection, newest last
+MAX_LOGGED_PROXIES = 5
 RETRY_FIRST = 0.5  # seconds before the first retry after a transient failure, doubling ...
 RETRY_MAX = 5.0  # ... up to this
 KEY_TOUCH_INTERVAL = 5.0
@@ -68,7 +77,8 @@ class UsageWriter:
         self.pending: deque[tuple] = deque(maxlen=max_pending)
         self.set_aside: deque[tuple] = deque(maxlen=MAX_SET_ASIDE)
         self.dropped = 0  # records lost to the cap while the database was unreachable
-        self.set_aside_count = 0  # records in batches that failed for good
+        self.set_aside_count = 0  # records refused even alone
+        self.cleaner = UsageRowCleaner()
         self.key_last_used: dict[str, float] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -77,7 +87,7 @@ class UsageWriter:
         self._failing = False
         self._retry_delay = RETRY_FIRST
         self._retry_at = 0.0
-        self._reported: set[str] = set()  # error classes already logged for set-aside batches
+        self._reported: set[str] = set()  # reasons already logged at error level
 
     def record(self, row: tuple) -> None:
         """Queue one record (a tuple in ``FIELDS`` order). Called on the event loop."""
@@ -107,7 +117,7 @@ class UsageWriter:
         if self.pending or self.dropped or self.set_aside_count:
             log.warning(
                 "gateway %s: usage records not written: %d still queued, %d dropped (queue "
-                "full), %d set aside (failed for good)",
+                "full), %d set aside (refused by the database)",
                 self.gateway_id,
                 len(self.pending),
                 self.dropped,
@@ -127,7 +137,7 @@ class UsageWriter:
 
     def flush(self, final: bool = False) -> None:
         """Write queued records in batches. A transient failure puts the batch back and waits
-        (backoff) before the next attempt; a permanent one sets the batch aside."""
+        (backoff) before the next attempt; rows refused for good are set aside one by one."""
         if not final and time.monotonic() < self._retry_at:
             return
         while self.pending:
@@ -135,14 +145,15 @@ class UsageWriter:
             while self.pending and len(batch) < BATCH_SIZE:
                 batch.append(self.pending.popleft())
             try:
-                self._insert(batch)
-            except Exception as exc:
-                if not is_transient(exc):
-                    self._put_aside(batch, exc)
-                    continue
-                self._requeue(batch)
-                self._failed(exc)
-                return
+                refused = self._write(batch)
+            except Exception as exc:  # nothing of the batch was written
+                if is_transient(exc):
+                    self._requeue(batch)
+                    self._failed(exc)
+                    return
+                refused = [(row, exc) for row in batch]  # even the row-by-row pass failed
+            if refused:
+                self._put_aside(refused)
             self._recovered()
         now = time.monotonic()
         if self.key_last_used and (final or now - self._last_touch >= KEY_TOUCH_INTERVAL):
@@ -159,57 +170,83 @@ class UsageWriter:
             batch = batch[lost:]
         self.pending.extendleft(reversed(batch))
 
-    def _put_aside(self, batch: list[tuple], exc: Exception) -> None:
-        self.set_aside.extend(batch)
-        self.set_aside_count += len(batch)
-        name = type(exc).__name__
-        if name not in self._reported:
-            self._reported.add(name)
-            # Ids only: the rows may carry customer data in ``details``.
-            proxies = sorted({row[1] for row in batch})[:5]
-            log.error(
-                "gateway %s: %d usage records set aside, they cannot be written (%s); proxies "
-                "%s; later records are still written, further failures of this kind are only "
-                "counted",
-                self.gateway_id,
-                len(batch),
-                name,
-                ", ".join(proxies),
-            )
-        self._reset_connection()
+    def _write(self, batch: list[tuple]) -> list[tuple[tuple, Exception]]:
+        """Insert a batch in one statement, or row by row when that fails for good. Returns
+        the rows refused even alone, each with its error; raises on a transient failure, when
+        nothing of the batch was written."""
+        statement = _insert_statement()
+        rows, params, refused = self._prepare(batch)
+        if not params:
+            return refused
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.executemany(statement, params)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            refused.extend(_insert_each(statement, rows, params))
+        return refused
 
-    def _insert(self, batch: list[tuple]) -> None:
-        """One multi-row INSERT per batch. The gateway writes thousands of rows a second from
-        a thread that shares the GIL with the event loop, so this skips model instances and
-        ``bulk_create`` (about ten times the CPU) and converts only the typed columns."""
-        from gateways.models import UsageRecord
-
-        meta = UsageRecord._meta
-        names = ("gateway", *FIELDS)
-        fields = [meta.get_field(name) for name in names]
-        quote = connection.ops.quote_name
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(
-            quote(meta.db_table),
-            ", ".join(quote(f.column) for f in fields),
-            ", ".join(["%s"] * len(fields)),
-        )
+    def _prepare(self, batch: list[tuple]) -> tuple[list[tuple], list[tuple], list]:
+        """Each row's repaired values, converted for this database. The gateway writes
+        thousands of rows a second from a thread that shares the GIL with the event loop, so
+        this skips model instances and ``bulk_create`` (about ten times the CPU) and converts
+        only the typed columns. Returns the rows, their parameters, and the rows that could
+        not be converted with their errors."""
         to_time, to_uuid, to_json = _converters()
-        empty = to_json({})
+        clean = self.cleaner.clean
         gateway = self.gateway_id
-        params = [
-            (
-                gateway,
-                to_time(when),
-                proxy,
-                to_uuid(deployment) if deployment else None,
-                to_uuid(api_key) if api_key else None,
-                *rest,
-                to_json(details) if details else empty,
+        rows, params, refused = [], [], []
+        for row in batch:
+            try:
+                when, proxy, deployment, api_key, *rest, details = clean(row)
+                values = (
+                    gateway,
+                    to_time(when),
+                    proxy,
+                    to_uuid(deployment) if deployment else None,
+                    to_uuid(api_key) if api_key else None,
+                    *rest,
+                    to_json(details),
+                )
+            except Exception as exc:  # a value no repair foresaw: this row alone fails
+                refused.append((row, exc))
+            else:
+                rows.append(row)
+                params.append(values)
+        return rows, params, refused
+
+    def _put_aside(self, refused: list[tuple[tuple, Exception]]) -> None:
+        """Keep, count and log the rows refused even alone: an error-level line the first time
+        a reason is seen, a warning after that (one line per reason and flush)."""
+        by_reason: dict[str, list[tuple]] = {}
+        for row, exc in refused:
+            by_reason.setdefault(type(exc).__name__, []).append(row)
+            self.set_aside.append(row)
+        self.set_aside_count += len(refused)
+        for reason, rows in by_reason.items():
+            USAGE_ROWS_SET_ASIDE.labels(reason).inc(len(rows))
+            # Proxy ids only, made printable: the other values may carry customer data, and
+            # the proxy id of an unrouted request is whatever its path said.
+            proxies = sorted({self._proxy_of(row) for row in rows})
+            shown = ", ".join(proxies[:MAX_LOGGED_PROXIES])
+            if len(proxies) > MAX_LOGGED_PROXIES:
+                shown += f" and {len(proxies) - MAX_LOGGED_PROXIES} more"
+            level = logging.WARNING if reason in self._reported else logging.ERROR
+            self._reported.add(reason)
+            log.log(
+                level,
+                "gateway %s: %d usage records set aside, the database refused them (%s); "
+                "proxies %s; the rest of their batch was written",
+                self.gateway_id,
+                len(rows),
+                reason,
+                shown,
             )
-            for (when, proxy, deployment, api_key, *rest, details) in batch
-        ]
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+
+    def _proxy_of(self, row: tuple) -> str:
+        proxy = row[1] if isinstance(row, tuple) and len(row) > 1 else None
+        return printable(proxy, self.cleaner.proxy_length)
 
     def _touch_keys(self) -> None:
         from proxies.services import api_keys_touch
@@ -269,39 +306,66 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, InterfaceError)
 
 
-def _converters():
-    """Timestamp, UUID and JSON conversions for this database, cheap for SQLite's text columns.
-    JSON goes through orjson (several times faster than the field's ``json.dumps``: guardrail
-    details ride on many records)."""
+def _insert_statement() -> str:
+    """One row's INSERT into the usage table: the gateway's id, then ``FIELDS``."""
     from gateways.models import UsageRecord
 
-    if connection.vendor == "sqlite":
-        return (
-            lambda when: datetime.fromtimestamp(when, tz=UTC).replace(tzinfo=None).isoformat(" "),
-            lambda value: value.replace("-", ""),
-            _json_text,
-        )
-    created = UsageRecord._meta.get_field("created_at")
-    uuid_field = UsageRecord._meta.get_field("deployment")
-    if connection.vendor == "postgresql" and _psycopg3():
-        from psycopg.types.json import Jsonb
-
-        to_json = lambda value: Jsonb(value, dumps=_json_text)  # noqa: E731
-    else:
-        details = UsageRecord._meta.get_field("details")
-        to_json = lambda value: details.get_db_prep_save(value, connection)  # noqa: E731
-    return (
-        lambda when: created.get_db_prep_save(datetime.fromtimestamp(when, tz=UTC), connection),
-        lambda value: uuid_field.get_db_prep_save(value, connection),
-        to_json,
+    meta = UsageRecord._meta
+    fields = [meta.get_field(name) for name in ("gateway", *FIELDS)]
+    quote = connection.ops.quote_name
+    return "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
     )
 
 
-def _psycopg3() -> bool:
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+def _insert_each(statement: str, rows: list[tuple], params: list[tuple]) -> list:
+    """Insert rows one at a time, each in its own savepoint of one transaction (one commit),
+    so a row the database refuses takes nothing else with it. Returns the refused rows with
+    their errors; raises on a transient failure, which undoes the whole transaction."""
+    refused = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for row, values in zip(rows, params, strict=True):
+            try:
+                with transaction.atomic():
+                    cursor.execute(statement, values)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                refused.append((row, exc))
+    return refused
 
-    return is_psycopg3
+
+def _converters():
+    """Timestamp, UUID and JSON conversions for this database, cheap for SQLite's text columns.
+    Details arrive as JSON text already (``gateways.usage_rows``, through orjson)."""
+    from gateways.models import UsageRecord
+
+    if connection.features.has_native_uuid_field:
+        to_uuid = _unchanged
+    else:
+        to_uuid = operator.attrgetter("hex")
+    if connection.vendor == "sqlite":
+        return _sqlite_time, to_uuid, _unchanged
+    created = UsageRecord._meta.get_field("created_at")
+
+    def to_time(when: float):
+        return created.get_db_prep_save(datetime.fromtimestamp(when, tz=UTC), connection)
+
+    if connection.vendor == "postgresql":
+        from django.db.backends.postgresql.psycopg_any import Jsonb
+
+        def to_json(text: str):
+            return Jsonb(text, dumps=_unchanged)
+
+        return to_time, to_uuid, to_json
+    return to_time, to_uuid, _unchanged
 
 
-def _json_text(value) -> str:
-    return orjson.dumps(value).decode()
+def _sqlite_time(when: float) -> str:
+    return datetime.fromtimestamp(when, tz=UTC).replace(tzinfo=None).isoformat(" ")
+
+
+def _unchanged(value):
+    return value
