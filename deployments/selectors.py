@@ -106,7 +106,7 @@ def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
     return {
         "revision": revision,
         "gateway": {"id": gateway.slug, "name": gateway.name, "base_url": gateway.base_url},
-        # Which registration tokens a process must present (see gateways.runtime).
+        # Which registration tokens a process must present (see gateways.dataplane.runtime).
         "tokens_required": gateway_tokens_required(gateway),
         "token_hashes": token_hashes,
         "deployments": [

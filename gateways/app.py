@@ -42,7 +42,7 @@ from gateways.relay import (
     relay_response,
 )
 from gateways.routing import Refusal, Route, authenticate
-from gateways.runtime import SnapshotStore, token_accepted
+from gateways.dataplane.runtime import SnapshotStore, token_accepted
 from gateways.together import together
 from gateways.usage import UsageWriter
 from guardrails.engine import ChainResult

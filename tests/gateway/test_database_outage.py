@@ -5,7 +5,7 @@ from django.db import connection
 
 from deployments.services import deploy
 from gateways.models import UsageRecord
-from gateways.runtime import SnapshotStore
+from gateways.dataplane.runtime import SnapshotStore
 from tests.gateway.conftest import make_openai_proxy, wait_until
 
 
