@@ -30,7 +30,7 @@ from gateways.dataplane.paths import (
     split_proxy,
     take_query_param,
 )
-from gateways.heartbeat import Heartbeat
+from gateways.dataplane.heartbeat import Heartbeat
 from gateways.relay import (
     IDENTITY,
     REQUEST_DROP,
