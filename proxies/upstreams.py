@@ -39,12 +39,11 @@ def upstream_url_refusal(url: str) -> str:
             f"{refusal} An upstream must be public unless its network is in "
             "GATEHOUSE_ALLOWED_PRIVATE_NETWORKS."
         )
-    host = (parts.hostname or "").lower()
+    host = parts.hostname.lower()
     local = _is_local(host)
     for gateway in Gateway.objects.only("name", "base_url"):
-        gateway_url = urlsplit(gateway.base_url)
-        gateway_port = gateway_url.port or DEFAULT_PORTS.get(gateway_url.scheme.lower())
-        if host == (gateway_url.hostname or "").lower() and (not local or port == gateway_port):
+        gateway_host, gateway_port = _host_and_port(gateway.base_url)
+        if host == gateway_host and (not local or port == gateway_port):
             return (
                 f"{host} is where the gateway '{gateway.name}' is reached; an upstream may not "
                 "point back at Gatehouse."
@@ -60,6 +59,15 @@ def check_upstream_url(url: str, *, field: str = "upstream_url") -> None:
     refusal = upstream_url_refusal(url)
     if refusal:
         raise UpstreamAddressRefused(refusal, errors=[{"field": field, "message": refusal}])
+
+
+def _host_and_port(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:  # a port out of range: no upstream can share it
+        port = None
+    return (parts.hostname or "").lower(), port
 
 
 def _is_local(host: str) -> bool:

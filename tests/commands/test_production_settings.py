@@ -103,6 +103,24 @@ def test_every_problem_gets_its_own_line():
     assert [line.split(" ")[1] for line in lines] == ["SECRET_KEY", "GATEHOUSE_ENCRYPTION_KEY"]
 
 
+def test_a_gateway_process_refuses_too():
+    result = manage_py({"SECRET_KEY": DEVELOPMENT_SECRET_KEY}, "run_gateway", "default")
+    assert result.returncode != 0 and "- SECRET_KEY is the development default" in result.stderr
+
+
+def test_the_control_plane_application_refuses_too():
+    base = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.asgi"],
+        cwd=ROOT,
+        env={**base, "SECRET_KEY": DEVELOPMENT_SECRET_KEY},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "- SECRET_KEY is the development default" in result.stderr
+
+
 def test_debug_runs_on_the_development_defaults():
     result = manage_py({"DEBUG": "1"}, "check")
     assert result.returncode == 0, result.stderr
