@@ -15,7 +15,7 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402
 
-from gateways.app import GatewayApp  # noqa: E402
+from gateways.dataplane.app import GatewayApp  # noqa: E402
 
 DJANGO_PREFIXES = ("/admin/", "/api/", "/static/")
 DJANGO_PATHS = frozenset({"/admin", "/api", "/favicon.ico", "/"})

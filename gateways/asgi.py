@@ -14,7 +14,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from gateways.app import GatewayApp  # noqa: E402
+from gateways.dataplane.app import GatewayApp  # noqa: E402
 
 application = GatewayApp(
     os.environ.get("GATEHOUSE_GATEWAY") or settings.GATEHOUSE_DEFAULT_GATEWAY,

@@ -6,21 +6,20 @@ once per snapshot. Per request the data plane calls:
 - ``await chain.run_request(body, state)`` with the parsed JSON request body (policies may
   change it in place; ``result.body`` is the body to forward) and a fresh ``state`` dict it
   keeps for the response;
-- ``await chain.run_response(body, state)`` with a parsed, successful JSON response;
+- ``await chain.run_response(answer, state)`` with a successful complete response (see
+  ``guardrails.registry.ResponseBody``), which policies may rewrite;
 - for a streamed response, ``guard = chain.stream(state)``, then ``await guard.feed(delta)``
   for each text delta and ``await guard.finish()`` at the end of the stream. Each returns
   ``(text_to_release, intervention)``: send only the released text, and on an intervention end
-  the stream with an error event built from ``intervention_body``.
+  the stream with an error event built from ``intervention_body``. ``guard.raw_scan`` tells
+  which raw events the guard would pass unchanged, so they need not be decoded.
 
 An intervention becomes the 422 body of ``intervention_body`` (400 for the prompt policies'
 ``*_ERROR`` types). ``result.events`` / ``guard.events`` list what each policy did, for the
-usage record. An empty chain costs one attribute check: test ``chain.has_request`` /
-``has_response`` before parsing any body.
+usage record.
 """
 
-import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +28,8 @@ from guardrails.registry import (
     Direction,
     ParameterError,
     Policy,
-    RawCarrier,
     RequestContext,
+    ResponseBody,
     ResponseContext,
     StreamJudge,
     Verdict,
@@ -114,198 +113,95 @@ def _failure(policy: Policy, direction: str) -> Intervention:
     )
 
 
+def _event(policy: Policy, action: str, direction: str) -> dict[str, str]:
+    """What one policy did, as the usage record lists it."""
+    return {"policy": policy.name, "action": action, "direction": direction}
+
+
 class Chain:
     """Compiled policies in execution order: requests run the proxy chain then the provider
     chain; responses run the provider chain then the proxy chain."""
 
-    __slots__ = (
-        "_raw_response_hooks",
-        "_request_hooks",
-        "_response_hooks",
-        "_text_plan",
-        "has_request",
-        "has_response",
-        "request_policies",
-        "response_policies",
-    )
+    __slots__ = ("has_request", "has_response", "request_policies", "response_policies")
 
     def __init__(self, request_policies: list[Policy], response_policies: list[Policy]):
         self.request_policies = tuple(request_policies)
         self.response_policies = tuple(response_policies)
         self.has_request = bool(self.request_policies)
         self.has_response = bool(self.response_policies)
-        # Bound hooks looked up once per snapshot rather than per request, each with whether
-        # it must be awaited, and each policy's event rows built once.
-        request, response = Direction.REQUEST, Direction.RESPONSE
-        self._request_hooks = tuple(_hook(p, p.on_request, request) for p in request_policies)
-        self._response_hooks = tuple(_hook(p, p.on_response, response) for p in response_policies)
-        self._text_plan = _text_plan(self.request_policies, self._request_hooks)
-        self._raw_response_hooks = (
-            tuple(_hook(p, p.on_response_raw, response) for p in self.response_policies)
-            if self.response_policies
-            and all(p.on_response_raw is not None for p in self.response_policies)
-            else None
-        )
 
     def __bool__(self) -> bool:
         return self.has_request or self.has_response
 
     async def run_request(self, body: Any, state: dict[str, Any]) -> ChainResult:
-        found = self.run_request_now(body, state)
-        return found if type(found) is ChainResult else await found
-
-    def run_request_now(
-        self, body: Any, state: dict[str, Any]
-    ) -> "ChainResult | Awaitable[ChainResult]":
-        """``run_request`` with no coroutine when every policy reads the one text (the usual
-        chain): the result itself, else an awaitable giving it."""
-        plan = self._text_plan
-        if plan is not None:
-            result = _run_on_text(plan, body, state)
-            if result is not None:
-                return result
-        return self._run(self._request_hooks, RequestContext(body, state))
-
-    async def run_response(self, body: Any, state: dict[str, Any]) -> ChainResult:
-        return await self._run(self._response_hooks, ResponseContext(body, state))
-
-    def run_response_raw(self, data: bytes, state: dict[str, Any]) -> ChainResult | None:
-        """The response phase on a plain response's raw JSON, when every response policy can
-        work on it: ``result.body`` is the bytes to send. None when some policy needs the
-        parsed body: then run ``run_response`` on it instead."""
-        hooks = self._raw_response_hooks
-        if hooks is None:
-            return None
-        events: list[dict[str, str]] = []
-        modified = False
-        for policy, hook, _, rows in hooks:
-            try:
-                out = hook(data, state)
-            except Exception:
-                events.append(rows[Action.INTERVENED])
-                return ChainResult(data, _failure(policy, Direction.RESPONSE), modified, events)
-            if out is None:
-                return None
-            if out is data:
-                events.append(rows[Action.PASSED])
-            else:
-                data, modified = out, True
-                events.append(rows[Action.MODIFIED])
-        return ChainResult(data, None, modified, events)
-
-    async def _run(self, hooks: tuple["_Hook", ...], ctx: RequestContext) -> ChainResult:
-        result = ChainResult(ctx.body)
-        if not hooks:
-            return result
-        events = result.events
-        for policy, hook, awaited, rows in hooks:
-            try:
-                verdict = (await hook(ctx)) if awaited else hook(ctx)
-            except Exception:
-                result.intervention = _failure(policy, ctx.direction)
-                events.append(rows[Action.INTERVENED])
+        ctx = RequestContext(body, state)
+        result = ChainResult(body)
+        for policy in self.request_policies:
+            if not await self._judge(policy, policy.on_request, ctx, result, Direction.REQUEST):
                 break
-            if verdict is None or verdict.action == Action.PASSED:
-                events.append(rows[Action.PASSED])
-            elif verdict.intervened:
-                result.intervention = _intervention(policy, ctx.direction, verdict)
-                events.append(rows[Action.INTERVENED])
-                break
-            else:
-                result.modified = True
-                events.append(rows[Action.MODIFIED])
         result.body = ctx.body
         return result
 
+    async def run_response(self, answer: ResponseBody, state: dict[str, Any]) -> ChainResult:
+        """The response phase on a complete response; ``answer`` holds what to send after
+        (rewritten when ``result.modified``)."""
+        ctx = ResponseContext(answer, state)
+        result = ChainResult(None)
+        for policy in self.response_policies:
+            ctx.raw_replaced = False
+            if not await self._judge(policy, policy.on_response, ctx, result, Direction.RESPONSE):
+                return result
+        ctx.settle()
+        return result
+
+    @staticmethod
+    async def _judge(policy: Policy, hook, ctx, result: ChainResult, direction: str) -> bool:
+        """Run one policy's hook; False when the chain stops there."""
+        try:
+            verdict = await hook(ctx)
+        except Exception:
+            result.intervention = _failure(policy, direction)
+            result.events.append(_event(policy, Action.INTERVENED, direction))
+            return False
+        if verdict is None or verdict.action == Action.PASSED:
+            result.events.append(_event(policy, Action.PASSED, direction))
+            return True
+        if verdict.intervened:
+            result.intervention = _intervention(policy, direction, verdict)
+            result.events.append(_event(policy, Action.INTERVENED, direction))
+            return False
+        result.modified = True
+        if isinstance(ctx, ResponseContext) and not ctx.raw_replaced:
+            ctx.dirty = True  # changed in place: serialised before anyone reads the bytes
+        result.events.append(_event(policy, Action.MODIFIED, direction))
+        return True
+
     def stream(self, state: dict[str, Any]) -> "StreamGuard":
-        ctx = ResponseContext(None, state)
+        ctx = ResponseContext(_NO_BODY, state)
         judges = []
         for policy in self.response_policies:
             judge = policy.stream_judge(ctx)
             if judge is not None:
                 judges.append((policy, judge))
-        return StreamGuard(judges, self._response_hooks)
+        return StreamGuard(judges, self.response_policies)
 
 
-_Hook = tuple[Policy, Callable[[RequestContext], Any], bool, dict[str, dict[str, str]]]
+class _NoBody:
+    """What a stream judge's context holds instead of a complete response."""
+
+    body = b""
+    parsed = None
+
+    def replace(self, body: bytes) -> None:
+        raise TypeError("A streamed response has no complete body.")
+
+    def changed(self) -> None:
+        raise TypeError("A streamed response has no complete body.")
 
 
-def _hook(policy: Policy, hook: Callable[[RequestContext], Any], direction: str) -> _Hook:
-    """A policy's hook with whether it is async and its event rows by action, each a usage
-    record row as it is (shared and read only: the usage record keeps them as they are)."""
-    rows = {
-        action: {"policy": policy.name, "action": action, "direction": direction}
-        for action in (Action.PASSED, Action.MODIFIED, Action.INTERVENED)
-    }
-    return policy, hook, inspect.iscoroutinefunction(hook), rows
-
-
-# A chain whose request policies all read (or rewrite) the text at one path: the path and,
-# per policy, its text hook and event rows.
-_TextPlan = tuple[Any, tuple[tuple[Policy, Callable[[str, dict[str, Any]], Any], dict], ...]]
-
-
-def _text_plan(policies: Sequence[Policy], hooks: Sequence[_Hook]) -> _TextPlan | None:
-    """The plan for ``_run_on_text``, when every request policy offers a text hook on the
-    same path of names and indexes (the usual chain: all on ``$.messages[-1].content``)."""
-    if not policies:
-        return None
-    path, steps, planned = None, None, []
-    for policy, (_, _, _, rows) in zip(policies, hooks, strict=True):
-        offered = policy.request_text_hook()
-        if offered is None:
-            return None
-        hook_path, hook = offered
-        if steps is None:
-            path, steps = hook_path, hook_path.steps
-        elif hook_path.steps != steps:
-            return None
-        planned.append((policy, hook, rows))
-    return path, tuple(planned)
-
-
-def _run_on_text(plan: _TextPlan, body: Any, state: dict[str, Any]) -> ChainResult | None:
-    """The request phase on the one text every policy reads: found once, handed from policy
-    to policy (rewritten by those that rewrite it) and written back once. None when the
-    body has no string at the path: each policy then says what it makes of that."""
-    path, hooks = plan
-    place = path.place(body)
-    if place is None:
-        return None
-    container, key = place
-    text = original = container[key]
-    if type(text) is not str:
-        return None
-    result = ChainResult(body)
-    events = result.events
-    for policy, hook, rows in hooks:
-        try:
-            out = hook(text, state)
-        except Exception:
-            result.intervention = _failure(policy, Direction.REQUEST)
-            events.append(rows[Action.INTERVENED])
-            break
-        if out is None:
-            events.append(rows[Action.PASSED])
-        elif type(out) is str:
-            text, result.modified = out, True
-            events.append(rows[Action.MODIFIED])
-        elif out.intervened:
-            result.intervention = _intervention(policy, Direction.REQUEST, out)
-            events.append(rows[Action.INTERVENED])
-            break
-        elif out.action == Action.PASSED:
-            events.append(rows[Action.PASSED])
-        else:
-            result.modified = True
-            events.append(rows[Action.MODIFIED])
-    if text is not original:
-        container[key] = text
-    return result
-
+_NO_BODY = _NoBody()
 
 EMPTY_CHAIN = Chain([], [])
-_NO_RAW = StreamJudge.passes_raw
 
 
 class StreamGuard:
@@ -313,108 +209,35 @@ class StreamGuard:
     one judge releases (possibly rewritten, e.g. placeholders restored) feeds the next, and
     only what the last one releases reaches the client."""
 
-    __slots__ = ("_hooks", "_judges", "_raw_judges", "_stopped_by", "intervention")
+    __slots__ = ("_judges", "_policies", "_stopped_by", "intervention")
 
-    def __init__(self, judges: list[tuple[Policy, StreamJudge]], hooks: Sequence["_Hook"]):
+    def __init__(self, judges: list[tuple[Policy, StreamJudge]], policies: tuple[Policy, ...]):
         self._judges = judges
-        self._hooks = hooks  # every response policy's, for its event rows
+        self._policies = policies  # every response policy, for the usage record
         self._stopped_by: Policy | None = None
         self.intervention: Intervention | None = None
-        # The judges themselves, when every one of them can tell from the raw bytes.
-        raw_judges: list[StreamJudge] | None = []
-        for _, judge in judges:
-            if judge.raw_veto is None and type(judge).passes_raw is _NO_RAW:
-                raw_judges = None
+
+    def raw_scan(self, events: bytes, start: int) -> int:
+        """The first byte from ``start`` some judge may need to see (see
+        ``StreamJudge.raw_scan``); ``start`` after an intervention."""
+        if self.intervention is not None:
+            return start
+        found = len(events)
+        for _, judge in self._judges:
+            found = min(found, judge.raw_scan(events, start))
+            if found == start:
                 break
-            raw_judges.append(judge)
-        self._raw_judges = raw_judges
-
-    def raw_judge(self) -> "StreamJudge | StreamGuard | None":
-        """Whose ``raw_veto`` attribute a relay loop reads before each read of raw events
-        (it changes as the guard is fed): the only judge's when it keeps one, else the
-        guard's own (``passes_raw`` of every judge); None when some judge cannot tell from
-        raw bytes."""
-        judges = self._raw_judges
-        if judges is None:
-            return None
-        if len(judges) == 1 and judges[0].raw_veto is not None:
-            return judges[0]
-        return self
-
-    def raw_feeder(self) -> "Callable[[str, bytes], bytes] | None":
-        """The only judge's ``feed_raw`` (see ``StreamJudge.raw_feeder``), else None.
-        Whoever uses it calls ``judge_failed`` when it raises."""
-        judges = self._judges
-        return judges[0][1].raw_feeder() if len(judges) == 1 else None
-
-    def raw_carrier(self) -> "RawCarrier | None":
-        """The only judge's ``raw_carrier`` (see ``StreamJudge.raw_carrier``), else None."""
-        judges = self._judges
-        return judges[0][1].raw_carrier() if len(judges) == 1 else None
-
-    def judge_failed(self) -> Intervention:
-        """Stop the stream: the only judge failed outside ``feed`` (in ``feed_raw``)."""
-        policy = self._judges[0][0]
-        return self._stop(policy, _failure(policy, Direction.RESPONSE))[1]
-
-    def raw_veto(self, events: bytes, pos: int = 0) -> bool | None:
-        return None if self.passes_raw(events[pos:] if pos else events) else True
-
-    def passes_raw(self, events: bytes) -> bool:
-        """Whether every judge would release the text of these raw SSE events unchanged and
-        stay as it is, so they can be relayed without decoding or feeding them."""
-        judges = self._raw_judges
-        if judges is None or self.intervention is not None:
-            return False
-        return all(judge.passes_raw(events) for judge in judges)
+        return found
 
     async def feed(self, text: str) -> tuple[str, Intervention | None]:
-        found = self.feed_now(text)
-        return found if isinstance(found, tuple) else await found
-
-    def feed_now(
-        self, text: str
-    ) -> "tuple[str, Intervention | None] | Awaitable[tuple[str, Intervention | None]]":
-        """``feed`` without a coroutine when no judge has to wait: the answer itself, or an
-        awaitable giving it (when a judge is async). The relay calls this once per event
-        that carries text."""
+        """Judge the next text delta: the text released now, or the intervention."""
         if self.intervention is not None:
             return "", self.intervention
-        if len(self._judges) == 1 and text:
-            # One judge (the usual case): no loop, and its step is the answer.
-            policy, judge = self._judges[0]
-            try:
-                step = judge.feed(text)
-            except Exception:
-                return self._stop(policy, _failure(policy, Direction.RESPONSE))
-            if not isinstance(step, tuple):  # an async judge's coroutine
-                return self._settle(policy, step)
-            if step[1] is None:
-                return step  # (release, None): the answer as it is
-            return self._judged(policy, step)
-        return self._feed_all(text)
-
-    def _judged(self, policy: Policy, step: tuple) -> tuple[str, Intervention | None]:
-        verdict = step[1]
-        if verdict is not None and verdict.intervened:
-            return self._stop(policy, _intervention(policy, Direction.RESPONSE, verdict))
-        return step[0], None
-
-    async def _settle(self, policy: Policy, pending: Awaitable) -> tuple[str, Intervention | None]:
-        try:
-            step = await pending
-        except Exception:
-            return self._stop(policy, _failure(policy, Direction.RESPONSE))
-        return self._judged(policy, step)
-
-    async def _feed_all(self, text: str) -> tuple[str, Intervention | None]:
         for policy, judge in self._judges:
             if not text:
                 break
             try:
-                step = judge.feed(text)
-                if not isinstance(step, tuple):
-                    step = await step
+                step = await judge.feed(text)
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
             if step.verdict is not None and step.verdict.intervened:
@@ -422,41 +245,21 @@ class StreamGuard:
             text = step.release
         return text, None
 
-    def finish_now(
-        self,
-    ) -> "tuple[str, Intervention | None] | Awaitable[tuple[str, Intervention | None]]":
-        """``finish`` without a coroutine when no judge has to wait (see ``feed_now``)."""
-        if self.intervention is not None or len(self._judges) != 1:
-            return self.finish()
-        policy, judge = self._judges[0]
-        try:
-            step = judge.finish()
-        except Exception:
-            return self._stop(policy, _failure(policy, Direction.RESPONSE))
-        if not isinstance(step, tuple):  # an async judge's coroutine
-            return self._settle(policy, step)
-        if step[1] is None:
-            return step
-        return self._judged(policy, step)
-
     async def finish(self) -> tuple[str, Intervention | None]:
+        """The end of the stream: what every judge still held, judged to the end."""
         if self.intervention is not None:
             return "", self.intervention
         text = ""
         for policy, judge in self._judges:
             try:
                 if text:
-                    step = judge.feed(text)
-                    if not isinstance(step, tuple):
-                        step = await step
+                    step = await judge.feed(text)
                     if step.verdict is not None and step.verdict.intervened:
                         return self._stop(
                             policy, _intervention(policy, Direction.RESPONSE, step.verdict)
                         )
                     text = step.release
-                step = judge.finish()
-                if not isinstance(step, tuple):
-                    step = await step
+                step = await judge.finish()
             except Exception:
                 return self._stop(policy, _failure(policy, Direction.RESPONSE))
             if step.verdict is not None and step.verdict.intervened:
@@ -472,18 +275,14 @@ class StreamGuard:
     @property
     def events(self) -> list[dict[str, str]]:
         """What each response policy did to this stream so far, for the usage record."""
-        hooks, judges = self._hooks, self._judges
-        if len(hooks) == 1 and len(judges) == 1 and self._stopped_by is None:
-            # The usual stream: one response policy, judging it.
-            rows = hooks[0][3]
-            return [rows[Action.MODIFIED if judges[0][1].modified else Action.PASSED]]
-        modified = [policy for policy, judge in judges if judge.modified]
+        modified = {policy for policy, judge in self._judges if judge.modified}
         events = []
-        for policy, _, _, rows in self._hooks:
+        for policy in self._policies:
             if policy is self._stopped_by:
-                events.append(rows[Action.INTERVENED])
+                events.append(_event(policy, Action.INTERVENED, Direction.RESPONSE))
                 break
-            events.append(rows[Action.MODIFIED if policy in modified else Action.PASSED])
+            action = Action.MODIFIED if policy in modified else Action.PASSED
+            events.append(_event(policy, action, Direction.RESPONSE))
         return events
 
 

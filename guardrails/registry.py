@@ -6,24 +6,15 @@ that schema when saved, with the schema's defaults filled in, so the deployment 
 complete, checked parameters. ``Policy.compile`` turns them into a ready instance once per
 snapshot (regexes, JSONPaths and schemas pre-compiled); the gateway only calls its hooks.
 
-Hooks on a compiled instance, each optional:
+Hooks on a compiled instance, each optional and each ``async``:
 - ``on_request(ctx: RequestContext) -> Verdict | None`` (None means passed);
 - ``on_response(ctx: ResponseContext) -> Verdict | None``;
-  each a plain method, or ``async`` when it waits on I/O (the URL guardrail): the chain calls
-  plain ones without creating a coroutine, which matters on a path run per request;
-- ``stream_judge(ctx: ResponseContext) -> StreamJudge | None`` for streamed responses, judging
-  the plain text deltas the data plane extracts from the SSE events;
-- ``request_text_hook()``: the same request phase on just the text at a JSONPath, for
-  chains whose request policies all read the same text (see the method);
-- ``on_response_raw(data: bytes, state) -> bytes | None``, for a policy that can do its
-  response work on the raw JSON bytes (restoring placeholders): the bytes to send (the same
-  object when unchanged), or None when it needs the parsed body after all. When every
-  response policy of a chain has one, a plain JSON response is never parsed for them nor
-  serialised again.
+- ``stream_judge(ctx: ResponseContext) -> StreamJudge | None`` (a plain method) for streamed
+  responses: the judge's async ``feed`` / ``finish`` see the text deltas the data plane
+  extracts from the SSE events.
 """
 
-import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
 
@@ -113,11 +104,55 @@ class RequestContext:
         self.state = state
 
 
-class ResponseContext(RequestContext):
-    """The parsed response body (None while streaming) and the request's state."""
+class ResponseBody(Protocol):
+    """A complete response as the data plane holds it (``UpstreamAnswer``): its bytes, and
+    its JSON parsed on first use."""
 
-    __slots__ = ()
+    body: bytes
+
+    @property
+    def parsed(self) -> Any: ...
+
+    def replace(self, body: bytes) -> None: ...
+
+    def changed(self) -> None: ...
+
+
+class ResponseContext:
+    """A complete response for the response phase, and the request's state.
+
+    ``body`` is the parsed JSON (parsed on first use; a policy may change it in place and
+    return ``MODIFIED``); ``raw`` the bytes, for a policy that can do its work on them
+    without parsing (``replace_raw`` with the new bytes)."""
+
+    __slots__ = ("answer", "dirty", "raw_replaced", "state")
     direction = Direction.RESPONSE
+
+    def __init__(self, answer: ResponseBody, state: dict[str, Any]):
+        self.answer = answer
+        self.state = state
+        self.dirty = False  # ``body`` was changed in place and not yet serialised
+        self.raw_replaced = False
+
+    @property
+    def body(self) -> Any:
+        return self.answer.parsed
+
+    @property
+    def raw(self) -> bytes:
+        self.settle()
+        return self.answer.body
+
+    def replace_raw(self, data: bytes) -> None:
+        self.answer.replace(data)
+        self.dirty = False
+        self.raw_replaced = True
+
+    def settle(self) -> None:
+        """Serialise the body if a policy changed it in place."""
+        if self.dirty:
+            self.answer.changed()
+            self.dirty = False
 
 
 class StreamStep(NamedTuple):
@@ -127,73 +162,25 @@ class StreamStep(NamedTuple):
     verdict: Verdict | None = None
 
 
-_BACKSLASH = ord("\\")
-
-
 class StreamJudge:
-    """Judges one streamed response, delta by delta. One instance per response.
-
-    ``feed`` and ``finish`` are plain methods, or ``async`` ones when judging waits on I/O
-    (the URL guardrail): the stream guard awaits only what returns an awaitable."""
+    """Judges one streamed response, delta by delta. One instance per response; ``feed``
+    and ``finish`` are async (a judge may wait on I/O, as the URL guardrail does)."""
 
     modified: bool = False
-    # How a judge that can tell from the raw bytes says so, kept current as it is fed: a
-    # callable ``veto(events, pos=0)``, ideally a compiled pattern's ``search`` (no Python
-    # frame, so a relay loop can ask it for every read), giving None when the text of the raw
-    # events from ``pos`` on would be released unchanged, leaving the judge as it was, and
-    # anything else for the rest: a match object when it can say where (the events before
-    # that one then pass). It is asked only about events without a ``\u`` escape (which could
-    # spell any text). None: every event is fed.
-    raw_veto: Callable[..., object] | None = None
 
-    def passes_raw(self, events: bytes) -> bool:
-        """Whether any text the raw SSE ``events`` (one or more complete events, their JSON
-        still encoded) can carry would be released unchanged by ``feed``, leaving the judge
-        as it was: the gateway then relays them as they came without decoding them. From
-        ``raw_veto``; without one, every event goes through ``feed``."""
-        veto = self.raw_veto
-        if veto is None or (_BACKSLASH in events and b"\\u" in events):
-            return False
-        return veto(events) is None
+    def raw_scan(self, events: bytes, start: int) -> int:
+        """Where, in raw SSE ``events`` (complete events, their JSON still encoded), from
+        ``start`` on, the first byte lies whose text this judge may need to see: every event
+        before the one holding it would be released unchanged and leave the judge as it was,
+        so the data plane relays them without decoding them. ``len(events)`` when no byte
+        needs it. The default, ``start``: every event is fed."""
+        return start
 
-    def feed(self, text: str) -> StreamStep:
+    async def feed(self, text: str) -> StreamStep:
         raise NotImplementedError
 
-    def finish(self) -> StreamStep:
+    async def finish(self) -> StreamStep:
         raise NotImplementedError
-
-    def raw_feeder(self) -> Callable[[str, bytes], bytes] | None:
-        """For a judge that never intervenes and can release text straight into a raw event:
-        ``feed_raw(text, span)``, ``feed`` for ``text`` whose JSON string in the event is
-        ``span`` (no escapes: its UTF-8 bytes), giving the released text as JSON string bytes
-        (``span`` itself when released unchanged). None: ``feed`` only."""
-        return None
-
-    def raw_carrier(self) -> "RawCarrier | None":
-        """For a judge with a ``raw_feeder`` that can settle its veto's hits in many raw
-        events at once (see ``RawCarrier``); None: events with hits are fed one by one."""
-        return None
-
-
-class RawCarrier(Protocol):
-    """What a judge offers to settle a read of many raw events in one pass, when all it does
-    to text is hold back an unfinished piece at a text's end and rewrite complete pieces.
-    The relay moves each piece that ends a text into the next event's text, where the judge
-    would have released it, and rewrites each complete piece where it stands."""
-
-    # For a veto hit at ``at``: ``held_run(events, at).end()`` is where the piece the judge
-    # would hold back, if its text ended there, ends (a compiled pattern's ``match``: no
-    # Python frame per hit). A complete piece is that run and the byte after it.
-    held_run: Callable[[bytes, int], Any]
-    # Each complete piece the judge rewrites and what it becomes, as raw JSON string bytes.
-    # The relay sets the judge's ``modified`` when it rewrites one.
-    rewrites: dict[bytes, bytes]
-    modified: bool
-
-
-async def settled(value: Any) -> Any:
-    """What a hook returned, awaited when it is an async hook's coroutine."""
-    return await value if inspect.isawaitable(value) else value
 
 
 class Policy:
@@ -234,27 +221,15 @@ class Policy:
     def setup(self, params: dict[str, Any]) -> None:
         """Pre-compile what the hooks need; may narrow ``applies_to_request/response``."""
 
-    def on_request(self, ctx: RequestContext) -> Verdict | None:
+    async def on_request(self, ctx: RequestContext) -> Verdict | None:
         return None
 
-    def on_response(self, ctx: ResponseContext) -> Verdict | None:
-        return None
-
-    def request_text_hook(self) -> "tuple[Any, Callable[[str, dict[str, Any]], Any]] | None":
-        """For a policy whose request phase only reads or rewrites the text at one JSONPath of
-        names and indexes: ``(compiled path, hook)``, ``hook(text, state)`` returning None
-        (passed, unchanged), the rewritten text (modified) or a Verdict. When every request
-        policy of a chain has one for the same path, the chain reads that text once for all
-        of them (and writes it back once) instead of each walking the body; a body without
-        a string there goes through ``on_request`` as usual. None: ``on_request`` only."""
+    async def on_response(self, ctx: ResponseContext) -> Verdict | None:
         return None
 
     def stream_judge(self, ctx: ResponseContext) -> StreamJudge | None:
         """A judge for one streamed response, or None when there is nothing to do for it."""
         return None
-
-    # ``on_response_raw(data, state) -> bytes | None``; see the module docstring.
-    on_response_raw: Any = None
 
     @classmethod
     def validate_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:

@@ -17,10 +17,9 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from gateways.dataplane.adapters import ProviderAdapter, adapter_for
-from gateways.routing import KeyRecord, Route
-from guardrails.engine import EMPTY_CHAIN, Chain, ChainCompileError, compile_chain
-from guardrails.limits import NO_LIMITS, LimitSet, compile_limits
+from gateways.dataplane.adapters import adapter_for
+from gateways.dataplane.chain import FilterChain
+from gateways.dataplane.routes import KeyRecord, Route
 from proxies.crypto import hash_secret
 
 log = logging.getLogger("gatehouse.gateway")
@@ -42,6 +41,8 @@ class Snapshot:
     token_hashes: frozenset[str] = frozenset()
     # Why this process serves nothing (its token was revoked or never valid), else "".
     refused: str = ""
+    # The model price table's rows, for cost budgets (``guardrails.limits.PriceTable``).
+    prices: list[dict[str, Any]] = field(default_factory=list)
 
 
 def token_accepted(token: str | None, hashes: frozenset[str]) -> bool:
@@ -67,61 +68,30 @@ def registration_refusal(
     return f"The registration token of this process is not active for gateway '{gateway_id}'."
 
 
-# A deployment's snapshot never changes, so its compiled chain and limits are reused across
-# reloads: (guardrail chain, why it could not be compiled or None, rate limits).
-CompiledChain = tuple[Chain, str | None, LimitSet]
-
-
-def compile_route_chain(deployment: dict[str, Any], adapter: ProviderAdapter) -> CompiledChain:
-    """The deployment's guardrail chain and rate limits (the proxy's and the provider's), or
-    the empty chain and why it could not be compiled.
-
-    A broken chain affects only its own route (which then refuses requests), never the rest
-    of the gateway."""
-    snapshot = deployment["snapshot"]
-    guardrails = snapshot.get("guardrails") or {}
-    try:
-        proxy = [adapter.guardrail_attachment(a) for a in guardrails.get("proxy") or []]
-        provider = [adapter.guardrail_attachment(a) for a in guardrails.get("provider") or []]
-        return compile_chain(proxy, provider), None, compile_limits(proxy, provider)
-    except Exception as exc:
-        detail = str(exc) if isinstance(exc, ChainCompileError) else type(exc).__name__
-        log.error(
-            "deployment %s of proxy %s: guardrails could not be compiled (%s); the proxy "
-            "answers 503 until it is redeployed",
-            deployment.get("id"),
-            snapshot["proxy"]["id"],
-            detail,
-        )
-        return EMPTY_CHAIN, detail, NO_LIMITS
+# Compiles a route's filter chain from its deployment (see ``SnapshotStore``).
+ChainCompiler = Callable[[Route, dict[str, Any]], FilterChain]
 
 
 def build_snapshot(
-    config: dict[str, Any], chains: dict[str, CompiledChain] | None = None
+    config: dict[str, Any],
+    compile_chain: ChainCompiler,
+    chains: dict[str, FilterChain] | None = None,
 ) -> Snapshot:
     """Compile a runtime configuration (see ``gateway_runtime_config``) into routes and keys.
 
-    ``chains`` caches compiled guardrail chains by deployment ID across reloads; it is
-    updated to hold exactly the deployments of this snapshot."""
+    A deployment's snapshot never changes, so ``chains`` caches compiled filter chains by
+    deployment ID across reloads; it is updated to hold exactly this snapshot's."""
     credentials = config.get("credentials") or {}
     previous = chains if chains is not None else {}
-    compiled: dict[str, CompiledChain] = {}
+    compiled: dict[str, FilterChain] = {}
     routes: dict[str, Route] = {}
     for deployment in config.get("deployments") or []:
         provider = deployment["snapshot"]["provider"]
-        adapter = adapter_for(provider)
+        route = Route(deployment, credentials.get(provider["id"], ""), adapter_for(provider))
         chain = previous.get(deployment["id"])
         if chain is None:
-            chain = compile_route_chain(deployment, adapter)
-        compiled[deployment["id"]] = chain
-        route = Route(
-            deployment,
-            credentials.get(provider["id"], ""),
-            adapter=adapter,
-            chain=chain[0],
-            chain_error=chain[1],
-            limits=chain[2],
-        )
+            chain = compile_chain(route, deployment)
+        compiled[deployment["id"]] = route.chain = chain
         routes[route.proxy] = route
     if chains is not None:
         chains.clear()
@@ -141,15 +111,16 @@ def build_snapshot(
         foreign_keys=frozenset(config.get("other_gateway_keys") or ()),
         tokens_required=bool(config.get("tokens_required")),
         token_hashes=frozenset(config.get("token_hashes") or ()),
+        prices=config.get("prices") or [],
     )
 
 
-def load_snapshot(gateway_id: str, chains: dict[str, CompiledChain] | None = None) -> Snapshot:
+def load_config(gateway_id: str) -> dict[str, Any]:
     """Read the gateway's configuration from the database (blocking; call off the loop)."""
     from deployments.selectors import gateway_runtime_config
     from gateways.selectors import gateway_get
 
-    return build_snapshot(gateway_runtime_config(gateway_get(gateway_id)), chains)
+    return gateway_runtime_config(gateway_get(gateway_id))
 
 
 def read_revision() -> int:
@@ -164,10 +135,13 @@ class SnapshotStore:
     def __init__(
         self,
         gateway_id: str,
+        compile_chain: ChainCompiler,
+        *,
         on_reload: Callable[[Snapshot], None] | None = None,
         token: str | None = None,
     ):
         self.gateway_id = gateway_id
+        self.compile_chain = compile_chain
         self.token = token  # this process's registration token, if it was given one
         # Called (off the event loop) after each successful reload, e.g. to refresh prices.
         self.on_reload = on_reload
@@ -177,16 +151,17 @@ class SnapshotStore:
         self._thread: threading.Thread | None = None
         self._failing = False
         self._listener: threading.Thread | None = None
-        self._chains: dict[str, CompiledChain] = {}
+        self._chains: dict[str, FilterChain] = {}
 
     def reload(self) -> bool:
         """Rebuild from the database; False (old snapshot kept) when it is unreachable."""
         try:
-            snapshot = load_snapshot(self.gateway_id, self._chains)
+            config = load_config(self.gateway_id)
         except Exception as exc:
             self._database_failed(exc)
             return False
         self._database_recovered()
+        snapshot = build_snapshot(config, self.compile_chain, self._chains)
         refused = registration_refusal(
             self.gateway_id, self.token, snapshot.tokens_required, snapshot.token_hashes
         )

@@ -2,8 +2,6 @@
 each with ``enabled``, ``jsonPath``, ``invert`` and ``showAssessment``, judging the text found
 at ``jsonPath`` (or, on a streamed response, the streamed text)."""
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -133,27 +131,11 @@ class ContentGuardrail(Policy):
         """Pre-compile per-section data (a regex, a schema); stored as ``section.compiled``."""
         return None
 
-    def on_request(self, ctx: RequestContext) -> Verdict | None:
+    async def on_request(self, ctx: RequestContext) -> Verdict | None:
         return self._judge_body(self.request, ctx.body)
 
-    def on_response(self, ctx: ResponseContext) -> Verdict | None:
+    async def on_response(self, ctx: ResponseContext) -> Verdict | None:
         return self._judge_body(self.response, ctx.body)
-
-    def request_text_hook(self) -> "tuple[CompiledPath, Callable[[str, dict], Any]] | None":
-        section = self.request
-        if (
-            section is None
-            or not section.path.steps
-            or type(self).on_request is not ContentGuardrail.on_request
-            or inspect.iscoroutinefunction(self.judge_text)
-        ):
-            return None
-        judge = self.judge_text
-
-        def hook(text: str, state: dict[str, Any]) -> Verdict | None:
-            return judge(section, text)
-
-        return section.path, hook
 
     def _judge_body(self, section: Section | None, body: Any) -> Verdict | None:
         if section is None:
@@ -190,11 +172,11 @@ class WholeTextJudge(StreamJudge):
         self.section = section
         self.parts: list[str] = []
 
-    def feed(self, text: str) -> StreamStep:
+    async def feed(self, text: str) -> StreamStep:
         self.parts.append(text)
         return StreamStep("")
 
-    def finish(self) -> StreamStep:
+    async def finish(self) -> StreamStep:
         text = "".join(self.parts)
         self.parts = []
         verdict = self.policy.judge_text(self.section, text)

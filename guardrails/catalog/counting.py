@@ -7,7 +7,6 @@ An inverted range is only decided at the end, or as soon as the count passes ``m
 """
 
 import re
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from guardrails.catalog.content import (
@@ -167,28 +166,11 @@ class CountingGuardrail(ContentGuardrail):
             self.stream_mode = StreamMode.END
 
     def judge_text(self, section: Section, text: str) -> Verdict | None:
-        n = self.counter.count(text)
-        inside = section.params["min"] <= n <= section.params["max"]
+        low, high = section.params["min"], section.params["max"]
+        if low == 0 and not section.invert and len(text) <= self.counter.longest_within(high):
+            return None  # too short to count past the maximum (most prompts): no counting
+        inside = low <= self.counter.count(text) <= high
         return None if inside != section.invert else self.violation(section)
-
-    def request_text_hook(self) -> "tuple[Any, Callable[[str, dict], Any]] | None":
-        offered = super().request_text_hook()
-        if offered is None or type(self).judge_text is not CountingGuardrail.judge_text:
-            return offered
-        # ``judge_text`` with the section's bounds read once, not per request.
-        section = self.request
-        count, violation = self.counter.count, self.violation
-        low, high, invert = section.params["min"], section.params["max"], section.invert
-        # Texts too short to count past the maximum pass a range that starts at 0 uncounted
-        # (most prompts, against the usual generous maximum).
-        short = self.counter.longest_within(high) if low == 0 and not invert else -1
-
-        def hook(text: str, state: dict[str, Any]) -> Verdict | None:
-            if len(text) <= short:
-                return None
-            return None if (low <= count(text) <= high) != invert else violation(section)
-
-        return offered[0], hook
 
     def violation(self, section: Section) -> Verdict:
         low, high = section.params["min"], section.params["max"]
@@ -232,7 +214,7 @@ class RangeJudge(StreamJudge):
             self.held = []
         return StreamStep(text)
 
-    def feed(self, text: str) -> StreamStep:
+    async def feed(self, text: str) -> StreamStep:
         if self.decided:
             return StreamStep(text)
         n = self.counter.add(text)
@@ -248,7 +230,7 @@ class RangeJudge(StreamJudge):
         self.held.append(text)
         return StreamStep("")
 
-    def finish(self) -> StreamStep:
+    async def finish(self) -> StreamStep:
         if self.decided:
             return StreamStep("")
         n = self.counter.value

@@ -97,7 +97,7 @@ class PromptDecorator(Policy):
     def _error(self, reason: str) -> Verdict:
         return Verdict.intervene(reason, status=400, error_type=self.intervention_type)
 
-    def on_request(self, ctx: RequestContext) -> Verdict | None:
+    async def on_request(self, ctx: RequestContext) -> Verdict | None:
         matches = self.path.find(ctx.body)
         if not matches or matches[0].container is None:
             return self._error(f"No value found at JSONPath '{self.path.expression}'.")
@@ -213,7 +213,7 @@ class PromptTemplate(Policy):
         self.on_missing = params["onMissingTemplate"]
         self.on_unresolved = params["onUnresolvedPlaceholder"]
 
-    def on_request(self, ctx: RequestContext) -> Verdict | None:
+    async def on_request(self, ctx: RequestContext) -> Verdict | None:
         matches = self.path.find(ctx.body)
         if not matches:
             return self._error(f"No value found at JSONPath '{self.path.expression}'.")

@@ -5,7 +5,7 @@ import pytest
 
 from gateways.dataplane.adapters import ADAPTERS, adapter_for
 from gateways.dataplane.paths import canonical_path
-from gateways.routing import ResourceMatcher
+from gateways.dataplane.routes import ResourceMatcher
 from proxies.templates import BUILTIN_TEMPLATES
 
 

@@ -4,8 +4,8 @@ import httpx
 from django.db import connection
 
 from deployments.services import deploy
+from gateways.dataplane.app import GatewayApp
 from gateways.models import UsageRecord
-from gateways.dataplane.runtime import SnapshotStore
 from tests.gateway.conftest import make_openai_proxy, wait_until
 
 
@@ -24,7 +24,7 @@ class DatabaseDown:
 
 
 def test_snapshot_keeps_serving_while_the_database_is_unreachable(world):
-    store = SnapshotStore(world.gateway.slug)
+    store = GatewayApp(world.gateway.slug, heartbeat=False).store
     assert store.reload()
     served = store.current
     with DatabaseDown():
@@ -35,7 +35,7 @@ def test_snapshot_keeps_serving_while_the_database_is_unreachable(world):
 
 
 def test_snapshot_catches_up_once_the_database_returns(world, fake_upstream):
-    store = SnapshotStore(world.gateway.slug)
+    store = GatewayApp(world.gateway.slug, heartbeat=False).store
     store.reload()
     with DatabaseDown():
         store.check()

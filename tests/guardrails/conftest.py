@@ -5,17 +5,17 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import orjson
 import pytest
 
+from gateways.dataplane.chain import UpstreamAnswer
 from guardrails.catalog.url_checks import close_url_check_client
 from guardrails.engine import Chain, Intervention, compile_chain
 from guardrails.registry import (
     Policy,
     RequestContext,
-    ResponseContext,
     Verdict,
     get_policy,
-    settled,
 )
 
 
@@ -36,12 +36,13 @@ def completion(content: Any) -> dict[str, Any]:
     return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
 
 
+def answer(body: Any) -> UpstreamAnswer:
+    """A complete JSON answer holding ``body``, as the gateway hands it to the response phase."""
+    return UpstreamAnswer(200, "application/json", orjson.dumps(body))
+
+
 async def request_verdict(policy: Policy, body: Any, state: dict | None = None) -> Verdict | None:
-    return await settled(policy.on_request(RequestContext(body, {} if state is None else state)))
-
-
-async def response_verdict(policy: Policy, body: Any, state: dict | None = None) -> Verdict | None:
-    return await settled(policy.on_response(ResponseContext(body, {} if state is None else state)))
+    return await policy.on_request(RequestContext(body, {} if state is None else state))
 
 
 def chain_of(*policies: tuple[str, dict[str, Any]], provider: tuple = ()) -> Chain:
@@ -124,5 +125,5 @@ async def request_error(name: str, params: dict[str, Any], body: Any) -> dict[st
 async def response_error(name: str, params: dict[str, Any], body: Any) -> dict[str, Any] | None:
     from guardrails.engine import intervention_body
 
-    result = await chain_of((name, params)).run_response(body, {})
+    result = await chain_of((name, params)).run_response(answer(body), {})
     return None if result.intervention is None else intervention_body(result.intervention)

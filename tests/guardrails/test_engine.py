@@ -12,7 +12,7 @@ from guardrails.engine import (
 )
 from guardrails.registry import MODIFIED, Phase, Policy
 from tests.factories import GuardrailFactory, ProxyFactory
-from tests.guardrails.conftest import chain_of, chat, completion
+from tests.guardrails.conftest import answer, chain_of, chat, completion
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +48,7 @@ async def test_requests_run_the_proxy_chain_then_the_provider_chain():
 
 async def test_responses_run_the_provider_chain_then_the_proxy_chain():
     chain = chain_of(WORDS, provider=[REGEX])
-    result = await chain.run_response(completion("fine"), {})
+    result = await chain.run_response(answer(completion("fine")), {})
     assert [e["policy"] for e in result.events] == ["regex-guardrail", "word-count-guardrail"]
 
 
@@ -153,7 +153,7 @@ def test_a_deployment_snapshot_compiles_into_a_chain(db):
 
 
 class Appending(Policy):
-    """Appends its mark to the prompt, from a plain hook or (``awaits``) an async one."""
+    """Appends its mark to the prompt."""
 
     name = "appending"
     display_name = "Appending"
@@ -162,18 +162,20 @@ class Appending(Policy):
     def setup(self, params):
         self.mark = params["mark"]
 
-    def on_request(self, ctx):
+    async def on_request(self, ctx):
         ctx.body["messages"][-1]["content"] += self.mark
         return MODIFIED
 
 
 class AwaitingAppending(Appending):
+    """The same, after waiting on the event loop (as a policy doing I/O would)."""
+
     async def on_request(self, ctx):
         await asyncio.sleep(0)
-        return super().on_request(ctx)
+        return await super().on_request(ctx)
 
 
-async def test_plain_and_async_hooks_run_in_attachment_order():
+async def test_hooks_that_wait_and_hooks_that_do_not_run_in_attachment_order():
     chain = Chain(
         [Appending({"mark": "1"}), AwaitingAppending({"mark": "2"}), Appending({"mark": "3"})], []
     )

@@ -4,15 +4,16 @@ import orjson
 import pytest
 
 from config.errors import ValidationFailed
+from gateways.dataplane.chain import UpstreamAnswer
 from guardrails.services import validated_params
 from tests.guardrails.conftest import (
+    answer,
     chain_of,
     chat,
     compiled,
     completion,
     request_error,
     request_verdict,
-    response_verdict,
 )
 
 pytestmark = pytest.mark.anyio
@@ -123,22 +124,20 @@ async def test_redaction_is_irreversible():
 
 
 async def test_placeholders_are_restored_in_the_response():
-    policy = compiled(NAME, {"email": True})
-    state: dict = {}
-    await request_verdict(policy, chat("write to jane@example.com"), state)
-    reply = completion("I wrote to [EMAIL_0000].")
-    verdict = await response_verdict(policy, reply, state)
-    assert reply["choices"][0]["message"]["content"] == "I wrote to jane@example.com."
-    assert verdict.action == "modified"
+    chain, state = await _masked_state("write to jane@example.com", {"email": True})
+    response = answer(completion("I wrote to [EMAIL_0000]."))
+    result = await chain.run_response(response, state)
+    content = orjson.loads(response.body)["choices"][0]["message"]["content"]
+    assert content == "I wrote to jane@example.com."
+    assert result.modified
 
 
 async def test_unknown_placeholders_in_the_response_stay_as_they_are():
-    policy = compiled(NAME, {"email": True})
-    state: dict = {}
-    await request_verdict(policy, chat("write to jane@example.com"), state)
-    reply = completion("[EMAIL_0009]")
-    await response_verdict(policy, reply, state)
-    assert reply["choices"][0]["message"]["content"] == "[EMAIL_0009]"
+    chain, state = await _masked_state("write to jane@example.com", {"email": True})
+    response = answer(completion("[EMAIL_0009] and [EMAIL_0000]"))
+    await chain.run_response(response, state)
+    content = orjson.loads(response.body)["choices"][0]["message"]["content"]
+    assert content == "[EMAIL_0009] and jane@example.com"
 
 
 async def test_every_string_under_an_object_path_is_masked():
@@ -220,19 +219,22 @@ async def _masked_state(prompt: str, params: dict | None = None) -> tuple[Any, d
 async def test_a_plain_response_is_restored_in_its_raw_bytes():
     chain, state = await _masked_state("write to jane@example.com or call 415-555-2671")
     raw = b'{"choices": [{"message": {"content": "Wrote [EMAIL_0000], called [PHONE_0001]."}}]}'
-    result = chain.run_response_raw(raw, state)
-    assert result.body == (
+    response = UpstreamAnswer(200, "application/json", raw)
+    result = await chain.run_response(response, state)
+    # Byte for byte as it came but for the placeholders (not parsed and serialised again).
+    assert response.body == (
         b'{"choices": [{"message": {"content": "Wrote jane@example.com, called 415-555-2671."}}]}'
     )
     assert result.modified
     assert result.events == [{"policy": NAME, "action": "modified", "direction": "RESPONSE"}]
 
 
-async def test_a_raw_response_without_placeholders_goes_out_as_it_came():
+async def test_a_response_without_placeholders_goes_out_as_it_came():
     chain, state = await _masked_state("write to jane@example.com")
     raw = b'{"choices": [{"message": {"content": "Done [1]."}}]}'
-    result = chain.run_response_raw(raw, state)
-    assert result.body is raw
+    response = UpstreamAnswer(200, "application/json", raw)
+    result = await chain.run_response(response, state)
+    assert response.body == raw
     assert not result.modified
     assert result.events == [{"policy": NAME, "action": "passed", "direction": "RESPONSE"}]
 
@@ -240,9 +242,9 @@ async def test_a_raw_response_without_placeholders_goes_out_as_it_came():
 async def test_an_original_is_escaped_for_the_json_it_goes_back_into():
     params = {"customPIIEntities": [{"piiEntity": "QUOTED", "piiRegex": '"[a-z]+\\\\[a-z]+"'}]}
     chain, state = await _masked_state('say "ab\\cd" twice', params)
-    raw = orjson.dumps(completion("It said [QUOTED_0000]."))
-    result = chain.run_response_raw(raw, state)
-    assert orjson.loads(result.body) == completion('It said "ab\\cd".')
+    response = answer(completion("It said [QUOTED_0000]."))
+    await chain.run_response(response, state)
+    assert orjson.loads(response.body) == completion('It said "ab\\cd".')
 
 
 @pytest.mark.parametrize(
@@ -255,17 +257,16 @@ async def test_an_original_is_escaped_for_the_json_it_goes_back_into():
 async def test_escaped_text_is_restored_from_the_parsed_body(content):
     chain, state = await _masked_state("write to jane@example.com")
     raw = b'{"choices": [{"message": {"content": "' + content.encode() + b'"}}]}'
-    assert chain.run_response_raw(raw, state) is None
-    body = orjson.loads(raw)
-    result = await chain.run_response(body, state)
-    restored = body["choices"][0]["message"]["content"]
+    response = UpstreamAnswer(200, "application/json", raw)
+    result = await chain.run_response(response, state)
+    restored = orjson.loads(response.body)["choices"][0]["message"]["content"]
     assert restored.count("jane@example.com") == content.count("EMAIL_0000")
     assert result.modified
 
 
-async def test_originals_that_hold_a_bracket_are_restored_from_the_parsed_body():
+async def test_originals_that_hold_a_bracket_are_restored_in_one_pass():
     # Replacing the placeholders one after another could restore "[B_0001]" inside the first
-    # original, where restoring the parsed text in one pass does not.
+    # original, where restoring the text in one pass does not.
     params = {
         "customPIIEntities": [
             {"piiEntity": "A", "piiRegex": "<[^>]+>"},
@@ -273,21 +274,23 @@ async def test_originals_that_hold_a_bracket_are_restored_from_the_parsed_body()
         ]
     }
     chain, state = await _masked_state("see <x[B_0001]y> and #7", params)
-    raw = orjson.dumps(completion("[A_0000] [B_0001]"))
-    assert chain.run_response_raw(raw, state) is None
-    body = orjson.loads(raw)
-    await chain.run_response(body, state)
-    assert body["choices"][0]["message"]["content"] == "<x[B_0001]y> #7"
+    response = answer(completion("[A_0000] [B_0001]"))
+    await chain.run_response(response, state)
+    assert orjson.loads(response.body)["choices"][0]["message"]["content"] == "<x[B_0001]y> #7"
 
 
-async def test_a_chain_with_a_response_guardrail_that_needs_the_parsed_body_has_no_raw_path():
+async def test_placeholders_are_restored_beside_a_guardrail_that_reads_the_parsed_body():
     chain = chain_of(
         (NAME, {"email": True}),
         ("word-count-guardrail", {"response": {"enabled": True, "max": 100}}),
     )
     state: dict = {}
     await chain.run_request(chat("write to jane@example.com"), state)
-    assert chain.run_response_raw(orjson.dumps(completion("[EMAIL_0000]")), state) is None
+    response = answer(completion("Wrote [EMAIL_0000]."))
+    result = await chain.run_response(response, state)
+    assert result.intervention is None
+    content = orjson.loads(response.body)["choices"][0]["message"]["content"]
+    assert content == "Wrote jane@example.com."
 
 
 async def test_masking_stops_after_the_last_entity_and_still_finds_every_one():

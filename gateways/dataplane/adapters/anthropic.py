@@ -8,7 +8,7 @@ on their ``content_block_delta`` / ``text_delta`` events.
 
 from typing import Any
 
-from gateways.dataplane.adapters.base import ProviderAdapter, Usage, locate_string
+from gateways.dataplane.adapters.base import ProviderAdapter, Usage
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -22,9 +22,6 @@ _ERROR_TYPES = {
     503: "overloaded_error",
     504: "timeout_error",
 }
-# A text delta in the shape the API sends it, for ``locate_stream_text``.
-_TEXT_DELTA_EVENT = b"event: content_block_delta\ndata: "
-_TEXT_DELTA = b'{"type":"content_block_delta",'
 
 
 class AnthropicAdapter(ProviderAdapter):
@@ -60,18 +57,6 @@ class AnthropicAdapter(ProviderAdapter):
             return None
         text = delta.get("text")
         return text if isinstance(text, str) and text else None
-
-    def locate_stream_text(self, raw: bytes) -> tuple[str, int, int] | None:
-        # event: content_block_delta
-        # data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"…"}}
-        skip = len(_TEXT_DELTA_EVENT)
-        if not raw.startswith(_TEXT_DELTA_EVENT) or not raw.startswith(_TEXT_DELTA, skip):
-            return None
-        found = locate_string(raw[skip:], b'"delta":{"type":"text_delta",', b'"text":"')
-        if found is None:
-            return None
-        text, start, end = found
-        return text, start + skip, end + skip
 
     def with_stream_text(self, event: dict[str, Any], text: str) -> dict[str, Any]:
         event["delta"]["text"] = text

@@ -35,37 +35,6 @@ def compile_json_path(path: str) -> tuple[str, ...]:
     return tuple(p for p in path.split(".") if p)
 
 
-# Inside an object's members: a bracket or brace opens or closes a nested value.
-_NESTING = re.compile(rb"[{}\[\]]").search
-_BACKSLASH = ord("\\")
-_NEWLINE = ord("\n")
-
-
-def locate_string(raw: bytes, opening: bytes, key: bytes) -> "tuple[str, int, int] | None":
-    """The string value of ``key`` (``b'"content":"'``) among the first members of the one
-    object ``opening`` (``b'"delta":{'``) starts in a raw SSE event: ``(text, start, end)``,
-    ``raw[start:end]`` being the string's bytes. None unless the event is in the plainest
-    shape: one line without a backslash (so every quote delimits a string and a string's
-    bytes are its text), ``opening`` once, and ``key`` before any nested value in it."""
-    if _BACKSLASH in raw or _NEWLINE in raw:
-        return None
-    at = raw.find(opening)
-    if at == -1:
-        return None
-    at += len(opening)
-    found = raw.find(key, at)
-    if found == -1 or (found != at and _NESTING(raw, at, found) is not None):
-        return None
-    start = found + len(key)
-    end = raw.find(b'"', start)
-    if end <= start or raw.find(opening, end) != -1:
-        return None
-    try:
-        return raw[start:end].decode(), start, end
-    except UnicodeDecodeError:
-        return None
-
-
 def lookup(data: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
         if not isinstance(data, dict):
@@ -192,18 +161,6 @@ class ProviderAdapter:
             text = event.get("delta")
             return text if isinstance(text, str) and text else None
         return None
-
-    def locate_stream_text(self, raw: bytes) -> "tuple[str, int, int] | None":
-        """``stream_text`` read straight from one raw event (without its blank line) when it
-        is in the usual chat-chunk shape: ``(text, start, end)`` with ``raw[start:end]`` the
-        bytes of the text's JSON string, or None when only parsing the event can tell. The
-        relay then writes released text into those bytes instead of parsing the event and
-        serialising it again (most of the cost of an event that carries text).
-
-        The answer may depend on the text only through its holding no quote, backslash or
-        newline: the relay takes an event equal to a located one around another such text
-        as located in the same place, without asking again."""
-        return locate_string(raw, b'"delta":{', b'"content":"')
 
     def with_stream_text(self, event: dict[str, Any], text: str) -> dict[str, Any]:
         """``event`` with its text delta replaced by ``text`` (changed in place)."""

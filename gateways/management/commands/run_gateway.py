@@ -7,9 +7,9 @@ import tempfile
 
 from django.core.management.base import BaseCommand, CommandError
 
+from gateways.dataplane.runtime import registration_refusal
 from gateways.errors import GatewayNotFound
 from gateways.metrics import MULTIPROCESS_DIR, prepare_multiprocess_dir
-from gateways.dataplane.runtime import registration_refusal
 from gateways.selectors import gateway_get, gateway_token_hashes, gateway_tokens_required
 
 # uvicorn's httptools protocol with header, timeout and connection limits.

@@ -1,6 +1,5 @@
-"""Compiled routes and the checks run on every request: which proxy a path names, whether the
-method and resource are exposed, and whether the caller's key may use it. Pure in-memory
-lookups; nothing here touches the database."""
+"""Compiled routes: everything needed to serve one deployed proxy, computed once per
+snapshot, and the key lookups. Pure in-memory lookups; nothing here touches the database."""
 
 import hmac
 import re
@@ -11,8 +10,6 @@ from aiohttp import ClientTimeout
 from yarl import URL
 
 from gateways.dataplane.adapters import ProviderAdapter
-from guardrails.engine import EMPTY_CHAIN, Chain
-from guardrails.limits import NO_LIMITS, LimitSet
 from proxies.crypto import hash_secret
 from proxies.resources import path_pattern
 
@@ -64,7 +61,6 @@ class Route:
         "allowed_models",
         "auth_headers",
         "chain",
-        "chain_error",
         "context_segments",
         "deployment_header",
         "deployment_id",
@@ -73,7 +69,6 @@ class Route:
         "key_in_query",
         "key_name",
         "key_prefix",
-        "limits",
         "needs_model",
         "provider",
         "proxy",
@@ -82,15 +77,7 @@ class Route:
         "upstream_base",
     )
 
-    def __init__(
-        self,
-        deployment: dict[str, Any],
-        credential: str,
-        adapter: ProviderAdapter,
-        chain: Chain = EMPTY_CHAIN,
-        chain_error: str | None = None,
-        limits: LimitSet = NO_LIMITS,
-    ):
+    def __init__(self, deployment: dict[str, Any], credential: str, adapter: ProviderAdapter):
         snapshot = deployment["snapshot"]
         proxy, provider = snapshot["proxy"], snapshot["provider"]
         self.proxy: str = proxy["id"]
@@ -99,7 +86,7 @@ class Route:
         self.deployment_name: str = deployment.get("name") or deployment["id"]
         self.deployment_header = (b"x-gatehouse-deployment", self.deployment_name.encode())
         context = (proxy.get("context") or "/").strip("/")
-        # The segments an invoke path must start with (see gateways.dataplane.paths).
+        # The context's segments, which an invoke path must start with (see gateways.paths).
         self.context_segments: tuple[str, ...] = tuple(context.split("/")) if context else ()
         # No resources listed: the proxy exposes every path the provider allows.
         resources = proxy.get("resources") or []
@@ -109,13 +96,9 @@ class Route:
         self.access_allows: bool = access.get("mode", "allow_all") == "allow_all"
         self._decisions: dict[tuple[str, str], bool] = {}
         self.adapter = adapter
-        # The compiled guardrail chain; when it could not be compiled, ``chain_error`` says
-        # why and the route refuses every request rather than serve it unguarded.
-        self.chain = chain
-        self.chain_error = chain_error
-        # The proxy's and the provider's rate limits; None (one identity check per request)
-        # when there are none.
-        self.limits: LimitSet | None = limits if limits else None
+        # The request's steps (gateways.dataplane.chain), compiled from the deployment and
+        # set by whoever builds the snapshot.
+        self.chain: Any = None
         # In its encoded form: the raw resource path is appended to it as it stands.
         base = (provider.get("upstream_url") or "").rstrip("/")
         self.upstream_base: str = str(URL(base)) if base else ""
@@ -170,31 +153,6 @@ def strip_key_prefix(value: str, prefix: str) -> str:
     return value.strip()
 
 
-# (HTTP status, error code, message for the caller, reason recorded in usage when not the code)
-Refusal = tuple[int, str, str, str]
-
-
-def authenticate(
-    snapshot, route: Route, key_value, prefix: str, now: float
-) -> tuple[KeyRecord | None, Refusal | None]:
-    """The caller's key record, or why the request is refused (401 / 403)."""
-    if not key_value:
-        return None, (401, "invalid_api_key", "Missing API key.", "missing_key")
-    if not isinstance(key_value, str):
-        key_value = key_value.decode("latin-1")
-    secret = strip_key_prefix(key_value, prefix)
-    key = find_key(snapshot.keys, secret) if secret else None
-    if key is None and secret and _hash_in(snapshot.foreign_keys, secret):
-        message = "This API key is not allowed on this gateway."
-        return None, (403, "key_not_allowed", message, "")
-    if key is None or key.proxy != route.proxy:
-        return None, (401, "invalid_api_key", "Invalid API key.", "invalid_key")
-    if key.expires_at is not None and key.expires_at <= now:
-        return key, (401, "expired_api_key", "This API key has expired.", "expired_key")
-    return key, None
-
-
-def _hash_in(hashes: frozenset[str], secret: str) -> bool:
-    if not hashes:
-        return False
-    return hash_secret(secret) in hashes
+def key_of_other_gateway(hashes: frozenset[str], secret: str) -> bool:
+    """Whether ``secret`` is a key restricted to other gateways (refused with 403, not 401)."""
+    return bool(hashes) and hash_secret(secret) in hashes

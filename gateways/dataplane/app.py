@@ -1,0 +1,199 @@
+"""The gateway's ASGI application: the invoke endpoint of one gateway.
+
+A bare ASGI callable: it reads the scope directly, looks everything up in the in-memory
+snapshot, runs the route's filter chain and relays with one pooled HTTP client per process.
+Lifespan startup creates the rate limiter and the client, loads the snapshot and starts the
+config watcher, heartbeat and usage writer; shutdown flushes usage and removes this process's
+heartbeat row.
+"""
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from django.conf import settings
+
+from gateways.dataplane import access_log, ops
+from gateways.dataplane.adapters import neutral_error_body
+from gateways.dataplane.call import Call, Outcome, Refusal, stray_row
+from gateways.dataplane.chain import FilterChain
+from gateways.dataplane.filters import compile_chain
+from gateways.dataplane.heartbeat import Heartbeat
+from gateways.dataplane.paths import split_proxy
+from gateways.dataplane.relay import answer_with, call_upstream
+from gateways.dataplane.request import forward_headers, resolve_path
+from gateways.dataplane.routes import Route
+from gateways.dataplane.runtime import Snapshot, SnapshotStore
+from gateways.usage import UsageWriter
+from guardrails.catalog.url_checks import close_url_check_client
+from guardrails.limits import Limiter, load_price_table
+
+log = logging.getLogger("gatehouse.gateway")
+
+FAILED = Refusal(
+    500, "internal_error", "The gateway failed to handle this request.", outcome=Outcome.FAILED
+)
+
+
+class GatewayApp:
+    """Serves the deployments of one gateway."""
+
+    def __init__(self, gateway_id: str, *, heartbeat: bool = True, token: str | None = None):
+        self.gateway_id = gateway_id
+        self.store = SnapshotStore(
+            gateway_id, self.compile_chain, on_reload=self.refresh_prices, token=token
+        )
+        self.usage = UsageWriter(gateway_id)
+        self.heartbeat = Heartbeat(
+            gateway_id,
+            lambda: self.store.current.revision,
+            serving=lambda: not self.store.current.refused,
+        )
+        self.beats = heartbeat
+        self.max_body = settings.GATEHOUSE_MAX_BODY_BYTES
+        self.session: aiohttp.ClientSession | None = None
+        self.limiter: Limiter | None = None
+        self.starting = asyncio.Lock()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            if self.session is None:
+                await self.startup()
+            await self.handle(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+
+    # --- requests ----------------------------------------------------------------------------
+
+    async def handle(self, scope, receive, send) -> None:
+        """Find the route, check the path and headers, run the route's filters, call the
+        upstream and relay its answer, and record the call."""
+        snapshot = self.store.current
+        proxy_id, rest = split_proxy(scope.get("raw_path") or scope["path"].encode())
+        route = snapshot.routes.get(proxy_id)
+        if route is None:
+            await self.without_route(scope, send, snapshot, proxy_id, rest)
+            return
+        call = Call(scope, receive, send, snapshot, route, scope["method"])
+        chain: FilterChain = route.chain
+        try:
+            refusal = resolve_path(call, rest) or forward_headers(call)
+            if refusal is None:
+                refusal = await chain.run_request(call)
+            if refusal is not None:
+                await answer_with(call, refusal)
+            else:
+                await call_upstream(self.session, call, chain)
+        except Exception:
+            log.exception("gateway %s: request to %s failed", self.gateway_id, route.proxy)
+            if call.response_started:
+                call.refused(FAILED)
+            else:
+                await answer_with(call, FAILED)
+        finally:
+            await chain.run_end(call)
+            self.record(call)
+
+    async def without_route(
+        self, scope, send, snapshot: Snapshot, proxy_id: str, rest: bytes
+    ) -> None:
+        """A path that names no proxy here: an operational endpoint, or 404 / 503."""
+        if proxy_id == ops.PREFIX and await ops.serve(scope, send, snapshot, rest):
+            return
+        if snapshot.refused:
+            status, code, message = 503, "gateway_not_registered", snapshot.refused
+        else:
+            status, code, message = 404, "not_found", f"No proxy '{proxy_id}' on this gateway."
+        started, wall = time.perf_counter(), time.time()
+        await ops.respond(send, status, neutral_error_body(status, code, message))
+        row = stray_row(
+            proxy=proxy_id,
+            method=scope["method"],
+            resource=rest.decode("latin-1"),
+            status=status,
+            reason="not_registered" if snapshot.refused else "no_route",
+            wall=wall,
+            started=started,
+        )
+        self.usage.record(row)
+
+    def record(self, call: Call) -> None:
+        """The call's usage row, its key's last use and its access-log line."""
+        row = call.usage_row()
+        self.usage.record(row)
+        if call.key is not None:
+            self.usage.touch_key(call.key.key_hash, call.wall)
+        if access_log.enabled():
+            access_log.write(self.gateway_id, row)
+
+    # --- the route's chain -------------------------------------------------------------------
+
+    def compile_chain(self, route: Route, deployment: dict) -> FilterChain:
+        return compile_chain(route, deployment, limiter=self.limiter, max_body=self.max_body)
+
+    def refresh_prices(self, snapshot: Snapshot) -> None:
+        """After a reload (off the event loop): the admin-editable prices, when a cost budget
+        needs them."""
+        if self.limiter is not None and any(
+            step.name == "rate-limits" and step.limits.has_cost
+            for route in snapshot.routes.values()
+            for step in route.chain.filters
+        ):
+            self.limiter.prices = load_price_table()
+
+    # --- lifespan ----------------------------------------------------------------------------
+
+    async def lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        async with self.starting:
+            if self.session is not None:
+                return
+            self.limiter = Limiter.from_settings()
+            await asyncio.to_thread(self.store.reload)
+            self.store.start()
+            self.usage.start()
+            if self.beats:
+                self.heartbeat.start()
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                trust_env=False,
+            )
+            log.info(
+                "gateway %s serving %d proxies (revision %s)",
+                self.gateway_id,
+                len(self.store.current.routes),
+                self.store.current.revision,
+            )
+
+    async def shutdown(self) -> None:
+        self.store.stop()
+        if self.limiter is not None:
+            # Applies the settles already queued before closing the connection.
+            try:
+                await asyncio.wait_for(self.limiter.close(), timeout=5)
+            except TimeoutError:
+                log.warning("gateway %s: rate-limit settles pending at shutdown", self.gateway_id)
+        await close_url_check_client()
+        await asyncio.to_thread(self.usage.stop)
+        if self.beats:
+            await asyncio.to_thread(self.heartbeat.stop)
+        if self.session is not None:
+            await self.session.close()
+            self.session = None

@@ -1,0 +1,54 @@
+"""The filters of the request path, one module each, and the compiler that puts a route's
+chain together from its deployment (``compile_chain``)."""
+
+import logging
+from typing import Any
+
+from gateways.dataplane.chain import Filter, FilterChain
+from gateways.dataplane.filters.body import Body
+from gateways.dataplane.filters.guardrails import Guardrails, Unavailable
+from gateways.dataplane.filters.keys import KeyAuth
+from gateways.dataplane.filters.limits import RateLimits
+from gateways.dataplane.filters.models import ModelAllowlist
+from gateways.dataplane.routes import Route
+from guardrails.engine import ChainCompileError
+from guardrails.engine import compile_chain as compile_guardrails
+from guardrails.limits import Limiter, compile_limits
+
+log = logging.getLogger("gatehouse.gateway")
+
+
+def compile_chain(
+    route: Route, deployment: dict[str, Any], *, limiter: Limiter, max_body: int
+) -> FilterChain:
+    """The filters a route's requests pass, in order: key authentication, body, model
+    allowlist, guardrails (request phase; the response phase runs on the way back), rate
+    limits. A step the deployment does not need is left out.
+
+    Guardrails that cannot be compiled affect only their own route, which then refuses every
+    request (503) rather than serve it unguarded."""
+    filters: list[Filter] = [KeyAuth(route), Body(route, max_body)]
+    if route.allowed_models:
+        filters.append(ModelAllowlist(route))
+    adapter = route.adapter
+    attachments = deployment["snapshot"].get("guardrails") or {}
+    try:
+        proxy = [adapter.guardrail_attachment(a) for a in attachments.get("proxy") or []]
+        provider = [adapter.guardrail_attachment(a) for a in attachments.get("provider") or []]
+        guardrails = compile_guardrails(proxy, provider)
+        limits = compile_limits(proxy, provider)
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, ChainCompileError) else type(exc).__name__
+        log.error(
+            "deployment %s of proxy %s: guardrails could not be compiled (%s); the proxy "
+            "answers 503 until it is redeployed",
+            deployment.get("id"),
+            route.proxy,
+            detail,
+        )
+        return FilterChain([*filters, Unavailable()])
+    if guardrails:
+        filters.append(Guardrails(adapter, guardrails))
+    if limits:
+        filters.append(RateLimits(limiter, limits))
+    return FilterChain(filters)
