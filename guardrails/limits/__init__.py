@@ -32,27 +32,33 @@ Whenever a snapshot is (re)built, off the event loop::
         # decision.headers (Retry-After included); decision.rejected_label for the usage record.
     # else forward, and add decision.headers to the response headers (may be empty).
 
-After the upstream answered (``decision.reservation`` may be None; both calls accept it)::
+After the upstream answered (``decision.reservation`` may be None; both calls accept it, and
+both only queue the adjustment and return at once: the response never waits for the store)::
 
-    await limiter.settle(decision.reservation, usage, model=response_model_or_None)
+    limiter.settle(decision.reservation, usage, model=response_model_or_None)
         # usage: {"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"?},
         # or None when the response reported no usage or the client left mid-stream (a cost
-        # reservation is then charged in full); run it after the last byte is sent, it need
-        # not delay the client
-    await limiter.release(decision.reservation)
+        # reservation is then charged in full)
+    limiter.release(decision.reservation)
         # instead of settle when nothing was billed: connect error, upstream error status,
         # client gone before the upstream answered
+
+A failed adjustment is logged and counted (``Limiter.backend_failures`` and the metrics in
+``guardrails.limits.metrics``). ``await limiter.flush()`` waits until everything queued has
+been applied (tests, shutdown). A request cancelled while its admission is in flight (client
+gone, timeout) holds nothing: an allowed admission nobody received has its cost reservation
+released when the answer arrives.
 
 Settings (all optional): ``GATEHOUSE_LIMITS_REDIS_URL`` (defaults to ``REDIS_URL``),
 ``GATEHOUSE_LIMITS_REDIS_TIMEOUT`` (seconds, default 1.0; after a failure the store is not
 retried for a second), ``GATEHOUSE_LIMITS_KEY_PREFIX`` (default ``gatehouse:limits:``).
 
-Cost: ``admit`` is one Redis round trip (a single Lua script for all counters of the
-request; none at all for a route without limits), ``settle`` / ``release`` at most one, and
-none when there is nothing to adjust (request-count limits only).
-Both go through ``resp.LeanRedis``: one pipelined connection per process, the scripts called
-by digest, no pool, health check or per-call timeout task (a single watchdog timer drops the
-connection when a reply is overdue).
+Cost: Redis is reached through redis-py's asyncio client (hiredis parses the replies), with
+the two Lua scripts of ``backends`` registered once (``EVALSHA``, loaded again when Redis has
+forgotten them). The admissions of every request that reaches the limiter during one pass of
+the event loop go in one script call, each checked and counted on its own, in arrival order;
+the settles and releases of one pass likewise in one call (``backends.LoopPassBatch``). A
+route without limits costs no call at all, one with request-count limits only no adjustment.
 
 For the admin and the API: ``await limiter.current_usage(counter, key_id=None, resource="")``
 returns ``{used, reserved, limit, remaining, unit, window_start, reset_at}`` for one compiled

@@ -1,18 +1,18 @@
 """Counter storage: Redis (shared by every gateway process) or in-process (one process).
 
-Both backends run the same three operations, each atomic:
+Both backends offer the same operations with the same semantics:
 
-- ``admit(ops)`` checks every counter of a request and, only when all pass, applies each
-  op's increment (one Redis round trip: a single Lua script). A request counter passes when
-  ``used + increment <= limit``; token and cost counters pass while ``used < limit`` (they
-  block once exhausted). A cost counter is a hash of settled spend ``s`` and outstanding
-  reservations ``r``; its ``used`` is their sum and its increment is a reservation.
+- ``await admit(ops)`` checks every counter of one request and, only when all pass, applies
+  each op's increment, atomically. A request counter passes when ``used + increment <=
+  limit``; token and cost counters pass while ``used < limit`` (they block once exhausted). A
+  cost counter is a hash of settled spend ``s`` and outstanding reservations ``r``; its
+  ``used`` is their sum and its increment is a reservation.
 - ``adjust(ops)`` settles or releases: adds tokens, moves a reservation into spend, never
-  leaves a negative reservation (one round trip). On Redis, adjustments wait up to
-  ``SETTLE_DELAY`` for the next admit, are merged by counter and applied by that admit's own
-  script call, ahead of its checks (or by a call of their own when no admit comes); each
-  caller returns once the call carrying its ops was applied.
-- ``read(keys)`` returns the counters' values for display.
+  leaves a negative reservation. It returns at once; ``await flush()`` waits until every
+  adjustment queued so far has been applied (or has failed: failures of adjustments nobody
+  waits for go to ``on_failure``, once per failed call).
+- ``await read(keys)`` returns the counters' values for display.
+- ``await close()`` applies what is queued, then lets go of the store.
 
 Keys carry their window start, so a new window starts from zero without any reset; every
 key expires shortly after its window ends.
@@ -21,97 +21,108 @@ key expires shortly after its window ends.
 import asyncio
 import threading
 import time
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from guardrails.limits.resp import LeanRedis, RedisReplyError
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 REQUESTS = "r"
 TOKENS = "t"
 COST = "c"
 
-# The scripts' two parts, written against offsets so that one call can run both: the
-# adjustments use KEYS[1..m] with their arguments from ARGV[ab + 1]; the admission the keys
-# after them with its arguments from ARGV[aa + 1].
-_ADJUST_PART = """
-for i = 1, m do
-  local b = ab + (i - 1) * 4
-  local kind = ARGV[b + 1]
-  local first = tonumber(ARGV[b + 2])
-  local second = tonumber(ARGV[b + 3])
-  if kind == 'c' then
-    if second ~= 0 or redis.call('EXISTS', KEYS[i]) == 1 then
-      if first ~= 0 then
-        if redis.call('HINCRBY', KEYS[i], 'r', ARGV[b + 2]) < 0 then
-          redis.call('HSET', KEYS[i], 'r', 0)
+# Admissions, each checked and counted on its own, all or nothing, in the order given.
+# KEYS: every admission's counter keys, one after the other. ARGV: per admission the number
+# of its counters, then per counter its kind, limit, increment and TTL (ms).
+# Returns per admission {allowed (1 or 0), then per counter: used, spent}.
+ADMIT_SCRIPT = """
+local results = {}
+local key_index = 0
+local arg_index = 1
+while arg_index <= #ARGV do
+  local count = tonumber(ARGV[arg_index])
+  arg_index = arg_index + 1
+  local allowed = 1
+  local used = {}
+  local spent = {}
+  for i = 1, count do
+    local key = KEYS[key_index + i]
+    local at = arg_index + (i - 1) * 4
+    local kind = ARGV[at]
+    local limit = tonumber(ARGV[at + 1])
+    local increment = tonumber(ARGV[at + 2])
+    if kind == 'c' then
+      local values = redis.call('HMGET', key, 's', 'r')
+      spent[i] = tonumber(values[1]) or 0
+      used[i] = spent[i] + (tonumber(values[2]) or 0)
+    else
+      used[i] = tonumber(redis.call('GET', key)) or 0
+      spent[i] = used[i]
+    end
+    -- A request must fit its request counter; token and cost counters block once exhausted.
+    if kind == 'r' then
+      if used[i] + increment > limit then allowed = 0 end
+    elseif used[i] >= limit then
+      allowed = 0
+    end
+  end
+  if allowed == 1 then
+    for i = 1, count do
+      local key = KEYS[key_index + i]
+      local at = arg_index + (i - 1) * 4
+      local increment = tonumber(ARGV[at + 2])
+      if increment > 0 then
+        if ARGV[at] == 'c' then
+          redis.call('HINCRBY', key, 'r', increment)
+        else
+          redis.call('INCRBY', key, increment)
         end
+        if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[at + 3]) end
+        used[i] = used[i] + increment
       end
-      if second ~= 0 then redis.call('HINCRBY', KEYS[i], 's', ARGV[b + 3]) end
-      if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 4]) end
+    end
+  end
+  local result = {allowed}
+  for i = 1, count do
+    result[2 * i] = used[i]
+    result[2 * i + 1] = spent[i]
+  end
+  results[#results + 1] = result
+  key_index = key_index + count
+  arg_index = arg_index + 4 * count
+end
+return results
+"""
+
+# Settles and releases, in the order given. KEYS: the counters' keys. ARGV: per counter its
+# kind, then for tokens the tokens to add; for cost the change of the reservations and the
+# spend to add; then the TTL (ms). A cost counter that has expired is not brought back by a
+# release alone, and its reservations never go below zero.
+ADJUST_SCRIPT = """
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local at = (i - 1) * 4 + 1
+  local kind = ARGV[at]
+  local first = tonumber(ARGV[at + 1])
+  local second = tonumber(ARGV[at + 2])
+  local ttl = ARGV[at + 3]
+  if kind == 'c' then
+    if second ~= 0 or redis.call('EXISTS', key) == 1 then
+      if first ~= 0 and redis.call('HINCRBY', key, 'r', first) < 0 then
+        redis.call('HSET', key, 'r', 0)
+      end
+      if second ~= 0 then redis.call('HINCRBY', key, 's', second) end
+      if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
     end
   elseif first ~= 0 then
-    redis.call('INCRBY', KEYS[i], ARGV[b + 2])
-    if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 4]) end
+    redis.call('INCRBY', key, first)
+    if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
   end
 end
+return 1
 """
-
-_ADMIT_PART = """
-local n = #KEYS - m
-local used = {}
-local spent = {}
-local ok = 1
-for i = 1, n do
-  local b = aa + (i - 1) * 4
-  local key = KEYS[m + i]
-  local kind = ARGV[b + 1]
-  local u
-  if kind == 'c' then
-    local v = redis.call('HMGET', key, 's', 'r')
-    spent[i] = tonumber(v[1]) or 0
-    u = spent[i] + (tonumber(v[2]) or 0)
-  else
-    u = tonumber(redis.call('GET', key)) or 0
-    spent[i] = u
-  end
-  used[i] = u
-  local limit = tonumber(ARGV[b + 2])
-  if kind == 'r' then
-    if u + tonumber(ARGV[b + 3]) > limit then ok = 0 end
-  elseif u >= limit then
-    ok = 0
-  end
-end
-if ok == 1 then
-  for i = 1, n do
-    local b = aa + (i - 1) * 4
-    local key = KEYS[m + i]
-    if tonumber(ARGV[b + 3]) > 0 then
-      if ARGV[b + 1] == 'c' then
-        redis.call('HINCRBY', key, 'r', ARGV[b + 3])
-      else
-        redis.call('INCRBY', key, ARGV[b + 3])
-      end
-      if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[b + 4]) end
-      used[i] = used[i] + tonumber(ARGV[b + 3])
-    end
-  end
-end
-local out = {ok}
-for i = 1, n do
-  out[2 * i] = used[i]
-  out[2 * i + 1] = spent[i]
-end
-return out
-"""
-
-_ADMIT = "local m, aa = 0, 0\n" + _ADMIT_PART
-_ADJUST = "local m, ab = #KEYS, 0\n" + _ADJUST_PART + "return 1\n"
-# Adjustments waiting for company, then an admission, in one call: ARGV[1] is the number
-# of adjusted keys.
-_ADJUST_THEN_ADMIT = (
-    "local m = tonumber(ARGV[1])\nlocal ab, aa = 1, 1 + 4 * m\n" + _ADJUST_PART + _ADMIT_PART
-)
 
 
 class AdmitOp(NamedTuple):
@@ -145,199 +156,183 @@ class BackendUnavailable(Exception):
     """The shared store could not be reached; the limit's failure mode decides."""
 
 
-# How long settles wait for an admit to travel with before they are sent alone.
-SETTLE_DELAY = 0.002
+def release_ops(ops: list[AdmitOp]) -> list[AdjustOp]:
+    """What gives back the reservations an admission of ``ops`` made."""
+    return [
+        AdjustOp(op.key, COST, -op.increment, 0, op.ttl_ms)
+        for op in ops
+        if op.kind == COST and op.increment > 0
+    ]
 
 
-class _AdjustBatch:
-    """The adjustments issued before the next admit goes out, merged per counter: token increments
-    summed; a cost counter's reservation and spend deltas summed. Releases (negative
-    reservation deltas) are kept apart from positive ones, so the script's clamp of a
-    reservation at 0 gives what applying the ops one by one in some order would give."""
+Item = TypeVar("Item")
 
-    __slots__ = ("handle", "loop", "merged", "unwatched", "waiters")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
-        self.handle: asyncio.Handle | None = None
-        self.merged: dict[tuple[str, str, bool], list[int]] = {}
-        self.waiters: list[asyncio.Future] = []
-        self.unwatched = False  # some ops came without a waiter: report a failure once
+class LoopPassBatch(Generic[Item]):
+    """Items queued during one pass of the event loop, handed to ``send`` together at the
+    start of the next pass.
 
-    def add(self, ops: list[AdjustOp]) -> None:
-        merged = self.merged
-        for op in ops:
-            slot = (op.key, op.kind, op.first > 0)
-            entry = merged.get(slot)
-            if entry is None:
-                merged[slot] = [op.first, op.second, op.ttl_ms]
-            else:
-                entry[0] += op.first
-                entry[1] += op.second
-                if op.ttl_ms > entry[2]:
-                    entry[2] = op.ttl_ms
+    Why: a call through redis-py costs the gateway worker more CPU than the script costs
+    Redis, and under load many requests reach the limiter in the same pass; one call for all
+    of them pays that cost once instead of once per request. Nothing waits for company: the
+    batch leaves in the very next pass, and each batch is a task of its own, so a slow reply
+    never holds up the next one.
+    """
 
-    def script_args(self) -> tuple[list[str], list[object]]:
-        keys: list[str] = []
-        args: list[object] = []
-        for (key, kind, _), (first, second, ttl_ms) in self.merged.items():
-            keys.append(key)
-            args += (kind, first, second, ttl_ms)
-        return keys, args
+    def __init__(self, send: Callable[[list[Item]], Awaitable[None]]) -> None:
+        self.send = send  # must handle its own errors: nobody awaits the task
+        self.queued: list[Item] = []
+        self.in_flight: set[asyncio.Task] = set()
+
+    def add(self, item: Item) -> None:
+        self.queued.append(item)
+        if len(self.queued) == 1:
+            # A new task's first step runs in the next pass, after this pass's requests.
+            task = asyncio.get_running_loop().create_task(self._send_queued())
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+
+    async def _send_queued(self) -> None:
+        items, self.queued = self.queued, []
+        await self.send(items)
 
 
 class RedisBackend:
-    """Counters in Redis. Every operation is one script call, so N processes and M hosts
-    share each counter exactly. Needs a single Redis (or a primary behind Sentinel): the
-    keys of one request may live in different Cluster slots. Talks to Redis through
-    ``LeanRedis`` (one pipelined connection), which costs a fraction of redis-py's client
-    per call on the request path. Settles are coalesced: they wait (at most
-    ``SETTLE_DELAY``) for the next admit and leave with it, merged and applied by the
-    admit's own script call before its checks: one call and one reply for both. A round
-    trip to Redis costs the worker more CPU than the script does, and under load the next
-    admit is never far off."""
+    """Counters in Redis through redis-py's asyncio client (hiredis parses the replies).
+    Every operation is one script call, so N processes and M hosts share each counter
+    exactly. Needs a single Redis (or a primary behind Sentinel): the keys of one request may
+    live in different Cluster slots.
 
-    def __init__(self, client: LeanRedis, *, cooldown: float = 1.0):
+    The admissions of one loop pass travel in one call of ``ADMIT_SCRIPT``, the settles and
+    releases of one pass in one call of ``ADJUST_SCRIPT`` (see ``LoopPassBatch``). Each
+    caller awaits its own future, so a cancelled caller leaves the others alone; an
+    admission whose caller was cancelled while its call was in flight has its cost
+    reservations released as soon as the answer is in.
+    """
+
+    def __init__(self, client: aioredis.Redis, *, cooldown: float = 1.0) -> None:
         self.client = client
-        self._errors = (RedisReplyError, OSError)
+        self.admit_script = client.register_script(ADMIT_SCRIPT)
+        self.adjust_script = client.register_script(ADJUST_SCRIPT)
         # After a failure, fail at once for a moment instead of paying a timeout per request.
         self._cooldown = cooldown
         self._down_until = 0.0
-        self._batch: _AdjustBatch | None = None  # adjustments of this loop iteration
-        self._applying: set[asyncio.Future] = set()  # their script calls in flight
-        # Told once per failed batch of adjustments nobody waits for (``adjust_later``).
-        self.on_failure: Callable[[BaseException], None] | None = None
+        self.admissions: LoopPassBatch[tuple[list[AdmitOp], asyncio.Future]] = LoopPassBatch(
+            self._send_admissions
+        )
+        self.adjustments: LoopPassBatch[list[AdjustOp]] = LoopPassBatch(self._send_adjustments)
+        # Told once per failed call of adjustments (nobody waits for those).
+        self.on_failure: Callable[[BackendUnavailable], None] | None = None
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 1.0) -> "RedisBackend":
-        return cls(LeanRedis(url, timeout=timeout))
+    def from_url(cls, url: str, *, timeout: float = 1.0, cooldown: float = 1.0) -> "RedisBackend":
+        """A backend on ``url`` (``redis://``, ``rediss://``, ``unix://``). No retries: a
+        script that timed out may have run, and running it again would count twice; the
+        failure mode of each limit decides instead."""
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        return cls(client, cooldown=cooldown)
 
-    def _guard(self) -> None:
+    def _check_available(self) -> None:
         if self._down_until and time.monotonic() < self._down_until:
             raise BackendUnavailable("Redis is unavailable (cooling down after an error).")
 
     def _failed(self, exc: BaseException) -> BackendUnavailable:
+        """Start the cool-down; the error to report."""
         self._down_until = time.monotonic() + self._cooldown
         return BackendUnavailable(f"Redis is unavailable: {exc.__class__.__name__}")
 
     async def admit(self, ops: list[AdmitOp]) -> AdmitResult:
-        if self._down_until:
-            self._guard()
+        self._check_available()
+        admitted = asyncio.get_running_loop().create_future()
+        self.admissions.add((ops, admitted))
+        return await admitted
+
+    async def _send_admissions(self, queued: list[tuple[list[AdmitOp], asyncio.Future]]) -> None:
+        # A caller cancelled before the call left is simply not admitted.
+        waiting = [(ops, future) for ops, future in queued if not future.done()]
+        if not waiting:
+            return
         keys: list[str] = []
-        args: list[object] = []
-        for op in ops:
-            keys.append(op[0])
-            args += op[1:]  # kind, limit, increment, ttl_ms
-        batch = self._batch
+        args: list[Any] = []
+        for ops, _ in waiting:
+            args.append(len(ops))
+            for op in ops:
+                keys.append(op.key)
+                args += (op.kind, op.limit, op.increment, op.ttl_ms)
         try:
-            if batch is None or batch.loop is not asyncio.get_running_loop():
-                reply = await self.client.script_soon(_ADMIT, keys, args)
-            else:
-                # Settles waiting for company are applied by this admit's own script call,
-                # ahead of it, so the admit sees them counted: one call, one reply.
-                batch.handle.cancel()
-                self._batch = None
-                adjusted, adjust_args = batch.script_args()
-                try:
-                    call = self.client.script_soon(
-                        _ADJUST_THEN_ADMIT, adjusted + keys, [len(adjusted), *adjust_args, *args]
-                    )
-                except Exception as exc:  # e.g. the connection was lost in this iteration
-                    call = batch.loop.create_future()
-                    call.set_exception(exc)
-                self._track(batch, call)
-                if batch.waiters or not self.client.connected:
-                    # Cancelling this admit must not cancel the settles' call: others wait
-                    # on it, or it has not been sent yet.
-                    call = asyncio.shield(call)
-                reply = await call
-        except self._errors as exc:
-            raise self._failed(exc) from exc
-        self._down_until = 0.0
-        return tuple.__new__(AdmitResult, (bool(reply[0]), reply[1::2], reply[2::2]))
-
-    async def adjust(self, ops: list[AdjustOp]) -> None:
-        """Join the pending batch (the first caller schedules it) and wait until the script
-        call carrying it has been applied; raises ``BackendUnavailable`` if that call
-        failed."""
-        await self.adjust_soon(ops)
-
-    def adjust_soon(self, ops: list[AdjustOp]) -> asyncio.Future:
-        """``adjust`` without waiting: the future settles once the ops are applied (or with
-        ``BackendUnavailable``). Raises ``BackendUnavailable`` at once while cooling down."""
-        batch = self._join(ops)
-        waiter = batch.loop.create_future()
-        batch.waiters.append(waiter)
-        return waiter
-
-    def adjust_later(self, ops: list[AdjustOp]) -> None:
-        """``adjust`` for a caller that does not wait (the request path settling): no future
-        per call; a failure of the batch reaches ``on_failure`` once. Raises
-        ``BackendUnavailable`` at once while cooling down."""
-        self._join(ops).unwatched = True
-
-    def _join(self, ops: list[AdjustOp]) -> _AdjustBatch:
-        self._guard()
-        loop = asyncio.get_running_loop()
-        batch = self._batch
-        if batch is None or batch.loop is not loop:
-            batch = self._batch = _AdjustBatch(loop)
-            batch.handle = loop.call_later(SETTLE_DELAY, self._send, batch)
-        batch.add(ops)
-        return batch
-
-    def _send(self, batch: _AdjustBatch) -> None:
-        if self._batch is batch:
-            self._batch = None
-        keys, args = batch.script_args()
-        try:
-            reply = self.client.script_soon(_ADJUST, keys, args)
-        except Exception as exc:  # e.g. the connection was lost in this iteration
-            reply = batch.loop.create_future()
-            reply.set_exception(exc)
-        self._track(batch, reply)
-
-    def _track(self, batch: _AdjustBatch, reply: asyncio.Future) -> None:
-        """Settle the batch's waiters (or report its failure) once ``reply`` is in."""
-        self._applying.add(reply)
-        reply.add_done_callback(lambda _: self._applied(batch, reply))
-
-    def _applied(self, batch: _AdjustBatch, reply: asyncio.Future) -> None:
-        self._applying.discard(reply)
-        waiters = [waiter for waiter in batch.waiters if not waiter.done()]
-        if reply.cancelled():
-            for waiter in waiters:
-                waiter.cancel()
-            return
-        exc = reply.exception()
-        if exc is None:
-            self._down_until = 0.0
-            for waiter in waiters:
-                waiter.set_result(None)
-            return
-        if isinstance(exc, self._errors):
+            replies = await self.admit_script(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
             failure = self._failed(exc)
-            for waiter in waiters:
-                error = BackendUnavailable(*failure.args)  # one each: a raise adds a traceback
-                error.__cause__ = exc
-                waiter.set_exception(error)
-        else:
-            failure = exc
-            for waiter in waiters:
-                waiter.set_exception(exc)
-        if batch.unwatched and self.on_failure is not None:
-            self.on_failure(failure)
+            for _, future in waiting:
+                if not future.done():
+                    # One exception each: raising one adds a traceback to it.
+                    error = BackendUnavailable(*failure.args)
+                    error.__cause__ = exc
+                    future.set_exception(error)
+            return
+        except asyncio.CancelledError:
+            for _, future in waiting:
+                future.cancel()
+            raise
+        self._down_until = 0.0
+        for (ops, future), reply in zip(waiting, replies, strict=True):
+            result = AdmitResult(reply[0] == 1, reply[1::2], reply[2::2])
+            if not future.done():
+                future.set_result(result)
+            elif result.allowed:
+                # Its caller was cancelled while the call was in flight: nobody will settle
+                # or release this admission, so its reservations are given back now.
+                self.adjust(release_ops(ops))
+
+    def adjust(self, ops: list[AdjustOp]) -> None:
+        """Queue ``ops`` for the next pass's call. Raises ``BackendUnavailable`` at once
+        while cooling down."""
+        if ops:
+            self._check_available()
+            self.adjustments.add(ops)
+
+    async def _send_adjustments(self, queued: list[list[AdjustOp]]) -> None:
+        keys: list[str] = []
+        args: list[Any] = []
+        for ops in queued:
+            for op in ops:
+                keys.append(op.key)
+                args += (op.kind, op.first, op.second, op.ttl_ms)
+        try:
+            await self.adjust_script(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            failure = self._failed(exc)
+            if self.on_failure is not None:
+                self.on_failure(failure)
+            return
+        self._down_until = 0.0
+
+    async def flush(self) -> None:
+        """Wait until the admissions and adjustments issued so far have been answered, and
+        the releases those answers queued (for callers gone meanwhile) applied."""
+        while self.admissions.in_flight or self.adjustments.in_flight:
+            await asyncio.wait([*self.admissions.in_flight, *self.adjustments.in_flight])
 
     async def read(self, keys: list[tuple[str, str]]) -> list[tuple[int, int]]:
-        """``(used, reserved)`` for each ``(key, kind)``; ``reserved`` is 0 except for cost."""
-        self._guard()
-        commands = [
-            ("HMGET", key, "s", "r") if kind == COST else ("GET", key) for key, kind in keys
-        ]
+        """``(used, reserved)`` for each ``(key, kind)``; ``reserved`` is 0 except for cost.
+        One round trip: the reads are pipelined."""
+        self._check_available()
+        pipeline = self.client.pipeline(transaction=False)
+        for key, kind in keys:
+            if kind == COST:
+                pipeline.hmget(key, "s", "r")
+            else:
+                pipeline.get(key)
         try:
-            replies = await self.client.execute_many(commands)
-        except self._errors as exc:
+            replies = await pipeline.execute()
+        except (RedisError, OSError) as exc:
             raise self._failed(exc) from exc
+        self._down_until = 0.0
         out = []
         for (_, kind), reply in zip(keys, replies, strict=True):
             if kind == COST:
@@ -347,27 +342,22 @@ class RedisBackend:
         return out
 
     async def close(self) -> None:
-        """Apply the adjustments already issued, then close the connection."""
-        loop = asyncio.get_running_loop()
-        batch = self._batch
-        if batch is not None and batch.loop is loop:
-            batch.handle.cancel()
-            self._send(batch)
-        applying = [reply for reply in self._applying if reply.get_loop() is loop]
-        if applying:
-            await asyncio.wait(applying)
+        """Apply what is queued, then close the connections."""
+        await self.flush()
         await self.client.aclose()
 
 
 class MemoryBackend:
     """Counters in this process, with the same semantics as Redis: for a single gateway
-    process (no ``REDIS_URL``), or tests. Never unavailable."""
+    process (no ``REDIS_URL``), or tests. Never unavailable, and applies everything at once
+    (an admission never waits, so no caller can be cancelled in the middle of one)."""
 
     def __init__(self) -> None:
         # key -> [used or spent, reserved, expires at (monotonic)]
         self._counters: dict[str, list] = {}
         self._lock = threading.Lock()
         self._next_purge = 0.0
+        self.on_failure: Callable[[BackendUnavailable], None] | None = None  # never called
 
     def _get(self, key: str, now: float) -> list | None:
         entry = self._counters.get(key)
@@ -411,13 +401,7 @@ class MemoryBackend:
                         used[index] += op.increment
             return AdmitResult(allowed, used, spent)
 
-    async def adjust(self, ops: list[AdjustOp]) -> None:
-        self.adjust_soon(ops)
-
-    def adjust_later(self, ops: list[AdjustOp]) -> None:
-        self.adjust_soon(ops)
-
-    def adjust_soon(self, ops: list[AdjustOp]) -> None:
+    def adjust(self, ops: list[AdjustOp]) -> None:
         """Applied at once: nothing to wait for."""
         now = time.monotonic()
         with self._lock:
@@ -430,6 +414,9 @@ class MemoryBackend:
                     entry[0] += op.second
                 elif op.first:
                     self._entry(op.key, now, op.ttl_ms)[0] += op.first
+
+    async def flush(self) -> None:
+        return None
 
     async def read(self, keys: list[tuple[str, str]]) -> list[tuple[int, int]]:
         now = time.monotonic()

@@ -19,7 +19,11 @@ resolves to and, only if all pass, counts it (a rejected request consumes no quo
   event); ``settle(reservation, None)`` when the upstream answered but reported no usage
   (the reservation is charged as spent, since the provider may have billed it);
   ``release(reservation)`` when nothing was billed (upstream unreachable, error status,
-  client gone before the upstream answered). Both are idempotent.
+  client gone before the upstream answered). Both are idempotent, and both only queue the
+  adjustment and return: the request never waits for the store after its response.
+  ``await flush()`` waits until what is queued has been applied.
+- A caller cancelled while its admission is in flight (client gone, timeout) holds no
+  reservation: the backend gives it back when the answer arrives.
 - Counts land in the window the request was admitted in; a settle after that window ended
   changes nothing.
 
@@ -62,11 +66,8 @@ log = logging.getLogger("gatehouse.limits")
 
 DEFAULT_PREFIX = "gatehouse:limits:"
 # Keys outlive their window a little so a slow clock still finds them. TTLs count whole
-# seconds to the window's end (plus the grace): the same value for a second, so its encoding
-# for Redis is reused (see ``resp._pack``).
+# seconds to the window's end (plus the grace).
 _TTL_GRACE_MS = 1000
-# Named tuples built on the request path without their Python-level constructor.
-_new_tuple = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -80,7 +81,9 @@ class LimitContext:
     body_bytes: int = 0  # size of the raw request body, for the prompt estimate
 
 
-class _Held(NamedTuple):
+class Held(NamedTuple):
+    """A token or cost counter an admitted request adjusts afterwards."""
+
     counter: Counter
     key: str
     window_end: float
@@ -92,11 +95,13 @@ class Reservation:
     """What ``settle`` or ``release`` must adjust after the response."""
 
     model: str | None
-    held: list[_Held]
+    held: list[Held]
     done: bool = False
 
 
 class Decision(NamedTuple):
+    """Whether a request may go on, and what to tell its client."""
+
     allowed: bool
     status: int = 200  # 429 over a limit, 503 when a fail-closed limit cannot be checked
     headers: Sequence[tuple[bytes, bytes]] = ()  # send on every response; do not mutate
@@ -131,8 +136,7 @@ class Limiter:
         self.clock = clock
         self.backend_failures = 0
         self._last_failure_log = 0.0
-        if isinstance(backend, RedisBackend):
-            backend.on_failure = self._settle_failed
+        backend.on_failure = self._adjustment_failed
 
     @classmethod
     def from_settings(cls, *, prices: PriceTable | None = None) -> "Limiter":
@@ -148,7 +152,13 @@ class Limiter:
         prefix = getattr(settings, "GATEHOUSE_LIMITS_KEY_PREFIX", DEFAULT_PREFIX)
         return cls(backend, prices=prices, prefix=prefix)
 
+    async def flush(self) -> None:
+        """Wait until every settle and release issued so far has been applied (or has
+        failed, which is logged and counted as usual)."""
+        await self.backend.flush()
+
     async def close(self) -> None:
+        """Apply what is queued, then let go of the store (at shutdown)."""
         await self.backend.close()
 
     # --- per request ----------------------------------------------------------------
@@ -180,7 +190,7 @@ class Limiter:
             else:
                 increment = 0
             ttl = math.ceil(end - now) * 1000 + _TTL_GRACE_MS
-            ops.append(_new_tuple(AdmitOp, (key, code, counter.limit, increment, ttl)))
+            ops.append(AdmitOp(key, code, counter.limit, increment, ttl))
             ends.append(end)
         try:
             result = await self.backend.admit(ops)
@@ -200,12 +210,10 @@ class Limiter:
                     best, best_share = index, share
                 if op.kind != REQUESTS:
                     reserved = op.increment if op.kind == COST else 0
-                    held.append(_new_tuple(_Held, (pairs[index][0], op.key, ends[index], reserved)))
+                    held.append(Held(pairs[index][0], op.key, ends[index], reserved))
             headers = self._headers(pairs[best][0], ops[best], used[best], ends[best], now)
             reservation = Reservation(ctx.model, held) if held else None
-            # Decision(allowed=True, headers=..., reservation=...), minus the named tuple's
-            # Python-level constructor: this runs for every admitted request.
-            return _new_tuple(Decision, (True, 200, headers, None, None, reservation, ""))
+            return Decision(allowed=True, headers=headers, reservation=reservation)
 
         worst, worst_retry = -1, 0
         for index, op in enumerate(ops):
@@ -232,7 +240,7 @@ class Limiter:
             message=f"Rate limit exceeded ({counter.label}). Try again in {worst_retry} s.",
         )
 
-    async def settle(
+    def settle(
         self,
         reservation: Reservation | None,
         usage: dict[str, int] | None,
@@ -240,23 +248,18 @@ class Limiter:
         model: str | None = None,
     ) -> None:
         """Count a finished response: ``usage`` has ``prompt_tokens``, ``completion_tokens``,
-        ``total_tokens`` and optionally ``cached_tokens``; None when it reported none."""
-        await self._adjust(self._settle_ops(reservation, usage, model))
+        ``total_tokens`` and optionally ``cached_tokens``; None when it reported none.
+        Queued: returns at once, a failure is logged and counted."""
+        self._adjust(self._settle_ops(reservation, usage, model))
 
-    def settle_soon(
-        self,
-        reservation: Reservation | None,
-        usage: dict[str, int] | None,
-        *,
-        model: str | None = None,
-    ) -> None:
-        """``settle`` without waiting for the store (the request path's way: no task per
-        response); a failure is logged and counted like any other."""
-        self._adjust_soon(self._settle_ops(reservation, usage, model))
+    def release(self, reservation: Reservation | None) -> None:
+        """Give back a reservation for a request nothing was billed for. Queued like
+        ``settle``."""
+        self._adjust(self._release_ops(reservation))
 
-    def release_soon(self, reservation: Reservation | None) -> None:
-        """``release`` without waiting for the store."""
-        self._adjust_soon(self._release_ops(reservation))
+    # The data plane's former names, until it calls ``settle`` and ``release``.
+    settle_soon = settle
+    release_soon = release
 
     def _settle_ops(
         self, reservation: Reservation | None, usage: dict[str, int] | None, model: str | None
@@ -275,16 +278,12 @@ class Limiter:
             if counter.code == TOKENS:
                 tokens = _tokens(usage, counter.category) if usage else 0
                 if tokens:
-                    ops.append(_new_tuple(AdjustOp, (held.key, TOKENS, tokens, 0, ttl)))
+                    ops.append(AdjustOp(held.key, TOKENS, tokens, 0, ttl))
             else:
                 cost = held.reserved if usage is None else self._cost(counter, model, usage)
                 if cost or held.reserved:
                     ops.append(AdjustOp(held.key, COST, -held.reserved, cost, ttl))
         return ops
-
-    async def release(self, reservation: Reservation | None) -> None:
-        """Give back a reservation for a request nothing was billed for."""
-        await self._adjust(self._release_ops(reservation))
 
     def _release_ops(self, reservation: Reservation | None) -> list[AdjustOp]:
         if reservation is None or reservation.done:
@@ -357,29 +356,18 @@ class Limiter:
             usage.get("cached_tokens") or 0,
         )
 
-    async def _adjust(self, ops: list[AdjustOp]) -> None:
+    def _adjust(self, ops: list[AdjustOp]) -> None:
         if not ops:
             return
         try:
-            await self.backend.adjust(ops)
+            self.backend.adjust(ops)
         except BackendUnavailable as exc:
             self._note_failure(exc, "settle")
 
-    def _adjust_soon(self, ops: list[AdjustOp]) -> None:
-        if not ops:
-            return
-        try:
-            self.backend.adjust_later(ops)
-        except BackendUnavailable as exc:
-            self._note_failure(exc, "settle")
-
-    def _settle_failed(self, exc: BaseException) -> None:
-        """A batch of settles nobody waits for failed (told once per batch, however many
-        requests' settles it merged)."""
-        if isinstance(exc, BackendUnavailable):
-            self._note_failure(exc, "settle")
-        else:
-            log.error("Settling rate-limit counters failed: %s", exc.__class__.__name__)
+    def _adjustment_failed(self, exc: BackendUnavailable) -> None:
+        """A call carrying queued settles and releases failed (told once per call, however
+        many requests' adjustments it carried)."""
+        self._note_failure(exc, "settle")
 
     def _unavailable(self, pairs, ops, ends, ctx: LimitContext, exc: Exception) -> Decision:
         self._note_failure(exc, "admit")
@@ -397,9 +385,7 @@ class Limiter:
         # Served without counting; settle still records usage if the store is back by then.
         metrics.UNCHECKED_REQUESTS.inc()
         held = [
-            _Held(pairs[i][0], op.key, ends[i], 0)
-            for i, op in enumerate(ops)
-            if op.kind != REQUESTS
+            Held(pairs[i][0], op.key, ends[i], 0) for i, op in enumerate(ops) if op.kind != REQUESTS
         ]
         return Decision(allowed=True, reservation=Reservation(ctx.model, held) if held else None)
 

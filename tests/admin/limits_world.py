@@ -57,7 +57,8 @@ def consume(
                 decision = await limiter.admit(limits, context)
                 assert decision.allowed, decision.message
                 if usage is not None:
-                    await limiter.settle(decision.reservation, usage, model=model)
+                    limiter.settle(decision.reservation, usage, model=model)
+                    await limiter.flush()
         finally:
             await limiter.close()
 

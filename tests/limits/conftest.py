@@ -10,6 +10,7 @@ import redis
 
 from guardrails.limits import LimitContext, Limiter, LimitSet, MemoryBackend, RedisBackend
 from guardrails.limits.rules import compile_limits
+from tests.redis_server import started_private_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -95,6 +96,23 @@ async def make_limiter(request, prefix):
     yield make
     for limiter in made:
         await limiter.close()
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of this test's own: its command statistics count only this test's
+    calls, and the test may stop, restart or pause it."""
+    yield from started_private_redis()
+
+
+def script_calls(url: str) -> int:
+    """How many script calls (``EVALSHA`` and ``EVAL``) Redis has run, by its own count."""
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
 
 
 def limits(policy: str, params: dict[str, Any], *, attachment_id: int = 1) -> LimitSet:

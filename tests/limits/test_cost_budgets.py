@@ -50,7 +50,8 @@ async def test_settling_replaces_the_reservation_with_the_real_cost(make_limiter
     limiter = make_limiter()
     rules = budget(10)
     decision = await limiter.admit(rules, request())
-    await limiter.settle(decision.reservation, {"prompt_tokens": 1000, "completion_tokens": 100})
+    limiter.settle(decision.reservation, {"prompt_tokens": 1000, "completion_tokens": 100})
+    await limiter.flush()
     usage = await limiter.current_usage(counter(rules))
     assert (usage["used"], usage["reserved"]) == (0.0035, 0)
 
@@ -60,7 +61,8 @@ async def test_cached_input_tokens_cost_the_cached_price(make_limiter):
     rules = budget(10)
     decision = await limiter.admit(rules, request())
     usage = {"prompt_tokens": 1000, "cached_tokens": 1000, "completion_tokens": 0}
-    await limiter.settle(decision.reservation, usage)
+    limiter.settle(decision.reservation, usage)
+    await limiter.flush()
     assert (await limiter.current_usage(counter(rules)))["used"] == 0.00125
 
 
@@ -68,7 +70,8 @@ async def test_releasing_gives_the_reservation_back(make_limiter):
     limiter = make_limiter()
     rules = budget(10)
     decision = await limiter.admit(rules, request())
-    await limiter.release(decision.reservation)
+    limiter.release(decision.reservation)
+    await limiter.flush()
     usage = await limiter.current_usage(counter(rules))
     assert (usage["used"], usage["reserved"]) == (0, 0)
 
@@ -77,7 +80,8 @@ async def test_a_response_without_usage_is_charged_its_reservation(make_limiter)
     limiter = make_limiter()
     rules = budget(10)
     decision = await limiter.admit(rules, request())
-    await limiter.settle(decision.reservation, None)
+    limiter.settle(decision.reservation, None)
+    await limiter.flush()
     usage = await limiter.current_usage(counter(rules))
     assert (usage["used"], usage["reserved"]) == (RESERVATION, 0)
 
@@ -91,9 +95,8 @@ async def test_fifty_concurrent_requests_overshoot_by_at_most_one_reservation(ma
         decision = await limiter.admit(rules, request())
         if decision.allowed:
             await asyncio.sleep(0)  # let other admissions interleave with the "upstream call"
-            await limiter.settle(
-                decision.reservation, {"prompt_tokens": 100, "completion_tokens": 1000}
-            )
+            limiter.settle(decision.reservation, {"prompt_tokens": 100, "completion_tokens": 1000})
+            await limiter.flush()
         return decision.allowed
 
     admitted = await asyncio.gather(*(call(i) for i in range(50)))
@@ -114,7 +117,8 @@ async def test_a_spent_budget_says_retry_when_the_window_resets(make_limiter):
     limiter = make_limiter()
     rules = limits("llm-cost-based-ratelimit", {"budgetLimits": [{"amount": 0.01, "unit": "hour"}]})
     decision = await limiter.admit(rules, request())
-    await limiter.settle(decision.reservation, {"prompt_tokens": 0, "completion_tokens": 1000})
+    limiter.settle(decision.reservation, {"prompt_tokens": 0, "completion_tokens": 1000})
+    await limiter.flush()
     rejected = await limiter.admit(rules, request())
     assert rejected.retry_after == 1770  # the fixed clock is 30 min 30.25 s into the hour
 
@@ -123,7 +127,8 @@ async def test_an_unknown_model_costs_the_fallback_price(make_limiter):
     limiter = make_limiter()
     rules = budget(10, fallbackPrice={"input": 1, "output": 2})
     decision = await limiter.admit(rules, request(model="house-model-7"))
-    await limiter.settle(decision.reservation, {"prompt_tokens": 1000, "completion_tokens": 1000})
+    limiter.settle(decision.reservation, {"prompt_tokens": 1000, "completion_tokens": 1000})
+    await limiter.flush()
     assert (await limiter.current_usage(counter(rules)))["used"] == 0.003
 
 
@@ -131,7 +136,8 @@ async def test_an_unknown_model_without_a_fallback_price_costs_nothing(make_limi
     limiter = make_limiter()
     rules = budget(10)
     decision = await limiter.admit(rules, request(model="house-model-7"))
-    await limiter.settle(decision.reservation, {"prompt_tokens": 1000, "completion_tokens": 1000})
+    limiter.settle(decision.reservation, {"prompt_tokens": 1000, "completion_tokens": 1000})
+    await limiter.flush()
     usage = await limiter.current_usage(counter(rules))
     assert (usage["used"], usage["reserved"]) == (0, 0)
 
@@ -141,7 +147,8 @@ async def test_the_model_the_response_reports_prices_the_settlement(make_limiter
     rules = budget(10)
     decision = await limiter.admit(rules, request(model=None))
     usage = {"prompt_tokens": 1_000_000, "completion_tokens": 0}
-    await limiter.settle(decision.reservation, usage, model="gpt-4o-mini-2024-07-18")
+    limiter.settle(decision.reservation, usage, model="gpt-4o-mini-2024-07-18")
+    await limiter.flush()
     assert (await limiter.current_usage(counter(rules)))["used"] == 0.15
 
 

@@ -1,4 +1,5 @@
-"""The counter store going away: a closed port, and a Redis stopped and restarted mid-test."""
+"""The counter store going away: a closed port, a server that never answers, and a Redis
+stopped and restarted mid-test."""
 
 import asyncio
 import time
@@ -7,7 +8,6 @@ import pytest
 
 from guardrails.limits import Limiter, MemoryBackend, RedisBackend
 from tests.limits.conftest import closed_port, ctx, fixed_clock, limits, request_limit
-from tests.redis_server import started_private_redis
 
 pytestmark = pytest.mark.anyio
 
@@ -51,13 +51,84 @@ async def test_store_failures_are_counted(unreachable):
 async def test_settling_while_redis_is_unreachable_does_not_raise(unreachable):
     rules = limits("token-based-ratelimit", {"totalTokenLimits": [{"count": 10}]})
     decision = await unreachable.admit(rules, ctx())
-    await unreachable.settle(decision.reservation, {"total_tokens": 5})
+    unreachable.settle(decision.reservation, {"total_tokens": 5})
     assert unreachable.backend_failures == 2
 
 
+def total_tokens():
+    return limits("token-based-ratelimit", {"totalTokenLimits": [{"count": 10_000}]})
+
+
+@pytest.mark.parametrize("cooldown", [1.0, 0.0])
+async def test_a_settle_that_cannot_reach_redis_is_counted_as_a_failure(cooldown):
+    # With a cool-down the settle fails at once; without, when its call fails to connect.
+    backend = RedisBackend.from_url(f"redis://127.0.0.1:{closed_port()}/0", cooldown=cooldown)
+    limiter = Limiter(backend)
+    decision = await limiter.admit(total_tokens(), ctx())  # fails open: a failure
+    limiter.settle(decision.reservation, {"total_tokens": 7})
+    await limiter.flush()
+    await limiter.close()
+    assert (decision.allowed, limiter.backend_failures) == (True, 2)
+
+
+async def test_settles_of_one_pass_in_one_failing_call_count_as_one_failure():
+    backend = RedisBackend.from_url(f"redis://127.0.0.1:{closed_port()}/0", cooldown=0.0)
+    limiter = Limiter(backend)
+    decisions = [await limiter.admit(total_tokens(), ctx()) for _ in range(3)]  # 3 failures
+    for decision in decisions:
+        limiter.settle(decision.reservation, {"total_tokens": 7})
+    await limiter.close()  # applies (here: fails) what was issued
+    assert limiter.backend_failures == 4
+
+
+class SilentServer:
+    """Accepts connections and never answers, like a Redis that hangs."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self.accept, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/0"
+
+    async def accept(self, reader, writer) -> None:
+        self.connections += 1
+        while await reader.read(65536):
+            pass
+        writer.close()
+
+
 @pytest.fixture
-def private_redis():
-    yield from started_private_redis()
+async def silent():
+    server = SilentServer()
+    url = await server.start()
+    yield server, url
+    server.server.close()
+
+
+async def test_every_admission_of_a_call_that_times_out_follows_its_failure_mode(silent):
+    _, url = silent
+    limiter = Limiter(RedisBackend.from_url(url, timeout=0.2))
+    closed, open_ = request_limit(5, failureMode="closed"), request_limit(5, failureMode="open")
+    decisions = await asyncio.gather(
+        *(limiter.admit(rules, ctx()) for _ in range(5) for rules in (closed, open_))
+    )
+    await limiter.close()
+    statuses = [(d.allowed, d.status) for d in decisions]
+    assert statuses == [(False, 503), (True, 200)] * 5
+
+
+async def test_after_a_timeout_requests_fail_fast_without_reaching_redis(silent):
+    server, url = silent
+    limiter = Limiter(RedisBackend.from_url(url, timeout=0.2, cooldown=60))
+    rules = request_limit(5, failureMode="closed")
+    first = await limiter.admit(rules, ctx())  # waits for the timeout
+    connections = server.connections
+    later = [await limiter.admit(rules, ctx()) for _ in range(10)]
+    await limiter.close()
+    assert {(d.status, d.retry_after) for d in [first, *later]} == {(503, 1)}
+    assert (connections, server.connections) == (1, 1)
 
 
 async def until_allowed(limiter, rules, deadline: float):

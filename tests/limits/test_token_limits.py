@@ -15,7 +15,8 @@ async def test_a_request_is_admitted_while_tokens_remain(make_limiter):
     limiter = make_limiter()
     rules = total_tokens(100)
     decision = await limiter.admit(rules, ctx())
-    await limiter.settle(decision.reservation, {**USAGE, "total_tokens": 99})
+    limiter.settle(decision.reservation, {**USAGE, "total_tokens": 99})
+    await limiter.flush()
     assert (await limiter.admit(rules, ctx())).allowed
 
 
@@ -23,7 +24,8 @@ async def test_the_next_request_is_blocked_once_settled_usage_reaches_the_limit(
     limiter = make_limiter()
     rules = total_tokens(100)
     decision = await limiter.admit(rules, ctx())
-    await limiter.settle(decision.reservation, USAGE)
+    limiter.settle(decision.reservation, USAGE)
+    await limiter.flush()
     assert (await limiter.admit(rules, ctx())).status == 429
 
 
@@ -31,7 +33,8 @@ async def test_usage_settled_by_another_process_blocks_this_one(make_limiter):
     first, second = make_limiter(), make_limiter()
     rules = total_tokens(100)
     decision = await first.admit(rules, ctx())
-    await first.settle(decision.reservation, USAGE)
+    first.settle(decision.reservation, USAGE)
+    await first.flush()
     assert not (await second.admit(rules, ctx())).allowed
 
 
@@ -42,7 +45,8 @@ async def test_prompt_and_completion_tokens_have_their_own_counters(make_limiter
         {"promptTokenLimits": [{"count": 1000}], "completionTokenLimits": [{"count": 50}]},
     )
     decision = await limiter.admit(rules, ctx())
-    await limiter.settle(decision.reservation, USAGE)
+    limiter.settle(decision.reservation, USAGE)
+    await limiter.flush()
     assert (await limiter.admit(rules, ctx())).rejected_label == (
         "token-based-ratelimit 50 completion tokens/1m"
     )
@@ -52,7 +56,8 @@ async def test_a_response_without_usage_adds_no_tokens(make_limiter):
     limiter = make_limiter()
     rules = total_tokens(100)
     decision = await limiter.admit(rules, ctx())
-    await limiter.settle(decision.reservation, None)
+    limiter.settle(decision.reservation, None)
+    await limiter.flush()
     assert (await limiter.current_usage(rules.groups[0].default[0]))["used"] == 0
 
 
@@ -60,8 +65,9 @@ async def test_settling_twice_counts_once(make_limiter):
     limiter = make_limiter()
     rules = total_tokens(1000)
     decision = await limiter.admit(rules, ctx())
-    await limiter.settle(decision.reservation, USAGE)
-    await limiter.settle(decision.reservation, USAGE)
+    limiter.settle(decision.reservation, USAGE)
+    limiter.settle(decision.reservation, USAGE)
+    await limiter.flush()
     assert (await limiter.current_usage(rules.groups[0].default[0]))["used"] == 110
 
 
@@ -69,5 +75,6 @@ async def test_per_key_token_limits_isolate_two_keys(make_limiter):
     limiter = make_limiter()
     rules = total_tokens(100, scope="per_key")
     decision = await limiter.admit(rules, ctx(key_id="a"))
-    await limiter.settle(decision.reservation, USAGE)
+    limiter.settle(decision.reservation, USAGE)
+    await limiter.flush()
     assert (await limiter.admit(rules, ctx(key_id="b"))).allowed
