@@ -22,8 +22,9 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -34,25 +35,19 @@ TOKENS = "t"
 COST = "c"
 
 # Admissions, each checked and counted on its own, all or nothing, in the order given.
-# KEYS: every admission's counter keys, one after the other. ARGV: per admission the number
-# of its counters, then per counter its kind, limit, increment and TTL (ms).
+# KEYS: every admission's counter keys, one admission after the other. ARGV[1]: JSON, per
+# admission a list of [kind, limit, increment, TTL in ms], one per counter.
 # Returns per admission {allowed (1 or 0), then per counter: used, spent}.
 ADMIT_SCRIPT = """
 local results = {}
 local key_index = 0
-local arg_index = 1
-while arg_index <= #ARGV do
-  local count = tonumber(ARGV[arg_index])
-  arg_index = arg_index + 1
+for _, counters in ipairs(cjson.decode(ARGV[1])) do
   local allowed = 1
   local used = {}
   local spent = {}
-  for i = 1, count do
+  for i, counter in ipairs(counters) do
     local key = KEYS[key_index + i]
-    local at = arg_index + (i - 1) * 4
-    local kind = ARGV[at]
-    local limit = tonumber(ARGV[at + 1])
-    local increment = tonumber(ARGV[at + 2])
+    local kind, limit, increment = unpack(counter)
     if kind == 'c' then
       local values = redis.call('HMGET', key, 's', 'r')
       spent[i] = tonumber(values[1]) or 0
@@ -69,45 +64,39 @@ while arg_index <= #ARGV do
     end
   end
   if allowed == 1 then
-    for i = 1, count do
+    for i, counter in ipairs(counters) do
       local key = KEYS[key_index + i]
-      local at = arg_index + (i - 1) * 4
-      local increment = tonumber(ARGV[at + 2])
+      local kind, _, increment, ttl = unpack(counter)
       if increment > 0 then
-        if ARGV[at] == 'c' then
+        if kind == 'c' then
           redis.call('HINCRBY', key, 'r', increment)
         else
           redis.call('INCRBY', key, increment)
         end
-        if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[at + 3]) end
+        if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
         used[i] = used[i] + increment
       end
     end
   end
   local result = {allowed}
-  for i = 1, count do
+  for i = 1, #counters do
     result[2 * i] = used[i]
     result[2 * i + 1] = spent[i]
   end
   results[#results + 1] = result
-  key_index = key_index + count
-  arg_index = arg_index + 4 * count
+  key_index = key_index + #counters
 end
 return results
 """
 
-# Settles and releases, in the order given. KEYS: the counters' keys. ARGV: per counter its
-# kind, then for tokens the tokens to add; for cost the change of the reservations and the
-# spend to add; then the TTL (ms). A cost counter that has expired is not brought back by a
-# release alone, and its reservations never go below zero.
+# Settles and releases, in the order given. KEYS: the counters' keys. ARGV[1]: JSON, per key
+# [kind, first, second, TTL in ms]: for tokens, the tokens to add (first); for cost, the
+# change of the reservations (first) and the spend to add (second). A cost counter that has
+# expired is not brought back by a release alone, and its reservations never go below zero.
 ADJUST_SCRIPT = """
-for i = 1, #KEYS do
+for i, adjustment in ipairs(cjson.decode(ARGV[1])) do
   local key = KEYS[i]
-  local at = (i - 1) * 4 + 1
-  local kind = ARGV[at]
-  local first = tonumber(ARGV[at + 1])
-  local second = tonumber(ARGV[at + 2])
-  local ttl = ARGV[at + 3]
+  local kind, first, second, ttl = unpack(adjustment)
   if kind == 'c' then
     if second ~= 0 or redis.call('EXISTS', key) == 1 then
       if first ~= 0 and redis.call('HINCRBY', key, 'r', first) < 0 then
@@ -257,15 +246,11 @@ class RedisBackend:
         waiting = [(ops, future) for ops, future in queued if not future.done()]
         if not waiting:
             return
-        keys: list[str] = []
-        args: list[Any] = []
-        for ops, _ in waiting:
-            args.append(len(ops))
-            for op in ops:
-                keys.append(op.key)
-                args += (op.kind, op.limit, op.increment, op.ttl_ms)
+        keys = [op.key for ops, _ in waiting for op in ops]
+        # Each op is (key, kind, limit, increment, ttl_ms): the script takes all but the key.
+        admissions = orjson.dumps([[op[1:] for op in ops] for ops, _ in waiting])
         try:
-            replies = await self.admit_script(keys=keys, args=args)
+            replies = await self.admit_script(keys=keys, args=[admissions])
         except (RedisError, OSError) as exc:
             failure = self._failed(exc)
             for _, future in waiting:
@@ -297,14 +282,11 @@ class RedisBackend:
             self.adjustments.add(ops)
 
     async def _send_adjustments(self, queued: list[list[AdjustOp]]) -> None:
-        keys: list[str] = []
-        args: list[Any] = []
-        for ops in queued:
-            for op in ops:
-                keys.append(op.key)
-                args += (op.kind, op.first, op.second, op.ttl_ms)
+        keys = [op.key for ops in queued for op in ops]
+        # Each op is (key, kind, first, second, ttl_ms): the script takes all but the key.
+        adjustments = orjson.dumps([op[1:] for ops in queued for op in ops])
         try:
-            await self.adjust_script(keys=keys, args=args)
+            await self.adjust_script(keys=keys, args=[adjustments])
         except (RedisError, OSError) as exc:
             failure = self._failed(exc)
             if self.on_failure is not None:

@@ -171,3 +171,17 @@ async def test_fifty_concurrent_admissions_reserve_at_most_one_reservation_past_
     decisions = await asyncio.gather(*(limiters[i % 2].admit(rules, request()) for i in range(50)))
     reserved = (await limiters[0].current_usage(counter(rules)))["reserved"]
     assert (sum(d.allowed for d in decisions), reserved) == (10, round(10 * RESERVATION, 9))
+
+
+async def test_a_budget_of_a_million_dollars_counts_to_the_nano_dollar(make_limiter):
+    limiter = make_limiter()
+    rules = budget(1_000_000)
+    decision = await limiter.admit(rules, request())
+    limiter.settle(decision.reservation, {"prompt_tokens": 1, "completion_tokens": 1})
+    await limiter.flush()
+    usage = await limiter.current_usage(counter(rules))
+    assert (usage["used"], usage["reserved"], usage["remaining"]) == (
+        0.0000125,
+        0,
+        999_999.9999875,
+    )

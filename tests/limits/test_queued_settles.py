@@ -153,3 +153,13 @@ async def test_a_settled_counter_expires_after_its_window(redis_limiters):
     await limiter.flush()
     ttl = redis.Redis.from_url(REDIS_URL).pttl(decision.reservation.held[0].key)
     assert 30_000 < ttl <= 31_000
+
+
+async def test_token_counts_beyond_four_billion_add_exactly(make_limiter):
+    limiter = make_limiter()
+    rules = total_tokens(10**13)
+    for _ in range(3):
+        decision = await limiter.admit(rules, ctx())
+        limiter.settle(decision.reservation, {"total_tokens": 3_000_000_001})
+    await limiter.flush()
+    assert (await limiter.current_usage(first_counter(rules)))["used"] == 9_000_000_003
