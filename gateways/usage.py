@@ -148,10 +148,12 @@ class UsageWriter:
                 refused = self._write(batch)
             except Exception as exc:  # nothing of the batch was written
                 if is_transient(exc):
+                    self.cleaner.forget_repairs()
                     self._requeue(batch)
                     self._failed(exc)
                     return
                 refused = [(row, exc) for row in batch]  # even the row-by-row pass failed
+            self.cleaner.count_repairs()
             if refused:
                 self._put_aside(refused)
             self._recovered()

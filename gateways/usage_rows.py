@@ -20,7 +20,8 @@ on both, and repaired where a repair is honest:
 
 A status code outside its column's range (0 to 32,767) or missing is not invented: the row is
 left to the database to refuse, and set aside. Each repaired value is counted in
-``gatehouse_usage_values_clamped_total{field}``.
+``gatehouse_usage_values_clamped_total{field}`` once its row has left the queue (written or set
+aside), so a batch retried after an outage is not counted twice.
 
 Most rows need no repair, so each value is first checked in the cheapest way that proves it
 fine (a type test, a length, ``str.isprintable``, a regular expression over the JSON that
@@ -31,6 +32,7 @@ import math
 import re
 import time
 import uuid
+from collections import Counter
 from functools import lru_cache
 from typing import Any
 
@@ -78,6 +80,19 @@ class UsageRowCleaner:
         self.max_status = ranges[field("status_code").get_internal_type()][1]
         self.max_tokens = ranges[field("prompt_tokens").get_internal_type()][1]
         self.outcomes = frozenset(UsageOutcome.values)
+        self.repairs: list[str] = []  # the field of each repair since the last count
+
+    def count_repairs(self) -> None:
+        """Add the repairs made since the last call to the metric: the rows they were made
+        to have been written or set aside."""
+        for field, repaired in Counter(self.repairs).items():
+            USAGE_VALUES_CLAMPED.labels(field).inc(repaired)
+        self.repairs.clear()
+
+    def forget_repairs(self) -> None:
+        """Drop the repairs made since the last count: their rows go back to the queue and
+        will be repaired (and counted) again."""
+        self.repairs.clear()
 
     def clean(self, row: tuple) -> tuple:
         """The row with every value fit for its column (``details`` as JSON text)."""
@@ -106,9 +121,9 @@ class UsageRowCleaner:
         if type(proxy) is not str or len(proxy) > self.proxy_length or not proxy.isprintable():
             proxy = self.text("proxy", proxy, self.proxy_length)
         if deployment is not None:
-            deployment = uuid_or_none("deployment", deployment)
+            deployment = self.identifier("deployment", deployment)
         if api_key is not None:
-            api_key = uuid_or_none("api_key", api_key)
+            api_key = self.identifier("api_key", api_key)
         if (
             type(provider) is not str
             or len(provider) > self.provider_length
@@ -118,7 +133,7 @@ class UsageRowCleaner:
         if type(model) is not str or len(model) > self.model_length or not model.isprintable():
             model = self.text("model", model, self.model_length)
         if type(method) is not str or method not in HTTP_METHODS:
-            USAGE_VALUES_CLAMPED.labels("method").inc()
+            self.repairs.append("method")
             method = OTHER_METHOD
         if (
             type(resource) is not str
@@ -129,7 +144,7 @@ class UsageRowCleaner:
         if type(status) is not int or not 0 <= status <= self.max_status:
             status = None  # not invented: the database refuses the row and it is set aside
         if type(outcome) is not str or outcome not in self.outcomes:
-            USAGE_VALUES_CLAMPED.labels("outcome").inc()
+            self.repairs.append("outcome")
             outcome = UNKNOWN_OUTCOME
         if type(reason) is not str or len(reason) > self.reason_length or not reason.isprintable():
             reason = self.text("reason", reason, self.reason_length)
@@ -166,41 +181,68 @@ class UsageRowCleaner:
             total,
             latency,
             upstream,
-            details_json(details),
+            self.details(details),
         )
 
-    @staticmethod
-    def timestamp(value: Any) -> float:
+    def timestamp(self, value: Any) -> float:
         if is_number(value) and 0 < value <= LATEST_TIMESTAMP:
             return float(value)  # an int, or a float subclass: not a repair
-        USAGE_VALUES_CLAMPED.labels("created_at").inc()
+        self.repairs.append("created_at")
         return time.time()
 
-    @staticmethod
-    def text(field: str, value: Any, length: int) -> str:
+    def text(self, field: str, value: Any, length: int) -> str:
         cleaned = printable(value, length)
         if cleaned != value and value is not None:
-            USAGE_VALUES_CLAMPED.labels(field).inc()
+            self.repairs.append(field)
         return cleaned
+
+    def identifier(self, field: str, value: Any) -> uuid.UUID | None:
+        parsed = uuid_or_none(value)
+        if parsed is None:
+            self.repairs.append(field)
+        return parsed
 
     def count(self, field: str, value: Any) -> int | None:
         if isinstance(value, float) and value.is_integer():
             value = int(value)  # e.g. 13.0: a JSON number written with a fraction
         if is_number(value) and 0 <= value <= self.max_tokens:
             return int(value)
-        USAGE_VALUES_CLAMPED.labels(field).inc()
+        self.repairs.append(field)
         return None
 
-    @staticmethod
-    def latency(field: str, value: Any) -> float | None:
+    def latency(self, field: str, value: Any) -> float | None:
         # The comparisons also rule out NaN, and ints too large for a float.
         if is_number(value) and -LARGEST_FLOAT <= value <= LARGEST_FLOAT:
             if value >= 0:
                 return float(value)  # an int, or a float subclass: not a repair
-            USAGE_VALUES_CLAMPED.labels(field).inc()
+            self.repairs.append(field)
             return 0.0
-        USAGE_VALUES_CLAMPED.labels(field).inc()
+        self.repairs.append(field)
         return None
+
+    def details(self, details: Any) -> str:
+        """The details as JSON text a jsonb column takes: serialised once, and walked (to
+        repair them) only when the serialiser refuses them or its output shows a control
+        character."""
+        if not details:
+            if details is not None and not isinstance(details, dict):
+                self.repairs.append("details")
+            return EMPTY_DETAILS
+        if type(details) is dict:
+            try:
+                text = orjson.dumps(details)
+            except TypeError:  # orjson.JSONEncodeError included
+                pass
+            else:
+                # Three scans at memchr speed settle most details; the expression, the rest.
+                if (
+                    b"\\" not in text and b"\x7f" not in text and text.isascii()
+                ) or CONTROL_IN_JSON.search(text) is None:
+                    return text.decode()
+        repaired = json_safe(details) if isinstance(details, dict) else {}
+        if repaired != details:
+            self.repairs.append("details")
+        return orjson.dumps(repaired).decode()
 
 
 def printable(value: Any, length: int) -> str:
@@ -224,40 +266,12 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def uuid_or_none(field: str, value: Any) -> uuid.UUID | None:
-    """A deployment or key id as a UUID; None (counted) when it is not one. Parsed through a
-    cache: the same few ids come again and again."""
+def uuid_or_none(value: Any) -> uuid.UUID | None:
+    """A deployment or key id as a UUID; None when it is not one. Parsed through a cache: the
+    same few ids come again and again."""
     if isinstance(value, uuid.UUID):
         return value
-    parsed = _parse_uuid(value) if isinstance(value, str) else None
-    if parsed is None:
-        USAGE_VALUES_CLAMPED.labels(field).inc()
-    return parsed
-
-
-def details_json(details: Any) -> str:
-    """The details as JSON text a jsonb column takes: serialised once, and walked (to repair
-    it) only when the serialiser refuses it or its output shows a control character."""
-    if not details:
-        if details is not None and not isinstance(details, dict):
-            USAGE_VALUES_CLAMPED.labels("details").inc()
-        return EMPTY_DETAILS
-    if type(details) is dict:
-        try:
-            text = orjson.dumps(details)
-        except TypeError:  # orjson.JSONEncodeError included
-            pass
-        else:
-            # Three scans at memchr speed settle most details; the expression, the rest.
-            if (
-                b"\\" not in text and b"\x7f" not in text and text.isascii()
-            ) or CONTROL_IN_JSON.search(text) is None:
-                return text.decode()
-    repaired = json_safe(details) if isinstance(details, dict) else {}
-    text = orjson.dumps(repaired).decode()
-    if repaired != details:
-        USAGE_VALUES_CLAMPED.labels("details").inc()
-    return text
+    return _parse_uuid(value) if isinstance(value, str) else None
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:

@@ -6,15 +6,16 @@ import time
 
 import pytest
 from django.db import connection
+from prometheus_client import REGISTRY
 
 from gateways.models import UsageRecord
 from gateways.usage import UsageWriter
 
 
-def row(proxy: str, status_code: int | None = 200) -> tuple:
+def row(proxy: str, status_code: int | None = 200, method: str = "POST") -> tuple:
     """One record in ``gateways.usage.FIELDS`` order."""
     return (
-        *(time.time(), proxy, None, None, "provider", "model", "POST", "/chat/completions"),
+        *(time.time(), proxy, None, None, "provider", "model", method, "/chat/completions"),
         *(status_code, "ok", "", False, 1, 2, 3, 1.5, 1.0, None),
     )
 
@@ -104,3 +105,19 @@ def test_a_set_aside_batch_is_logged_once_by_error_class_without_its_data(commit
     assert "IntegrityError" in messages[0]
     assert "model" not in messages[0].replace("1 usage records", "")
     assert writer.set_aside_count == 3
+
+
+def test_repairs_of_a_batch_retried_after_an_outage_are_counted_once(committed, table_away):
+    def method_repairs() -> float:
+        labels = {"field": "method"}
+        return REGISTRY.get_sample_value("gatehouse_usage_values_clamped_total", labels) or 0.0
+
+    away, back = table_away
+    before = method_repairs()
+    writer = UsageWriter("gw")
+    away()
+    writer.record(row("repaired-once", method="UNSUBSCRIBE"))
+    writer.flush()
+    back()
+    writer.flush(final=True)
+    assert (written("repaired-once"), method_repairs() - before) == (["repaired-once"], 1)
