@@ -58,6 +58,14 @@ class EventReader:
 def event_json(raw: bytes) -> Any:
     """The JSON data of one SSE event (without its blank line): an object or an array, or
     None (no data, ``[DONE]``, not JSON)."""
+    if raw.startswith(b"data:") and b"\n" not in raw:
+        data = raw[5:].strip()  # the usual event: one data line
+        if data[:1] not in (b"{", b"["):
+            return None
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None
     data = None
     for line in raw.split(b"\n"):
         if line.startswith(b"data:"):

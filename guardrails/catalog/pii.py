@@ -47,6 +47,7 @@ BUILT_IN_ENTITIES = {
     ),
 }
 REDACTED = "*****"
+REDACTED_BYTES = REDACTED.encode()
 PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9a-f]{4}\]")
 # The unfinished start of a placeholder at the end of a streamed delta.
 _PLACEHOLDER_START = re.compile(r"\[[A-Z_]*[0-9a-f]{0,4}\Z")
@@ -58,6 +59,7 @@ _ENTITY_NAME_MAX = LOOK_AHEAD - 7  # "[" + name + "_" + 4 hex digits + "]"
 # of a stream take), or a \u escape, which could spell any text.
 _MAY_TOUCH = re.compile(rb'\[(?:[A-CE-Z_0-9a-f"]|D(?!ONE\]))|\\u')
 _DIGITS = frozenset("0123456789")
+_DIGIT_BYTES = frozenset(b"0123456789")
 
 
 def _detector(title: str) -> dict[str, Any]:
@@ -156,8 +158,12 @@ class PIIMaskingRegex(Policy):
         # Leftmost-first, an entity's alternative wins a match only if no earlier entity
         # matches at its start, so the first entity whose own pattern spans exactly the match
         # is the one that made it (asked only when there is more than one entity).
-        self.pattern = compile_re2("|".join(f"(?:{pattern})" for _, pattern in entities))
-        self.entities = [(name, compile_re2(f"(?:{pattern})")) for name, pattern in entities]
+        # Over UTF-8 bytes: the binding then has no character offsets to convert (half the
+        # cost of masking a prompt with str patterns).
+        self.pattern = compile_re2("|".join(f"(?:{pattern})" for _, pattern in entities).encode())
+        self.entities = [
+            (name, compile_re2(f"(?:{pattern})".encode())) for name, pattern in entities
+        ]
         self.builtin_only = not params["customPIIEntities"]
         # Most prompts hold no PII: with built-in entities only, text that has neither an "@"
         # (every email) nor a digit (every phone number and SSN) is passed without RE2.
@@ -191,38 +197,46 @@ class PIIMaskingRegex(Policy):
         ``state`` (a ``PlaceholderMap`` made at the first one)."""
         if not text or (self.needs is not None and self.needs.isdisjoint(text)):
             return text, False
+        data = text.encode()
+        pieces: list[bytes] = []
+        done = 0
+        for match in self.pattern.finditer(data):
+            start, end = match.span()
+            pieces.append(data[done:start])
+            pieces.append(self.replacement(data[start:end], state))
+            done = end
+        if not pieces:
+            return text, False
+        pieces.append(data[done:])
+        return b"".join(pieces).decode(), True
+
+    def replacement(self, found: bytes, state: dict[str, Any]) -> bytes:
+        """What a match becomes: ``*****``, or its placeholder (kept in ``state``)."""
         if self.redact:
-            masked, count = self.pattern.subn(REDACTED, text)
-            return masked, count > 0
+            return REDACTED_BYTES
+        original = found.decode()
+        if PLACEHOLDER.fullmatch(original):
+            return found  # already a placeholder: it stays as it is
         mapping = state.get(self.key)
+        if mapping is None:
+            mapping = state[self.key] = PlaceholderMap()
+        return mapping.placeholder(original, self.entity_of(found)).encode()
 
-        def placeholder(match: Any) -> str:
-            nonlocal mapping
-            original = match.group()
-            if PLACEHOLDER.fullmatch(original):
-                return original  # already a placeholder: it stays as it is
-            if mapping is None:
-                mapping = state[self.key] = PlaceholderMap()
-            return mapping.placeholder(original, self.entity_of(original))
-
-        masked, count = self.pattern.subn(placeholder, text)
-        return masked, count > 0
-
-    def entity_of(self, original: str) -> str:
-        """The entity whose pattern made the match ``original``."""
+    def entity_of(self, found: bytes) -> str:
+        """The entity whose pattern made the match ``found``."""
         if len(self.entities) == 1:
             return self.entities[0][0]
         if self.builtin_only:
             # Built-in matches tell themselves apart: only an email holds an "@"; an SSN
             # has exactly 9 digits, a phone number 10 or 11.
-            if "@" in original:
+            if b"@" in found:
                 return "EMAIL"
             names = {name for name, _ in self.entities}
             if "SSN" not in names or "PHONE" not in names:
                 return "SSN" if "SSN" in names else "PHONE"
-            return "SSN" if sum(c in _DIGITS for c in original) == 9 else "PHONE"
+            return "SSN" if sum(byte in _DIGIT_BYTES for byte in found) == 9 else "PHONE"
         for name, pattern in self.entities:
-            if pattern.fullmatch(original) is not None:
+            if pattern.fullmatch(found) is not None:
                 return name
         return self.entities[0][0]
 

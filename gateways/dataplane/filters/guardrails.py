@@ -220,6 +220,8 @@ class GuardrailStream(StreamFilter):
 
 def with_data(raw: bytes, data: bytes) -> bytes:
     """``raw`` (one event) with its data lines replaced by one line carrying ``data``."""
+    if b"\n" not in raw:
+        return b"data: " + data + EVENT_END  # the usual event: one data line
     lines = [line for line in raw.split(b"\n") if not line.startswith(b"data:")]
     lines.append(b"data: " + data)
     return b"\n".join(lines) + EVENT_END
