@@ -138,3 +138,9 @@ def test_resource_parameters_match_exactly_one_segment():
 def test_wildcard_method_matches_any_method():
     matcher = ResourceMatcher([{"method": "*", "path": "/embeddings"}])
     assert matcher.matches("POST", "/embeddings")
+
+
+@pytest.mark.parametrize("count", [-5, True, 2.5, "7"])
+def test_a_token_count_that_is_not_a_whole_non_negative_number_is_not_read(count):
+    body = {"usage": {"prompt_tokens": count, "completion_tokens": 4, "total_tokens": 7}}
+    assert "prompt_tokens" not in adapter("openai").extract_usage(body)

@@ -8,7 +8,7 @@ on their ``content_block_delta`` / ``text_delta`` events.
 
 from typing import Any
 
-from gateways.dataplane.adapters.base import ProviderAdapter, Usage
+from gateways.dataplane.adapters.base import ProviderAdapter, Usage, is_count
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -44,9 +44,9 @@ class AnthropicAdapter(ProviderAdapter):
             counts = event.get("usage") or {}
         else:
             return
-        if isinstance(counts.get("input_tokens"), int):
+        if is_count(counts.get("input_tokens")):
             usage["prompt_tokens"] = counts["input_tokens"]
-        if isinstance(counts.get("output_tokens"), int):
+        if is_count(counts.get("output_tokens")):
             usage["completion_tokens"] = counts["output_tokens"]
 
     def stream_text(self, event: Any) -> str | None:

@@ -35,6 +35,12 @@ def compile_json_path(path: str) -> tuple[str, ...]:
     return tuple(p for p in path.split(".") if p)
 
 
+def is_count(value: Any) -> bool:
+    """Whether an upstream's token count is one: a whole number, not negative (a count that
+    is not would give budget back to the limits it is charged to)."""
+    return type(value) is int and value >= 0
+
+
 def lookup(data: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
         if not isinstance(data, dict):
@@ -121,11 +127,11 @@ class ProviderAdapter:
         if prompt is None and completion is None and total is None:
             return None
         usage: Usage = {}
-        if isinstance(prompt, int):
+        if is_count(prompt):
             usage["prompt_tokens"] = prompt
-        if isinstance(completion, int):
+        if is_count(completion):
             usage["completion_tokens"] = completion
-        if isinstance(total, int):
+        if is_count(total):
             usage["total_tokens"] = total
         return usage
 

@@ -8,7 +8,7 @@ the OpenAI-compatible routes; for the native ``generateContent`` API set the res
 
 from typing import Any
 
-from gateways.dataplane.adapters.base import ProviderAdapter
+from gateways.dataplane.adapters.base import ProviderAdapter, is_count
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -42,7 +42,7 @@ class GeminiAdapter(ProviderAdapter):
         if usage is None and isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
             counts = parsed["usage"]
             usage = {
-                k: v for k, v in counts.items() if k.endswith("_tokens") and isinstance(v, int)
+                k: v for k, v in counts.items() if k.endswith("_tokens") and is_count(v)
             }
         return usage
 
