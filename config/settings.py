@@ -163,13 +163,30 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# One JSON line per gateway request on the ``gatehouse.access`` logger (``run_gateway
+# --access-log`` turns it on): never a secret, a query string or a body.
+GATEHOUSE_ACCESS_LOG = env.bool("GATEHOUSE_ACCESS_LOG", default=False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "message": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "access": {"class": "logging.StreamHandler", "formatter": "message"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "gatehouse.access": {
+            "handlers": ["access"],
+            "level": "INFO" if GATEHOUSE_ACCESS_LOG else "WARNING",
+            "propagate": False,
+        },
+    },
 }
 
 # --- Gatehouse ---------------------------------------------------------------

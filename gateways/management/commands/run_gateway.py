@@ -1,6 +1,7 @@
 """Run a gateway process: the invoke endpoint of one gateway, under uvicorn (uvloop +
 httptools), with N worker processes each holding its own snapshot and connection pool."""
 
+import logging
 import os
 import shutil
 import tempfile
@@ -28,7 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8080)
         parser.add_argument("--workers", type=int, default=1)
         parser.add_argument(
-            "--access-log", action="store_true", help="Log every request (off by default)."
+            "--access-log",
+            action="store_true",
+            help="Log every request as a JSON line on stdout (off by default; never the query "
+            "string, which may carry a key).",
         )
         parser.add_argument(
             "--graceful-timeout",
@@ -53,6 +57,9 @@ class Command(BaseCommand):
         if refused:
             raise CommandError(refused)
         os.environ["GATEHOUSE_GATEWAY"] = gateway
+        if access_log:
+            os.environ["GATEHOUSE_ACCESS_LOG"] = "1"  # for worker processes' settings
+            logging.getLogger("gatehouse.access").setLevel(logging.INFO)  # and this one
         created = None
         if workers > 1:
             # Each worker keeps its metrics in files here, so a scrape answered by any of
@@ -63,12 +70,12 @@ class Command(BaseCommand):
             prepare_multiprocess_dir(directory)
             os.environ[MULTIPROCESS_DIR] = directory
         try:
-            self._serve(host, port, workers, access_log, graceful_timeout, opts["log_level"])
+            self._serve(host, port, workers, graceful_timeout, opts["log_level"])
         finally:
             if created is not None:
                 shutil.rmtree(created, ignore_errors=True)
 
-    def _serve(self, host, port, workers, access_log, graceful_timeout, log_level) -> None:
+    def _serve(self, host, port, workers, graceful_timeout, log_level) -> None:
         import uvicorn
 
         uvicorn.run(
@@ -79,7 +86,9 @@ class Command(BaseCommand):
             loop="uvloop",
             http=FRONT_DOOR,
             lifespan="on",
-            access_log=access_log,
+            # The gateway writes its own access log (GATEHOUSE_ACCESS_LOG): uvicorn's would
+            # print query strings, where a proxy may take its callers' keys.
+            access_log=False,
             log_level=log_level,
             timeout_graceful_shutdown=graceful_timeout,
             server_header=False,
