@@ -100,11 +100,13 @@ class PublicResolver(AbstractResolver):
 
     def __init__(self, allowed: tuple[Network, ...] = ()) -> None:
         self.allowed = allowed
-        self.inner = DefaultResolver()
+        self.inner: DefaultResolver | None = None  # made on the loop that first resolves
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
+        if self.inner is None:
+            self.inner = DefaultResolver()
         results = await self.inner.resolve(host, port, family)
         kept = [r for r in results if address_allowed(r["host"], self.allowed)]
         if not kept:
@@ -112,4 +114,5 @@ class PublicResolver(AbstractResolver):
         return kept
 
     async def close(self) -> None:
-        await self.inner.close()
+        if self.inner is not None:
+            await self.inner.close()

@@ -14,6 +14,7 @@ import time
 import aiohttp
 from django.conf import settings
 
+from core.egress import PublicResolver, parse_networks
 from gateways.dataplane import access_log, ops
 from gateways.dataplane.adapters import neutral_error_body
 from gateways.dataplane.call import Call, Outcome, Refusal, stray_row
@@ -52,6 +53,8 @@ class GatewayApp:
         )
         self.beats = heartbeat
         self.max_body = settings.GATEHOUSE_MAX_BODY_BYTES
+        # Where upstreams may live besides the public internet (checked again at connect time).
+        self.allowed_networks = parse_networks(settings.GATEHOUSE_ALLOWED_PRIVATE_NETWORKS)
         self.session: aiohttp.ClientSession | None = None
         self.limiter: Limiter | None = None
         self.starting = asyncio.Lock()
@@ -130,7 +133,13 @@ class GatewayApp:
     # --- the route's chain -------------------------------------------------------------------
 
     def compile_chain(self, route: Route, deployment: dict) -> FilterChain:
-        return compile_chain(route, deployment, limiter=self.limiter, max_body=self.max_body)
+        return compile_chain(
+            route,
+            deployment,
+            limiter=self.limiter,
+            max_body=self.max_body,
+            allowed_networks=self.allowed_networks,
+        )
 
     def refresh_prices(self, snapshot: Snapshot) -> None:
         """After a reload (off the event loop): the admin-editable prices, when a cost budget
@@ -169,8 +178,14 @@ class GatewayApp:
             self.usage.start()
             if self.beats:
                 self.heartbeat.start()
+            connector = aiohttp.TCPConnector(
+                limit=0,
+                ttl_dns_cache=300,
+                keepalive_timeout=30,
+                resolver=PublicResolver(self.allowed_networks),
+            )
             self.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30),
+                connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
                 trust_env=False,

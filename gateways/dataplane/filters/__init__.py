@@ -4,9 +4,10 @@ chain together from its deployment (``compile_chain``)."""
 import logging
 from typing import Any
 
+from core.egress import url_host_refusal
 from gateways.dataplane.chain import Filter, FilterChain
 from gateways.dataplane.filters.body import Body
-from gateways.dataplane.filters.guardrails import Guardrails, Unavailable
+from gateways.dataplane.filters.guardrails import Guardrails, Unavailable, UpstreamRefused
 from gateways.dataplane.filters.keys import KeyAuth
 from gateways.dataplane.filters.limits import RateLimits
 from gateways.dataplane.filters.models import ModelAllowlist
@@ -19,7 +20,12 @@ log = logging.getLogger("gatehouse.gateway")
 
 
 def compile_chain(
-    route: Route, deployment: dict[str, Any], *, limiter: Limiter, max_body: int
+    route: Route,
+    deployment: dict[str, Any],
+    *,
+    limiter: Limiter,
+    max_body: int,
+    allowed_networks: tuple = (),
 ) -> FilterChain:
     """The filters a route's requests pass, in order: key authentication, body, model
     allowlist, guardrails (request phase; the response phase runs on the way back), rate
@@ -30,6 +36,12 @@ def compile_chain(
     filters: list[Filter] = [KeyAuth(route), Body(route, max_body)]
     if route.allowed_models:
         filters.append(ModelAllowlist(route))
+    # An upstream at a literal address this process may not contact (a name is checked by
+    # the client's resolver, at every new connection).
+    refused = url_host_refusal(route.upstream_base, allowed_networks, resolve=False)
+    if refused:
+        log.error("proxy %s: its upstream is refused: %s", route.proxy, refused)
+        return FilterChain([*filters, UpstreamRefused(refused)])
     adapter = route.adapter
     attachments = deployment["snapshot"].get("guardrails") or {}
     try:

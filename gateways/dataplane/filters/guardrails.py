@@ -106,6 +106,25 @@ class Unavailable(Filter):
         return self.refusal
 
 
+class UpstreamRefused(Filter):
+    """The chain of a route whose upstream is at an address this gateway may not contact
+    (loopback, link-local, private, outside ``GATEHOUSE_ALLOWED_PRIVATE_NETWORKS``)."""
+
+    name = "upstream-refused"
+
+    def __init__(self, reason: str):
+        self.refusal = Refusal(
+            502,
+            "upstream_not_allowed",
+            "This proxy's upstream is at an address the gateway may not contact.",
+            outcome=Outcome.FAILED,
+        )
+        self.reason = reason
+
+    async def on_request(self, call: Call) -> Refusal | None:
+        return self.refusal
+
+
 class GuardrailStream(StreamFilter):
     """Turns upstream SSE events into the events the client may see.
 
