@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from config.errors import DomainError
+from core.errors import DomainError
 from deployments import services
 from deployments.models import Deployment, DeploymentStatus
 from deployments.selectors import (

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from config.errors import DomainError
+from core.errors import DomainError
 from deployments.models import CURRENT_STATUSES
 from gateways import insights, services
 from gateways.forms import GatewayForm

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import ValidationFailed, validated_save
+from core.errors import ValidationFailed, validated_save
 from deployments.revision import bump_config_revision
 from gateways.errors import GatewayExists, GatewayHasActiveDeployments, GatewayTokenLimitReached
 from gateways.models import Gateway, GatewayProcess, GatewayToken, GatewayTokenStatus

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.errors import DomainError
+from core.errors import DomainError
 from guardrails import services
 from guardrails.admin_limits import LIMIT_CATEGORY
 from guardrails.admin_limits import is_rate_limit_policy as _is_limit

@@ -1,4 +1,4 @@
-from config.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 
 
 class UnknownPolicy(ValidationFailed):

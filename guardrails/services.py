@@ -5,7 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from config.errors import ValidationFailed, validated_save
+from core.errors import ValidationFailed, validated_save
 from deployments.revision import bump_config_revision
 from guardrails.errors import PriceExists, UnknownPolicy
 from guardrails.models import GuardrailAttachment, ModelPrice

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from config.errors import DomainError
+from core.errors import DomainError
 from deployments.models import CURRENT_STATUSES, Deployment
 from deployments.selectors import is_out_of_date
 from gateways.selectors import gateways_with_status

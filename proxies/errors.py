@@ -1,6 +1,6 @@
 """Domain errors of providers, proxies and API keys."""
 
-from config.errors import Conflict, DomainError, Forbidden, NotFound
+from core.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class ProviderNotFound(NotFound):

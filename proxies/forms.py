@@ -12,7 +12,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.html import escape
 
-from config.errors import DomainError
+from core.errors import DomainError
 from gateways.models import Gateway
 from proxies import services, signin_throttle
 from proxies.models import Provider, ProviderTemplate, Proxy

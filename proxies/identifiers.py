@@ -54,7 +54,7 @@ def normalize_context(context: str | None) -> str:
 
 def unique_slug(model, name: str) -> str:
     """A free ID for ``model`` derived from ``name``, with a random suffix on collision."""
-    from config.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     slug = slug_from_name(name)
     for _ in range(6):

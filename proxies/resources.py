@@ -4,7 +4,7 @@ access control. Paths may hold ``{param}`` segments."""
 import re
 from typing import Any
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "*"}
 _PATH = re.compile(r"^/[A-Za-z0-9_\-.~/{}:*]*$")

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from config.errors import DomainError
+from core.errors import DomainError
 from proxies.forms import ServiceModelForm
 
 

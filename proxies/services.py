@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import ValidationFailed, validated_save
+from core.errors import ValidationFailed, validated_save
 from deployments.revision import bump_config_revision
 from proxies import crypto
 from proxies.errors import (

@@ -12,7 +12,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from config.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
 from proxies.models import Proxy
 from proxies.selectors import proxy_get
 

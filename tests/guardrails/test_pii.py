@@ -3,7 +3,7 @@ from typing import Any
 import orjson
 import pytest
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from gateways.dataplane.chain import UpstreamAnswer
 from guardrails.services import validated_params
 from tests.guardrails.conftest import (

@@ -1,6 +1,6 @@
 import pytest
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from guardrails.services import validated_params
 from tests.guardrails.conftest import chat, compiled, request_error, request_verdict
 

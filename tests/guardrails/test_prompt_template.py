@@ -1,6 +1,6 @@
 import pytest
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from guardrails.engine import intervention_body
 from guardrails.services import validated_params
 from tests.guardrails.conftest import chain_of, chat, compiled, request_error, request_verdict

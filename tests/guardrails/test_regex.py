@@ -1,6 +1,6 @@
 import pytest
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from guardrails.catalog.regex import compile_re2, literal_finder, re2_found
 from guardrails.services import validated_params
 from tests.guardrails.conftest import chat, completion, request_error, response_error

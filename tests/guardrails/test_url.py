@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from guardrails.catalog.url import SCAN_WINDOW, extract_urls
 from guardrails.services import validated_params
 from tests.guardrails.conftest import chat, completion, request_error, response_error

@@ -97,7 +97,7 @@ def test_gateways_price_requests_from_the_database_table():
 
 @pytest.mark.django_db
 def test_a_negative_price_is_refused():
-    from config.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         services.model_price_create(

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from deployments.selectors import gateway_runtime_config
 from proxies import crypto, services
 from proxies.errors import APIKeyExists, APIKeyRevoked

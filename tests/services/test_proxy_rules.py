@@ -1,6 +1,6 @@
 import pytest
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from proxies import services
 from proxies.errors import NoProvider, ProviderExists, ProviderInUse, ProxyExists
 from proxies.models import Provider

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 def one_line(message: str) -> str:
