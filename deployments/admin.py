@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
+from core.admin import ServiceAdmin, admin_url, tool, user_may
 from core.errors import DomainError
 from deployments import services
 from deployments.models import Deployment, DeploymentStatus
@@ -25,7 +26,6 @@ from deployments.selectors import (
 from gateways.selectors import gateway_get, gateways_with_status
 from proxies.models import Proxy
 from proxies.selectors import invoke_url
-from proxies.service_admin import ServiceAdmin, admin_url, tool, user_may
 
 
 @admin.register(Deployment)

@@ -14,6 +14,16 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin import (
+    ReadOnlyRecordAdmin,
+    ServiceAdmin,
+    admin_link,
+    admin_url,
+    changelist_url,
+    render_issue_page,
+    tool,
+    user_may,
+)
 from core.errors import DomainError
 from deployments.models import CURRENT_STATUSES
 from gateways import insights, services
@@ -27,16 +37,6 @@ from gateways.models import (
     heartbeat_cutoff,
 )
 from gateways.selectors import gateway_tokens_required, gateways_with_status
-from proxies.service_admin import (
-    ReadOnlyRecordAdmin,
-    ServiceAdmin,
-    admin_link,
-    admin_url,
-    changelist_url,
-    render_issue_page,
-    tool,
-    user_may,
-)
 
 
 @admin.register(Gateway)

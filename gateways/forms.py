@@ -2,9 +2,9 @@
 
 from typing import Any
 
+from core.forms import ServiceModelForm
 from gateways import services
 from gateways.models import Gateway
-from proxies.forms import ServiceModelForm
 
 GATEWAY_FIELDS = ("name", "description", "base_url", "environment")
 

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin import ServiceAdmin, admin_link, admin_url, user_may
 from core.errors import DomainError
 from guardrails import services
 from guardrails.admin_limits import LIMIT_CATEGORY
@@ -21,7 +22,6 @@ from guardrails.models import GuardrailAttachment
 from guardrails.registry import all_policies, get_policy
 from guardrails.schema_form import PREFIX, error_field, params_from_post, schema_fields
 from guardrails.selectors import attachment_get, attachments_for
-from proxies.service_admin import ServiceAdmin, admin_link, admin_url, user_may
 
 
 def _schema(schema: dict) -> str:

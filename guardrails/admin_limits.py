@@ -11,11 +11,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
+from core.admin import changelist_url, user_may
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import get_policy
 from guardrails.selectors import attachments_for, limits_consumption
 from proxies.models import APIKey, APIKeyStatus
-from proxies.service_admin import changelist_url, user_may
 
 LIMIT_CATEGORY = "ratelimit"
 # Per-key counters are read for at most this many keys (most recently used first).

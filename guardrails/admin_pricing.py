@@ -4,10 +4,10 @@ from typing import Any
 
 from django.contrib import admin
 
+from core.admin import ServiceAdmin
+from core.forms import ServiceModelForm
 from guardrails import services
 from guardrails.models import ModelPrice
-from proxies.forms import ServiceModelForm
-from proxies.service_admin import ServiceAdmin
 
 PRICE_FIELDS = ("vendor", "input_per_million", "output_per_million", "cached_input_per_million")
 

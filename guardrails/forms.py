@@ -5,10 +5,10 @@ from typing import Any
 
 from django import forms
 
+from core.forms import ServiceModelForm
 from guardrails import services
 from guardrails.models import GuardrailAttachment
 from guardrails.registry import all_policies
-from proxies.forms import ServiceModelForm
 
 
 def policy_choices() -> list[tuple[str, str]]:

@@ -12,6 +12,16 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from core.admin import (
+    ReadOnlyRecordAdmin,
+    ServiceAdmin,
+    admin_link,
+    admin_url,
+    changelist_url,
+    render_issue_page,
+    tool,
+    user_may,
+)
 from core.errors import DomainError
 from deployments.models import CURRENT_STATUSES, Deployment
 from deployments.selectors import is_out_of_date
@@ -29,16 +39,6 @@ from proxies.forms import (
 )
 from proxies.models import APIKey, APIKeyStatus, ManagementToken, Provider, ProviderTemplate, Proxy
 from proxies.selectors import api_key_list, effective_inbound_key, invoke_url
-from proxies.service_admin import (
-    ReadOnlyRecordAdmin,
-    ServiceAdmin,
-    admin_link,
-    admin_url,
-    changelist_url,
-    render_issue_page,
-    tool,
-    user_may,
-)
 
 # Too many failed sign-ins for a username or from an address lock them out for a while.
 admin.site.login_form = ThrottledAdminAuthenticationForm

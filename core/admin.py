@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from core.errors import DomainError
-from proxies.forms import ServiceModelForm
+from core.forms import ServiceModelForm
 
 
 def user_may(request: HttpRequest, model: type[Model], action: str) -> bool:
