@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from proxies.api.errors import route_not_found
+from core.api.errors import route_not_found
 
 urlpatterns = [
     path("", include("proxies.api.urls")),

@@ -4,10 +4,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.api.fields import StrictCharField
 from deployments.models import Deployment
 from deployments.selectors import history_tags, is_out_of_date
 from gateways.models import Gateway
-from proxies.api.fields import StrictCharField
 
 
 class DeploymentSerializer(serializers.Serializer):

@@ -11,6 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.errors import error_responses
+from core.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 from deployments import services
 from deployments.api.serializers import (
     DeploymentDetailSerializer,
@@ -20,8 +22,6 @@ from deployments.api.serializers import (
 from deployments.errors import DeploymentNotFound
 from deployments.models import Deployment, DeploymentStatus
 from deployments.selectors import deployments_for, latest_ids
-from proxies.api.errors import error_responses
-from proxies.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 
 DETAIL_ERRORS = error_responses(401, 403, 404)
 

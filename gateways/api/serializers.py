@@ -3,9 +3,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import ImmutableIdMixin, StrictCharField
 from gateways.models import Gateway, GatewayToken
 from gateways.selectors import gateway_is_active
-from proxies.api.fields import ImmutableIdMixin, StrictCharField
 
 ACTIVE, NOT_ACTIVE = "Active", "Not Active"
 

@@ -13,6 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.errors import error_responses
+from core.api.viewsets import ServiceViewSet
 from gateways.insights import (
     DEFAULT_RANGE,
     RANGES,
@@ -24,8 +26,6 @@ from gateways.insights import (
     usage_trend,
 )
 from gateways.models import UsageOutcome, UsageRecord
-from proxies.api.errors import error_responses
-from proxies.api.viewsets import ServiceViewSet
 
 
 class UsageRecordSerializer(serializers.ModelSerializer):

@@ -7,6 +7,8 @@ from rest_framework import mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.errors import error_responses
+from core.api.viewsets import ServiceViewSet
 from gateways import services
 from gateways.api.serializers import (
     GatewaySerializer,
@@ -16,8 +18,6 @@ from gateways.api.serializers import (
 from gateways.errors import GatewayNotFound, GatewayTokenNotFound
 from gateways.models import Gateway, GatewayToken
 from gateways.selectors import gateway_get, gateways_with_status
-from proxies.api.errors import error_responses
-from proxies.api.viewsets import ServiceViewSet
 
 READ_ERRORS = error_responses(401, 403, 404)
 

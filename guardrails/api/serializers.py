@@ -4,8 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from guardrails.models import GuardrailAttachment, ModelPrice
-from proxies.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 
 class PolicySerializer(serializers.Serializer):

@@ -12,6 +12,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.errors import error_responses
+from core.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 from core.errors import NotFound, ValidationFailed
 from guardrails import services
 from guardrails.api.serializers import (
@@ -25,8 +27,6 @@ from guardrails.errors import AttachmentNotFound, PriceNotFound
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import get_policy
 from guardrails.selectors import attachment_limit_usage, attachments_for, catalog, model_prices
-from proxies.api.errors import error_responses
-from proxies.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 from proxies.models import Provider
 from proxies.selectors import api_key_get, provider_get
 

@@ -11,15 +11,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from deployments.models import CURRENT_STATUSES, Deployment
-from gateways.models import Gateway
-from proxies.api.fields import (
+from core.api.fields import (
     ImmutableIdMixin,
-    ResourceSerializer,
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
 )
+from deployments.models import CURRENT_STATUSES, Deployment
+from gateways.models import Gateway
 from proxies.identifiers import id_validator
 from proxies.models import (
     AccessMode,
@@ -31,7 +30,27 @@ from proxies.models import (
     ProviderTemplate,
     Proxy,
 )
+from proxies.resources import METHODS
 from proxies.selectors import effective_inbound_key
+
+
+class MethodField(serializers.ChoiceField):
+    """An HTTP method in any case, stored upper-cased; ``*`` means every method."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(choices=sorted(METHODS), **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data.upper())
+
+
+class ResourceSerializer(serializers.Serializer):
+    """One operation: an HTTP method and a path that may hold ``{param}`` segments."""
+
+    method = MethodField(default="*")
+    path = StrictCharField(max_length=500)
 
 
 def _unknown(kind: str) -> dict[str, str]:

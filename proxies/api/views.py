@@ -6,9 +6,10 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 from rest_framework.response import Response
 
+from core.api.errors import error_responses
+from core.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 from deployments.models import CURRENT_STATUSES, Deployment
 from proxies import services
-from proxies.api.errors import error_responses
 from proxies.api.serializers import (
     APIKeyCreatedSerializer,
     APIKeySerializer,
@@ -16,7 +17,6 @@ from proxies.api.serializers import (
     ProxySerializer,
     TemplateSerializer,
 )
-from proxies.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 from proxies.errors import APIKeyNotFound, ProviderNotFound, ProxyNotFound, TemplateNotFound
 from proxies.models import APIKey, Provider, ProviderTemplate, Proxy
 from proxies.selectors import api_key_list, proxy_list

@@ -8,8 +8,6 @@ from typing import Any
 
 from rest_framework import serializers
 
-from proxies.resources import METHODS
-
 
 class StrictCharField(serializers.CharField):
     default_error_messages = {"invalid": "Expected a string."}
@@ -45,25 +43,6 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class MethodField(serializers.ChoiceField):
-    """An HTTP method in any case, stored upper-cased; ``*`` means every method."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(choices=sorted(METHODS), **kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
-        return super().to_internal_value(data.upper())
-
-
-class ResourceSerializer(serializers.Serializer):
-    """One operation: an HTTP method and a path that may hold ``{param}`` segments."""
-
-    method = MethodField(default="*")
-    path = StrictCharField(max_length=500)
 
 
 class ImmutableIdMixin:
