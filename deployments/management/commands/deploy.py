@@ -1,8 +1,8 @@
 """Deploy a proxy to a gateway: snapshot its configuration and serve it there."""
 
+from core.commands import ServiceCommand
 from deployments import services
 from gateways.selectors import gateway_get
-from proxies.management.commands._base import ServiceCommand
 from proxies.selectors import proxy_get
 
 

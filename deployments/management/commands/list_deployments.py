@@ -2,9 +2,9 @@
 
 from itertools import groupby
 
+from core.commands import ServiceCommand, format_time
 from deployments.selectors import deployments_for, history_tags, latest_ids
 from gateways.selectors import gateway_get
-from proxies.management.commands._base import ServiceCommand, format_time
 from proxies.selectors import proxy_get
 
 

@@ -1,8 +1,8 @@
 """Serve an earlier deployment's snapshot again, as a new deployment."""
 
+from core.commands import ServiceCommand
 from deployments import services
 from deployments.selectors import deployment_get
-from proxies.management.commands._base import ServiceCommand
 
 
 class Command(ServiceCommand):

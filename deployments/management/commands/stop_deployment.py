@@ -2,10 +2,10 @@
 
 from django.core.management.base import CommandError
 
+from core.commands import ServiceCommand
 from deployments import services
 from deployments.selectors import current_deployment, deployment_get
 from gateways.selectors import gateway_get
-from proxies.management.commands._base import ServiceCommand
 from proxies.selectors import proxy_get
 
 

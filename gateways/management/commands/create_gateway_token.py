@@ -1,8 +1,8 @@
 """Issue a registration token for an existing gateway and print it once."""
 
+from core.commands import ServiceCommand
 from gateways import services
 from gateways.selectors import gateway_get
-from proxies.management.commands._base import ServiceCommand
 
 
 class Command(ServiceCommand):

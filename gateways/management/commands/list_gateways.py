@@ -1,7 +1,7 @@
 """List gateways with their Active / Not Active status."""
 
+from core.commands import ServiceCommand
 from gateways.selectors import gateways_with_status
-from proxies.management.commands._base import ServiceCommand
 
 
 class Command(ServiceCommand):

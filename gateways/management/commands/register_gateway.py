@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
+from core.commands import ServiceCommand
 from gateways import services
-from proxies.management.commands._base import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
+from core.commands import ServiceCommand
 from guardrails import services
 from guardrails.errors import UnknownPolicy
 from guardrails.selectors import catalog
-from proxies.management.commands._base import ServiceCommand
 from proxies.selectors import provider_get, proxy_get
 
 

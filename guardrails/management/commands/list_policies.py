@@ -2,8 +2,8 @@
 
 from django.core.management.base import CommandError
 
+from core.commands import ServiceCommand
 from guardrails.selectors import catalog
-from proxies.management.commands._base import ServiceCommand
 
 
 class Command(ServiceCommand):

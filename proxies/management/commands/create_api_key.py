@@ -1,13 +1,13 @@
 """Generate an API key for a proxy and print it once."""
 
-from gateways.selectors import gateway_get
-from proxies import services
-from proxies.management.commands._base import (
+from core.commands import (
     ServiceCommand,
     add_expiry_arguments,
     expiry_from_options,
     format_time,
 )
+from gateways.selectors import gateway_get
+from proxies import services
 from proxies.selectors import proxy_get
 
 DEFAULT_EXPIRY_DAYS = 90

@@ -1,12 +1,12 @@
 """Issue a management API token for a user, for scripts and CI pipelines."""
 
-from proxies import services
-from proxies.management.commands._base import (
+from core.commands import (
     ServiceCommand,
     add_expiry_arguments,
     expiry_from_options,
     format_time,
 )
+from proxies import services
 from proxies.selectors import user_get
 
 DEFAULT_EXPIRY_DAYS = services.MANAGEMENT_TOKEN_LIFETIME.days

@@ -1,11 +1,8 @@
 """Register a provider from a template and print its ID."""
 
+from core.commands import ServiceCommand
 from proxies import services
-from proxies.management.commands._base import (
-    ServiceCommand,
-    add_credential_arguments,
-    credential_from_options,
-)
+from proxies.management.credentials import add_credential_arguments, credential_from_options
 
 
 class Command(ServiceCommand):

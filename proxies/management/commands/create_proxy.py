@@ -1,7 +1,7 @@
 """Create a proxy and print its Proxy ID."""
 
+from core.commands import ServiceCommand
 from proxies import services
-from proxies.management.commands._base import ServiceCommand
 from proxies.selectors import provider_get
 
 

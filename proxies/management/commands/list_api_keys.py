@@ -1,6 +1,6 @@
 """List the API keys of a proxy (masked; the keys themselves are never stored)."""
 
-from proxies.management.commands._base import ServiceCommand, format_time
+from core.commands import ServiceCommand, format_time
 from proxies.models import APIKeyStatus
 from proxies.selectors import api_key_list, proxy_get
 

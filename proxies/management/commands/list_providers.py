@@ -1,6 +1,6 @@
 """List providers."""
 
-from proxies.management.commands._base import ServiceCommand, format_time
+from core.commands import ServiceCommand, format_time
 from proxies.selectors import provider_list
 
 

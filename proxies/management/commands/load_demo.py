@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
+from core.commands import ServiceCommand
 from deployments import services as deployment_services
 from deployments.selectors import current_deployment
 from gateways import services as gateway_services
@@ -18,7 +19,6 @@ from gateways.models import Gateway
 from gateways.selectors import gateway_get
 from proxies import services as proxy_services
 from proxies.errors import ProviderNotFound, ProxyNotFound, UserNotFound
-from proxies.management.commands._base import ServiceCommand
 from proxies.models import APIKeyStatus, Provider, Proxy
 from proxies.selectors import api_key_list, provider_get, proxy_get, user_get
 

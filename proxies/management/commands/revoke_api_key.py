@@ -1,7 +1,7 @@
 """Revoke an API key of a proxy; every gateway rejects it within a second."""
 
+from core.commands import ServiceCommand
 from proxies import services
-from proxies.management.commands._base import ServiceCommand
 from proxies.selectors import api_key_get, proxy_get
 
 

@@ -1,11 +1,8 @@
 """Rotate a provider's upstream credential; running gateways pick it up without a redeploy."""
 
+from core.commands import ServiceCommand
 from proxies import services
-from proxies.management.commands._base import (
-    ServiceCommand,
-    add_credential_arguments,
-    credential_from_options,
-)
+from proxies.management.credentials import add_credential_arguments, credential_from_options
 from proxies.selectors import provider_get
 
 

@@ -1,13 +1,9 @@
 """What every Gatehouse management command shares: domain errors become a one-line message on
 stderr and exit code 1, the primary value goes alone to stdout so scripts can capture it
 (``ID=$(python manage.py create_proxy ...)``), and explanations go to stderr.
-
-Django skips modules whose name starts with ``_`` when it looks for commands, so this module is
-not a command itself.
 """
 
 import json
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
@@ -85,38 +81,6 @@ def _json_value(value: Any) -> Any:
 
 
 # --- shared arguments -----------------------------------------------------------------------
-
-
-def add_credential_arguments(parser, *, required: bool) -> None:
-    """``--credential-env VAR`` (preferred) or ``--credential VALUE``, never both."""
-    group = parser.add_mutually_exclusive_group(required=required)
-    group.add_argument(
-        "--credential-env",
-        metavar="VAR",
-        help="Read the upstream credential from this environment variable (recommended).",
-    )
-    group.add_argument(
-        "--credential",
-        metavar="VALUE",
-        help=(
-            "The upstream credential itself. It ends up in shell history and in the process "
-            "list; prefer --credential-env."
-        ),
-    )
-
-
-def credential_from_options(options: dict[str, Any]) -> str | None:
-    """The credential given on the command line, ``None`` when neither option was used."""
-    variable = options.get("credential_env")
-    if variable:
-        value = os.environ.get(variable, "").strip()
-        if not value:
-            raise CommandError(f"Environment variable {variable} is not set or is empty.")
-        return value
-    value = options.get("credential")
-    if value is not None and not value.strip():
-        raise CommandError("The credential must not be empty.")
-    return value.strip() if value is not None else None
 
 
 def add_expiry_arguments(parser, *, what: str, default_days: int) -> None:
