@@ -6,9 +6,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.revision import current_config_revision
 from deployments.errors import DeploymentNotFound
 from deployments.models import CURRENT_STATUSES, Deployment, DeploymentStatus
-from deployments.revision import current_config_revision
 from deployments.snapshot import build_proxy_snapshot, snapshot_digest
 from gateways.models import Gateway
 from gateways.selectors import gateway_token_hashes, gateway_tokens_required

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.revision import bump_config_revision
 from deployments.errors import (
     DeploymentActive,
     DeploymentConflict,
@@ -11,7 +12,6 @@ from deployments.errors import (
     DeploymentRestoreConflict,
 )
 from deployments.models import CURRENT_STATUSES, Deployment, DeploymentStatus
-from deployments.revision import bump_config_revision
 from deployments.snapshot import build_proxy_snapshot, snapshot_digest
 from gateways.models import Gateway
 from proxies.models import Provider, Proxy

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ValidationFailed, validated_save
-from deployments.revision import bump_config_revision
+from core.revision import bump_config_revision
 from gateways.errors import GatewayExists, GatewayHasActiveDeployments, GatewayTokenLimitReached
 from gateways.models import Gateway, GatewayProcess, GatewayToken, GatewayTokenStatus
 from proxies import crypto

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from core.errors import ValidationFailed, validated_save
-from deployments.revision import bump_config_revision
+from core.revision import bump_config_revision
 from guardrails.errors import PriceExists, UnknownPolicy
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import ParameterError, get_policy

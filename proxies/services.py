@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ValidationFailed, validated_save
-from deployments.revision import bump_config_revision
+from core.revision import bump_config_revision
 from proxies import crypto
 from proxies.errors import (
     APIKeyExists,

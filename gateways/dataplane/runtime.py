@@ -124,7 +124,7 @@ def load_config(gateway_id: str) -> dict[str, Any]:
 
 
 def read_revision() -> int:
-    from deployments.revision import current_config_revision
+    from core.revision import current_config_revision
 
     return current_config_revision()
 
@@ -222,7 +222,7 @@ class SnapshotStore:
 
     def _listen_redis(self) -> None:
         """Wake the watcher as soon as a change is announced; polling stays the safety net."""
-        from deployments.revision import NOTIFY_CHANNEL
+        from core.revision import NOTIFY_CHANNEL
 
         while not self._stop.is_set():
             try:

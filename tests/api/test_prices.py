@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from deployments.revision import current_config_revision
+from core.revision import current_config_revision
 from guardrails import services
 from guardrails.models import ModelPrice
 from tests.api import expect

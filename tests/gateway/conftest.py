@@ -308,7 +308,7 @@ def world(committed, fake_upstream, start_gateway) -> World:
 
 def wait_for_revision(server: GatewayServer, timeout: float = 3.0) -> None:
     """Wait until the gateway serves the current configuration revision."""
-    from deployments.revision import current_config_revision
+    from core.revision import current_config_revision
 
     target = current_config_revision()
     wait_until(lambda: (server.health() or {}).get("revision") == target, timeout)

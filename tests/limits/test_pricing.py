@@ -107,7 +107,7 @@ def test_a_negative_price_is_refused():
 
 @pytest.mark.django_db
 def test_a_price_change_tells_gateways_to_reload():
-    from deployments.revision import current_config_revision
+    from core.revision import current_config_revision
 
     before = current_config_revision()
     services.model_price_update(

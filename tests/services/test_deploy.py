@@ -4,10 +4,10 @@ import pytest
 from django.db import IntegrityError, connection, connections, transaction
 from django.test import override_settings
 
+from core.revision import current_config_revision
 from deployments import services
 from deployments.errors import DeploymentNotActive, DeploymentRestoreConflict
 from deployments.models import Deployment, DeploymentStatus
-from deployments.revision import current_config_revision
 from deployments.selectors import deployments_for, history_tags, latest_ids
 from tests.factories import DeploymentFactory, GatewayFactory, ProxyFactory
 
