@@ -3,6 +3,8 @@
 import contextlib
 import functools
 
+import redis
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -27,15 +29,11 @@ def current_config_revision() -> int:
 @functools.cache
 def _publisher(url: str):
     """One Redis client (and connection pool) per process, not one per change."""
-    import redis
-
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 def _announce() -> None:
     """Tell listening gateways at once (Redis pub/sub when configured); polling is the net."""
-    from django.conf import settings
-
     if not settings.REDIS_URL:
         return
     # Best effort: the gateways' revision poll catches up within 200 ms anyway.

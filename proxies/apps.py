@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ProxiesConfig(AppConfig):
@@ -6,8 +7,6 @@ class ProxiesConfig(AppConfig):
     verbose_name = "Providers and proxies"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
         from proxies.templates import sync_builtin_templates
 
         post_migrate.connect(sync_builtin_templates, sender=self)

@@ -7,6 +7,8 @@ import string
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
+from core.errors import ValidationFailed
+
 ID_MIN, ID_MAX = 3, 40
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _CONTEXT = re.compile(r"^/([a-zA-Z0-9_\-./]*[^/])?$")
@@ -54,8 +56,6 @@ def normalize_context(context: str | None) -> str:
 
 def unique_slug(model, name: str) -> str:
     """A free ID for ``model`` derived from ``name``, with a random suffix on collision."""
-    from core.errors import ValidationFailed
-
     slug = slug_from_name(name)
     for _ in range(6):
         if not model.objects.filter(slug=slug).exists():

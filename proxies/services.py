@@ -38,6 +38,7 @@ from proxies.models import (
     Proxy,
 )
 from proxies.resources import validate_resources
+from proxies.selectors import default_provider
 from proxies.upstreams import check_upstream_url
 
 # Editable fields in the order forms show them.
@@ -290,8 +291,6 @@ def proxy_create(
     inbound_key_prefix: str = "",
 ) -> Proxy:
     """Create a proxy; the provider defaults to the most recently updated one."""
-    from proxies.selectors import default_provider
-
     name = (name or "").strip()
     if Proxy.objects.filter(name__iexact=name).exists():
         raise ProxyExists(

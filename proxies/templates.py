@@ -8,6 +8,8 @@ in code and synced into the database after every migrate so upgrades reach exist
 
 from typing import Any
 
+from proxies.models import ProviderTemplate
+
 OPENAI_USAGE = {
     "prompt_tokens": "$.usage.prompt_tokens",
     "completion_tokens": "$.usage.completion_tokens",
@@ -213,8 +215,6 @@ BUILTIN_TEMPLATES: list[dict[str, Any]] = [
 
 def sync_builtin_templates(**kwargs: Any) -> None:
     """Create or refresh the built-in templates (connected to ``post_migrate``)."""
-    from proxies.models import ProviderTemplate
-
     for definition in BUILTIN_TEMPLATES:
         values = {k: v for k, v in definition.items() if k != "slug"}
         ProviderTemplate.objects.update_or_create(

@@ -7,6 +7,11 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from deployments.models import CURRENT_STATUSES, Deployment
+from gateways.insights import UsageFilter, usage_records, usage_summary
+from gateways.selectors import gateways_with_status
+from proxies.models import Provider, Proxy
+
 register = template.Library()
 
 
@@ -23,11 +28,6 @@ def ago(moment: datetime | None) -> str:
 @register.simple_tag(takes_context=True)
 def gatehouse_overview(context) -> dict[str, Any]:
     """The admin home's summary: what exists, what is live, and the last day's traffic."""
-    from deployments.models import CURRENT_STATUSES, Deployment
-    from gateways.insights import UsageFilter, usage_records, usage_summary
-    from gateways.selectors import gateways_with_status
-    from proxies.models import Provider, Proxy
-
     user = context["request"].user
     gateways = list(gateways_with_status())
     return {
