@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class GuardrailsConfig(AppConfig):
@@ -6,8 +7,6 @@ class GuardrailsConfig(AppConfig):
     verbose_name = "Guardrails and policies"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
         # Importing the catalog registers every policy class.
         from guardrails import catalog  # noqa: F401
         from guardrails.limits.pricing import sync_builtin_prices

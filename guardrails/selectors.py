@@ -1,11 +1,16 @@
-"""Reads for guardrail attachments and the catalog."""
+"""Reads for guardrail attachments, the catalog, model prices and the consumption of rate limits."""
 
 from collections.abc import Sequence
 from typing import Any
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db.models import QuerySet
 
+from guardrails.engine import ChainCompileError, compile_policy
 from guardrails.errors import AttachmentNotFound
+from guardrails.limits import BackendUnavailable, Limiter
+from guardrails.limits.rules import is_limit_attachment
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import all_policies
 
@@ -38,12 +43,6 @@ def attachment_limit_usage(
     policies): the counter's description plus ``usage`` (None while the store is down or when
     there is no shared store to read).
     ``key_id`` selects per-key counters, ``resource`` per-resource ones."""
-    from asgiref.sync import async_to_sync
-
-    from guardrails.engine import compile_policy
-    from guardrails.limits import BackendUnavailable, Limiter
-    from guardrails.limits.rules import is_limit_attachment
-
     row = {"id": attachment.pk, "policy": attachment.policy, "params": attachment.params}
     if not is_limit_attachment(row):
         return []
@@ -72,8 +71,6 @@ def attachment_limit_usage(
 def limit_store_configured() -> bool:
     """Whether gateways keep rate-limit counters in Redis, where the control plane can read
     them. Without it each gateway process counts on its own."""
-    from django.conf import settings
-
     return bool(getattr(settings, "GATEHOUSE_LIMITS_REDIS_URL", "") or settings.REDIS_URL)
 
 
@@ -92,12 +89,6 @@ def limits_consumption(
     (Redis did not answer) or ``local`` (no Redis: counters live inside each gateway process
     and cannot be read); in the last two every ``usage`` is None.
     """
-    from asgiref.sync import async_to_sync
-
-    from guardrails.engine import ChainCompileError, compile_policy
-    from guardrails.limits import BackendUnavailable, Limiter
-    from guardrails.limits.rules import is_limit_attachment
-
     compiled: dict[Any, list] = {}
     for attachment in attachments:
         row = {"id": attachment.pk, "policy": attachment.policy, "params": attachment.params}
