@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
+import uvicorn
 
 PROMPT_TOKENS = 10
 JSON = [(b"content-type", b"application/json")]
@@ -315,8 +316,6 @@ def _sse(data: dict, event: str = "") -> bytes:
 def serve_in_thread(host: str = "127.0.0.1", port: int = 8090, app: FakeUpstream | None = None):
     """Run a fake upstream under uvicorn in a daemon thread; returns ``(server, thread)``.
     Stop it with ``server.should_exit = True`` and ``thread.join()``."""
-    import uvicorn
-
     config = uvicorn.Config(
         app or FakeUpstream(), host=host, port=port, log_level="critical", lifespan="off"
     )

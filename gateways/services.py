@@ -1,5 +1,6 @@
 """Writes for gateways, their tokens and the heartbeats of gateway processes."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -7,8 +8,15 @@ from django.utils import timezone
 
 from core.errors import ValidationFailed, validated_save
 from core.revision import bump_config_revision
+from deployments.models import CURRENT_STATUSES
 from gateways.errors import GatewayExists, GatewayHasActiveDeployments, GatewayTokenLimitReached
-from gateways.models import Gateway, GatewayProcess, GatewayToken, GatewayTokenStatus
+from gateways.models import (
+    Gateway,
+    GatewayProcess,
+    GatewayToken,
+    GatewayTokenStatus,
+    UsageRecord,
+)
 from proxies import crypto
 from proxies.identifiers import unique_slug
 
@@ -63,8 +71,6 @@ def gateway_update(*, gateway: Gateway, **fields: Any) -> Gateway:
 @transaction.atomic
 def gateway_delete(*, gateway: Gateway) -> None:
     """Delete a gateway; refused while any proxy is deployed on it."""
-    from deployments.models import CURRENT_STATUSES
-
     live = gateway.deployments.filter(status__in=CURRENT_STATUSES)
     if live.exists():
         proxies = ", ".join(live.values_list("proxy__slug", flat=True)[:5])
@@ -137,10 +143,6 @@ def gateway_process_stopped(*, instance_id: str) -> None:
 
 def usage_prune(*, older_than_days: int) -> int:
     """Delete usage records older than the retention period; returns how many went."""
-    from datetime import timedelta
-
-    from gateways.models import UsageRecord
-
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = UsageRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted

@@ -29,7 +29,9 @@ from datetime import UTC, datetime
 from django.db import InterfaceError, OperationalError, ProgrammingError, connection, transaction
 
 from gateways.metrics import USAGE_ROWS_SET_ASIDE
+from gateways.models import UsageRecord
 from gateways.usage_rows import UsageRowCleaner, printable
+from proxies.services import api_keys_touch
 
 log = logging.getLogger("gatehouse.gateway")
 
@@ -251,8 +253,6 @@ class UsageWriter:
         return printable(proxy, self.cleaner.proxy_length)
 
     def _touch_keys(self) -> None:
-        from proxies.services import api_keys_touch
-
         touched, self.key_last_used = self.key_last_used, {}
         try:
             api_keys_touch(
@@ -310,8 +310,6 @@ def is_transient(exc: Exception) -> bool:
 
 def _insert_statement() -> str:
     """One row's INSERT into the usage table: the gateway's id, then ``FIELDS``."""
-    from gateways.models import UsageRecord
-
     meta = UsageRecord._meta
     fields = [meta.get_field(name) for name in ("gateway", *FIELDS)]
     quote = connection.ops.quote_name
@@ -342,8 +340,6 @@ def _insert_each(statement: str, rows: list[tuple], params: list[tuple]) -> list
 def _converters():
     """Timestamp, UUID and JSON conversions for this database, cheap for SQLite's text columns.
     Details arrive as JSON text already (``gateways.usage_rows``, through orjson)."""
-    from gateways.models import UsageRecord
-
     if connection.features.has_native_uuid_field:
         to_uuid = _unchanged
     else:
@@ -356,6 +352,7 @@ def _converters():
         return created.get_db_prep_save(datetime.fromtimestamp(when, tz=UTC), connection)
 
     if connection.vendor == "postgresql":
+        # The PostgreSQL driver is loaded only where PostgreSQL is the database.
         from django.db.backends.postgresql.psycopg_any import Jsonb
 
         def to_json(text: str):

@@ -37,8 +37,10 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 from gateways.metrics import USAGE_VALUES_CLAMPED
+from gateways.models import UsageOutcome, UsageRecord
 
 OTHER_METHOD = "_OTHER"
 HTTP_METHODS = frozenset(
@@ -64,10 +66,6 @@ class UsageRowCleaner:
     ``UsageRecord`` columns."""
 
     def __init__(self) -> None:
-        from django.db.backends.base.operations import BaseDatabaseOperations
-
-        from gateways.models import UsageOutcome, UsageRecord
-
         field = UsageRecord._meta.get_field
         self.proxy_length = field("proxy").max_length
         self.provider_length = field("provider").max_length

@@ -3,8 +3,10 @@ the fake upstream the demo proxy points at, so everything works offline."""
 
 import socket
 
+import uvicorn
 from django.core.management.base import BaseCommand
 
+from gateways.fake_upstream import serve_in_thread
 from gateways.management.commands.run_gateway import FRONT_DOOR
 
 
@@ -18,12 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--fake-upstream-port", type=int, default=8090)
 
     def handle(self, *args, host, port, no_fake_upstream, fake_upstream_port, **options):
-        import uvicorn
-
         if not no_fake_upstream:
             if _port_free("127.0.0.1", fake_upstream_port):
-                from gateways.fake_upstream import serve_in_thread
-
                 serve_in_thread("127.0.0.1", fake_upstream_port)
                 self.stdout.write(f"Fake upstream on http://127.0.0.1:{fake_upstream_port}")
             else:

@@ -1,5 +1,6 @@
 """Run the local fake LLM upstream (OpenAI and Anthropic shapes) for demos and trials."""
 
+import uvicorn
 from django.core.management.base import BaseCommand
 
 
@@ -11,8 +12,6 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8090)
 
     def handle(self, *args, host, port, **options):
-        import uvicorn
-
         uvicorn.run(
             "gateways.fake_upstream:application",
             host=host,

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 
+import uvicorn
 from django.core.management.base import BaseCommand, CommandError
 
 from gateways.dataplane.runtime import registration_refusal
@@ -76,8 +77,6 @@ class Command(BaseCommand):
                 shutil.rmtree(created, ignore_errors=True)
 
     def _serve(self, host, port, workers, graceful_timeout, log_level) -> None:
-        import uvicorn
-
         uvicorn.run(
             "gateways.asgi:application",
             host=host,
