@@ -1,5 +1,5 @@
-"""No import loops: every project module imports whatever was imported before it, and no module
-imports one that (directly or not) imports it back at module level.
+"""No import loops: every project module imports in any order after ``django.setup()``, and no
+module imports one that (directly or not) imports it back at module level.
 
 An import loop works or fails depending on which of its modules is imported first, so it tends
 to surface far from its cause (a new command, a test run alone). Function-local imports are
