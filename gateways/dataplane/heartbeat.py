@@ -11,6 +11,9 @@ import uuid
 from django.conf import settings
 from django.db import connection
 
+from gateways.selectors import gateway_get
+from gateways.services import gateway_process_heartbeat, gateway_process_stopped
+
 log = logging.getLogger("gatehouse.gateway")
 
 
@@ -44,8 +47,6 @@ class Heartbeat:
 
     def withdraw(self) -> None:
         """Remove this process's row (it serves nothing from now on)."""
-        from gateways.services import gateway_process_stopped
-
         try:
             gateway_process_stopped(instance_id=self.instance_id)
             self._withdrawn = True
@@ -53,9 +54,6 @@ class Heartbeat:
             log.warning("gateway %s: could not remove the process row", self.gateway_id)
 
     def beat(self) -> None:
-        from gateways.selectors import gateway_get
-        from gateways.services import gateway_process_heartbeat
-
         try:
             if self._gateway is None:
                 self._gateway = gateway_get(self.gateway_id)

@@ -14,12 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from core.revision import NOTIFY_CHANNEL, current_config_revision
+from deployments.selectors import gateway_runtime_config
 from gateways.dataplane.adapters import adapter_for
 from gateways.dataplane.chain import FilterChain
 from gateways.dataplane.routes import KeyRecord, Route
+from gateways.selectors import gateway_get
 from proxies.crypto import hash_secret
 
 log = logging.getLogger("gatehouse.gateway")
@@ -117,15 +121,10 @@ def build_snapshot(
 
 def load_config(gateway_id: str) -> dict[str, Any]:
     """Read the gateway's configuration from the database (blocking; call off the loop)."""
-    from deployments.selectors import gateway_runtime_config
-    from gateways.selectors import gateway_get
-
     return gateway_runtime_config(gateway_get(gateway_id))
 
 
 def read_revision() -> int:
-    from core.revision import current_config_revision
-
     return current_config_revision()
 
 
@@ -222,12 +221,8 @@ class SnapshotStore:
 
     def _listen_redis(self) -> None:
         """Wake the watcher as soon as a change is announced; polling stays the safety net."""
-        from core.revision import NOTIFY_CHANNEL
-
         while not self._stop.is_set():
             try:
-                import redis
-
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(NOTIFY_CHANNEL)

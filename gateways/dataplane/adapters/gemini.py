@@ -41,9 +41,7 @@ class GeminiAdapter(ProviderAdapter):
         usage = super().extract_usage(parsed)
         if usage is None and isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
             counts = parsed["usage"]
-            usage = {
-                k: v for k, v in counts.items() if k.endswith("_tokens") and is_count(v)
-            }
+            usage = {k: v for k, v in counts.items() if k.endswith("_tokens") and is_count(v)}
         return usage
 
     def stream_text(self, event: Any) -> str | None:
