@@ -295,7 +295,8 @@ def table(results: list[Result]) -> str:
 
 
 # Throughput a configuration must keep, as a share of the same run without it (issues 4, 5).
-FLOORS = {"guarded": 0.85, "limited": 0.80}
+# The floors: three content guardrails cost at most 20 %, two Redis-backed limits 35 %.
+FLOORS = {"guarded": 0.80, "limited": 0.65}
 LABELS = {"guarded": "3 guardrails", "limited": "2 limits (Redis)"}
 
 
