@@ -1,5 +1,32 @@
-"""A fake LLM upstream for the demo and the tests: OpenAI chat completions (plain and SSE),
-embeddings and models, and Anthropic messages (plain and SSE), with no network access.
+"""A fake LLM upstream for the demo and the tests, with no network access: one ASGI app that
+speaks each vendor's wire format as its official SDK expects, checks each vendor's credential
+and answers auth failures in each vendor's error shape.
+
+Routes (matched at the end of the path, so a provider URL may add any prefix):
+  OpenAI      ``Authorization: Bearer``
+              POST /v1/chat/completions (SSE with ``stream``; usage on a last chunk when
+              ``stream_options.include_usage``), POST /v1/embeddings, POST /v1/responses
+              (the Responses API; typed SSE events with ``stream``), GET /v1/models[/{id}]
+  Azure       ``api-key`` (``/openai/v1`` routes: or ``Authorization: Bearer``)
+              POST /openai/deployments/{deployment}/chat/completions and /embeddings
+              (``?api-version=`` required), POST /openai/v1/chat/completions, /embeddings,
+              /responses, GET /openai/v1/models
+  Anthropic   ``x-api-key`` (or ``Authorization: Bearer``) and ``anthropic-version``
+              POST /v1/messages (named SSE events with ``stream``), /v1/messages/count_tokens
+  Gemini      ``x-goog-api-key`` (or ``?key=``)
+              POST /{v1,v1beta}/models/{model}:generateContent, :streamGenerateContent (SSE
+              with ``?alt=sse``, else a JSON array), :countTokens, :embedContent
+  Mistral     ``Authorization: Bearer``; its paths are OpenAI's, so it answers under a leading
+              ``/mistral``: POST /mistral/v1/chat/completions (usage on the last chunk always;
+              unknown fields such as ``stream_options`` get 422), /mistral/v1/embeddings
+  Bedrock     ``Authorization: Bearer`` (a Bedrock API key) or a SigV4 signature, verified
+              for ``bedrock.ACCESS_KEY_ID`` / ``bedrock.SECRET_ACCESS_KEY``
+              POST /model/{modelId}/converse, /converse-stream, /invoke,
+              /invoke-with-response-stream (AWS event-stream frames; invoke: Anthropic models)
+A key (or Bearer token) beginning with ``invalid`` is refused as a wrong key. Usage counts
+``PROMPT_TOKENS`` uncached input tokens and one output token per stream piece, spelt each
+vendor's way (cached input inside OpenAI's and Gemini's prompt count, beside Anthropic's and
+Bedrock's).
 
 Test controls travel as request headers (the gateway forwards them):
   x-fake-delay: seconds to wait before the response headers
@@ -13,10 +40,12 @@ Test controls travel as request headers (the gateway forwards them):
   x-fake-chunk-size: with echo or a reply, stream the text in pieces of this many characters
                (default 8) instead of ``x-fake-chunks`` pieces
   x-fake-burst: ``1`` sends a stream's events in one write (as a busy upstream's arrive)
-  x-fake-response-headers: ``name=value;name=value`` headers to add to a chat completion
-  x-fake-usage: a JSON object sent as the ``usage`` of a plain chat completion or message
-               instead of the counted one, e.g. ``{"prompt_tokens": -5}`` for an upstream that
-               reports nonsense
+  x-fake-response-headers: ``name=value;name=value`` headers to add to a plain answer
+  x-fake-usage: a JSON object sent as the usage of a plain answer (``usage``, Gemini's
+               ``usageMetadata``) instead of the counted one, e.g. ``{"prompt_tokens": -5}``
+               for an upstream that reports nonsense
+  x-fake-cached-tokens / x-fake-cache-write-tokens: input tokens to report as read from /
+               written to the vendor's prompt cache (default 0)
 Every request is recorded (method, path and raw path, query, headers, body, whether its
 stream was cut by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__``
 clears them.
@@ -26,23 +55,45 @@ import asyncio
 import threading
 import time
 from typing import Any
-from urllib.parse import unquote
 
 import orjson
-import uvicorn
 
-PROMPT_TOKENS = 10
-JSON = [(b"content-type", b"application/json")]
-SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+from gateways.fake_upstream.anthropic import Anthropic
+from gateways.fake_upstream.azure import Azure
+from gateways.fake_upstream.exchange import (
+    JSON,
+    PROMPT_TOKENS,
+    BadJson,
+    Dropped,
+    Exchange,
+    Reply,
+    json_reply,
+)
+from gateways.fake_upstream.gemini import Gemini
+from gateways.fake_upstream.mistral import Mistral
+from gateways.fake_upstream.openai import OpenAI
+from gateways.fake_upstream.vendor import Vendor
+
+try:
+    from gateways.fake_upstream.bedrock import Bedrock
+except ImportError:  # botocore and amazon-transcribe come with the test extra, not the demo's
+    Bedrock = None
+
+__all__ = ["PROMPT_TOKENS", "FakeUpstream", "application", "serve_in_thread"]
 
 
-class Dropped(Exception):
-    """Raised to make the server cut the connection."""
+def vendors() -> list[Vendor]:
+    """Every vendor, the most specific paths first (Azure's and Mistral's end like OpenAI's)."""
+    found: list[Vendor] = [Gemini(), Azure(), Mistral(), Anthropic()]
+    if Bedrock is not None:
+        found.insert(0, Bedrock())
+    return [*found, OpenAI()]
 
 
 class FakeUpstream:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.vendors = vendors()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -63,7 +114,9 @@ class FakeUpstream:
         if path == "/__requests__":
             if scope["method"] == "DELETE":
                 self.requests.clear()
-            return await _send(send, 200, JSON, orjson.dumps(self.requests))
+            payload = orjson.dumps(self.requests)
+            await send({"type": "http.response.start", "status": 200, "headers": JSON})
+            return await send({"type": "http.response.body", "body": payload})
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         record = {
             "method": scope["method"],
@@ -76,246 +129,69 @@ class FakeUpstream:
             "completed": False,
         }
         self.requests.append(record)
-        await self.respond(scope, receive, send, headers, body, record)
+        exchange = Exchange(
+            method=scope["method"],
+            path=path,
+            raw_path=record["raw_path"] or path,
+            query=record["query"],
+            headers=headers,
+            body=body,
+            record=record,
+            receive=receive,
+            send=send,
+        )
+        await self.respond(exchange)
 
-    async def respond(self, scope, receive, send, headers, body, record) -> None:
+    async def respond(self, exchange: Exchange) -> None:
+        headers = exchange.headers
         delay = float(headers.get("x-fake-delay") or 0)
         if delay:
             await asyncio.sleep(delay)
+        vendor, handler, found = self.route(exchange)
+        if vendor is not None:
+            refusal = vendor.refuse(exchange, found)
+            if refusal is not None:
+                return await exchange.answer(refusal)
         if headers.get("x-fake-status"):
             status = int(headers["x-fake-status"])
             payload = headers.get("x-fake-body", "").encode()
-            record["completed"] = True
-            return await _send(send, status, JSON, payload)
+            return await exchange.answer(Reply(status, payload))
         mode = headers.get("x-fake-mode", "")
         if mode == "garbage":
-            record["completed"] = True
-            return await _send(send, 200, JSON, b"<html>not json")
+            return await exchange.answer(Reply(200, b"<html>not json"))
         if mode == "broken":
             start = [*JSON, (b"content-length", b"1000")]
-            await send({"type": "http.response.start", "status": 200, "headers": start})
-            await send({"type": "http.response.body", "body": b'{"id": ', "more_body": True})
+            await exchange.send({"type": "http.response.start", "status": 200, "headers": start})
+            part = {"type": "http.response.body", "body": b'{"id": ', "more_body": True}
+            await exchange.send(part)
             raise Dropped("broken response")
+        if vendor is None:
+            message = f"No route {exchange.method} {exchange.path}"
+            return await exchange.answer(
+                json_reply(404, {"error": {"message": message, "type": "not_found"}})
+            )
         try:
-            request = orjson.loads(body) if body else {}
-        except orjson.JSONDecodeError:
-            return await _send(send, 400, JSON, b'{"error": {"message": "bad json"}}')
-        path, method = scope["path"], scope["method"]
-        chunks = int(headers.get("x-fake-chunks") or 3)
-        reply = _reply(request, headers, mode)
-        if reply is not None:
-            size = max(1, int(headers.get("x-fake-chunk-size") or 8))
-            pieces = [reply[i : i + size] for i in range(0, len(reply), size)] or [""]
-        else:
-            pieces = [f"chunk{i} " for i in range(chunks)]
-        if method == "POST" and path.endswith("/messages"):
-            if request.get("stream"):
-                events = _anthropic_events(request, pieces)
-                return await self.stream(receive, send, events, headers, record)
-            record["completed"] = True
-            message = _anthropic_message(request, len(pieces), reply)
-            if headers.get("x-fake-usage"):
-                message["usage"] = orjson.loads(headers["x-fake-usage"])
-            return await _send(send, 200, JSON, orjson.dumps(message))
-        if method == "POST" and path.endswith("/chat/completions"):
-            if request.get("stream"):
-                events = _openai_events(request, pieces)
-                return await self.stream(receive, send, events, headers, record)
-            record["completed"] = True
-            completion = _openai_completion(request, len(pieces), reply)
-            if headers.get("x-fake-usage"):
-                completion["usage"] = orjson.loads(headers["x-fake-usage"])
-            extra = [
-                tuple(part.strip().encode().split(b"=", 1))
-                for part in headers.get("x-fake-response-headers", "").split(";")
-                if "=" in part
-            ]
-            return await _send(send, 200, [*JSON, *extra], orjson.dumps(completion))
-        if method == "POST" and path.endswith("/embeddings"):
-            record["completed"] = True
-            return await _send(send, 200, JSON, orjson.dumps(_embeddings(request)))
-        if method == "GET" and "/models/" in path:
-            record["completed"] = True
-            model = {"id": path.rsplit("/", 1)[1], "object": "model"}
-            return await _send(send, 200, JSON, orjson.dumps(model))
-        if method == "GET" and path.endswith("/models"):
-            record["completed"] = True
-            models = {"object": "list", "data": [{"id": "fake-model", "object": "model"}]}
-            return await _send(send, 200, JSON, orjson.dumps(models))
-        body = {"error": {"message": f"No route {method} {path}", "type": "not_found"}}
-        return await _send(send, 404, JSON, orjson.dumps(body))
+            request = exchange.request
+        except BadJson:
+            return await exchange.answer(vendor.bad_request("bad json"))
+        if not isinstance(request, dict):
+            return await exchange.answer(vendor.bad_request("the body is not a JSON object"))
+        await handler(exchange, found)
 
-    async def stream(self, receive, send, events: list[bytes], headers, record) -> None:
-        """Send each event separately, noticing when the client goes away."""
-        gap = float(headers.get("x-fake-chunk-delay") or 0)
-        drop = headers.get("x-fake-mode") == "drop"
-
-        async def watch():
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            record["cut"] = True
-
-        watcher = asyncio.get_running_loop().create_task(watch())
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": SSE})
-            if headers.get("x-fake-burst") == "1" and not drop:
-                events = [b"".join(events)]
-            for index, event in enumerate(events):
-                if record["cut"]:
-                    return
-                if drop and index == 2:
-                    raise Dropped("dropped mid-stream")
-                await send({"type": "http.response.body", "body": event, "more_body": True})
-                if gap:
-                    await asyncio.sleep(gap)
-            if not record["cut"]:
-                record["completed"] = True
-                await send({"type": "http.response.body", "body": b""})
-        finally:
-            watcher.cancel()
-
-
-async def _send(send, status: int, headers, body: bytes) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _last_text(request: dict) -> str:
-    messages = request.get("messages") or [{}]
-    content = messages[-1].get("content", "") if isinstance(messages[-1], dict) else ""
-    return content if isinstance(content, str) else "..."
-
-
-def _reply(request: dict, headers: dict[str, str], mode: str) -> str | None:
-    """The text to answer with in echo mode or with ``x-fake-reply``; None for the default."""
-    if headers.get("x-fake-reply"):
-        return unquote(headers["x-fake-reply"])
-    if mode != "echo":
-        return None
-    for message in reversed(request.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content", "")
-            if isinstance(content, list):
-                texts = [p.get("text", "") for p in content if isinstance(p, dict)]
-                content = "\n".join(t for t in texts if isinstance(t, str))
-            return content if isinstance(content, str) else ""
-    return ""
-
-
-def _openai_completion(request: dict, chunks: int, reply: str | None = None) -> dict:
-    return {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": request.get("model", "fake-model"),
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": f"echo: {_last_text(request)}" if reply is None else reply,
-                },
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": PROMPT_TOKENS,
-            "completion_tokens": chunks,
-            "total_tokens": PROMPT_TOKENS + chunks,
-        },
-    }
-
-
-def _openai_events(request: dict, pieces: list[str]) -> list[bytes]:
-    model = request.get("model", "fake-model")
-    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model}
-    events = []
-    chunks = len(pieces)
-    for i, piece in enumerate(pieces):
-        delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
-        choice = {"index": 0, "delta": delta, "finish_reason": None}
-        events.append(_sse({**base, "choices": [choice]}))
-    events.append(_sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
-    if (request.get("stream_options") or {}).get("include_usage"):
-        usage = {
-            "prompt_tokens": PROMPT_TOKENS,
-            "completion_tokens": chunks,
-            "total_tokens": PROMPT_TOKENS + chunks,
-        }
-        events.append(_sse({**base, "choices": [], "usage": usage}))
-    events.append(b"data: [DONE]\n\n")
-    return events
-
-
-def _embeddings(request: dict) -> dict:
-    inputs = request.get("input", "")
-    inputs = inputs if isinstance(inputs, list) else [inputs]
-    data = [
-        {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}
-        for i in range(len(inputs))
-    ]
-    usage = {"prompt_tokens": 4 * len(inputs), "total_tokens": 4 * len(inputs)}
-    return {"object": "list", "data": data, "model": request.get("model", ""), "usage": usage}
-
-
-def _anthropic_message(request: dict, chunks: int, reply: str | None = None) -> dict:
-    text = f"echo: {_last_text(request)}" if reply is None else reply
-    return {
-        "id": "msg_fake",
-        "type": "message",
-        "role": "assistant",
-        "model": request.get("model", "fake-model"),
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": chunks},
-    }
-
-
-def _anthropic_events(request: dict, pieces: list[str]) -> list[bytes]:
-    chunks = len(pieces)
-    message = {**_anthropic_message(request, chunks), "content": [], "stop_reason": None}
-    message["usage"] = {"input_tokens": PROMPT_TOKENS, "output_tokens": 1}
-    events = [
-        _sse({"type": "message_start", "message": message}, "message_start"),
-        _sse(
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-            "content_block_start",
-        ),
-    ]
-    for piece in pieces:
-        delta = {"type": "text_delta", "text": piece}
-        events.append(
-            _sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
-        )
-    events.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
-    events.append(
-        _sse(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": chunks},
-            },
-            "message_delta",
-        )
-    )
-    events.append(_sse({"type": "message_stop"}, "message_stop"))
-    return events
-
-
-def _sse(data: dict, event: str = "") -> bytes:
-    prefix = f"event: {event}\n".encode() if event else b""
-    return prefix + b"data: " + orjson.dumps(data) + b"\n\n"
+    def route(self, exchange: Exchange):
+        """The vendor, handler and path match that answer ``exchange`` (Nones for none)."""
+        for vendor in self.vendors:
+            matched = vendor.match(exchange.method, exchange.path)
+            if matched is not None:
+                return vendor, *matched
+        return None, None, None
 
 
 def serve_in_thread(host: str = "127.0.0.1", port: int = 8090, app: FakeUpstream | None = None):
     """Run a fake upstream under uvicorn in a daemon thread; returns ``(server, thread)``.
     Stop it with ``server.should_exit = True`` and ``thread.join()``."""
+    import uvicorn
+
     config = uvicorn.Config(
         app or FakeUpstream(), host=host, port=port, log_level="critical", lifespan="off"
     )

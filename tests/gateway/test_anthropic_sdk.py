@@ -73,7 +73,10 @@ def test_bearer_key_from_newer_sdks_is_accepted_and_not_forwarded(world, upstrea
 
     response = httpx.post(
         f"{world.server.invoke_url(world.anthropic_proxy)}/v1/messages",
-        headers={"Authorization": f"Bearer {world.anthropic_key}"},
+        headers={
+            "Authorization": f"Bearer {world.anthropic_key}",
+            "anthropic-version": "2023-06-01",
+        },
         json={"model": "claude-fake", "max_tokens": 5, "messages": []},
     )
     assert response.status_code == 200

@@ -64,7 +64,7 @@ def test_streamed_request_records_usage_from_the_final_chunk(world, upstream, si
 def test_anthropic_stream_records_usage_from_its_events(world, upstream, since):
     httpx.post(
         f"{world.server.invoke_url(world.anthropic_proxy)}/v1/messages",
-        headers={"x-api-key": world.anthropic_key},
+        headers={"x-api-key": world.anthropic_key, "anthropic-version": "2023-06-01"},
         json={"model": "claude-fake", "max_tokens": 9, "messages": [], "stream": True},
     )
     record = one_record(since)

@@ -1,11 +1,14 @@
-"""Run the local fake LLM upstream (OpenAI and Anthropic shapes) for demos and trials."""
+"""Run the local fake LLM upstream (every provider template's wire format) for demos and trials."""
 
 import uvicorn
 from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Serve the fake LLM upstream (OpenAI chat/embeddings/models, Anthropic messages)."
+    help = (
+        "Serve the fake LLM upstream: OpenAI, Azure OpenAI, Anthropic, Gemini, Mistral and "
+        "Bedrock routes (see gateways/fake_upstream)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
