@@ -5,6 +5,8 @@
     python3 dev.py test    # virtualenv, install test tools, lint, run the whole suite
 
 Everything lands in ./.venv; re-running skips installs when pyproject.toml is unchanged.
+``test`` also keeps ./.venv-clients: vendor SDKs whose dependencies clash with the app's
+(mistralai's ``jsonpath`` shadows python-jsonpath), which tests/vendors runs as subprocesses.
 """
 
 import hashlib
@@ -18,6 +20,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+CLIENTS_VENV = ROOT / ".venv-clients"
+CLIENTS_PY = CLIENTS_VENV / BIN.name / "python"
+CLIENTS_REQUIREMENTS = ROOT / "tests" / "vendors" / "clients" / "requirements.txt"
 
 
 def ensure_env(extras: str = "") -> None:
@@ -33,6 +38,21 @@ def ensure_env(extras: str = "") -> None:
     run([PY, "-m", "pip", "install", "-q", "--upgrade", "pip"])
     target = f".[{extras}]" if extras else "."
     run([PY, "-m", "pip", "install", "-q", "-e", target])
+    stamp.write_text(digest)
+
+
+def ensure_clients() -> None:
+    """Create the client virtualenv and install the clashing SDKs when their list changed."""
+    if not CLIENTS_PY.exists():
+        print("Creating virtualenv in .venv-clients ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(CLIENTS_VENV)
+    stamp = CLIENTS_VENV / ".installed"
+    digest = hashlib.sha256(CLIENTS_REQUIREMENTS.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    print("Installing client SDKs ...", flush=True)
+    run([CLIENTS_PY, "-m", "pip", "install", "-q", "--upgrade", "pip"])
+    run([CLIENTS_PY, "-m", "pip", "install", "-q", "-r", CLIENTS_REQUIREMENTS])
     stamp.write_text(digest)
 
 
@@ -60,6 +80,7 @@ def up(args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     ensure_env("test")
+    ensure_clients()
     run([BIN / "ruff", "check", "."])
     run([PY, "-m", "pytest", *args])
 
