@@ -6,6 +6,7 @@ usage row a call leaves, and the client virtualenv for SDKs that cannot share ``
 import ipaddress
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -195,9 +196,8 @@ class TlsGatewayServer(GatewayServer):
 
     def health(self) -> dict | None:
         try:
-            response = httpx.get(
-                f"{self.url}/_gatehouse/health", timeout=1, verify=str(self.certificate.cert)
-            )
+            trust = ssl.create_default_context(cafile=str(self.certificate.cert))
+            response = httpx.get(f"{self.url}/_gatehouse/health", timeout=1, verify=trust)
         except httpx.HTTPError:
             return None
         return response.json() if response.status_code == 200 else None
@@ -238,6 +238,8 @@ def start_tls_gateway(database_url, tls_certificate):  # noqa: F811  (the fixtur
                     str(tls_certificate.key),
                     "--log-level",
                     "warning",
+                    "--timeout-graceful-shutdown",
+                    "2",
                 ],
                 cwd=ROOT,
                 env=env,
