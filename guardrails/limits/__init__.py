@@ -57,8 +57,10 @@ Cost: Redis is reached through redis-py's asyncio client (hiredis parses the rep
 the two Lua scripts of ``backends`` registered once (``EVALSHA``, loaded again when Redis has
 forgotten them). The admissions of every request that reaches the limiter during one pass of
 the event loop go in one script call, each checked and counted on its own, in arrival order;
-the settles and releases of one pass likewise in one call (``backends.LoopPassBatch``). A
-route without limits costs no call at all, one with request-count limits only no adjustment.
+the settles and releases of the pass likewise in one call, pipelined with it. One such round
+trip is out at a time: what later passes issue meanwhile goes in the next
+(``backends.LoopPassBatch``). A route without limits costs no call at all, one with
+request-count limits only no adjustment.
 
 For the admin and the API: ``await limiter.current_usage(counter, key_id=None, resource="")``
 returns ``{used, reserved, limit, remaining, unit, window_start, reset_at}`` for one compiled

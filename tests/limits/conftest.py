@@ -1,12 +1,14 @@
 """Helpers for the rate-limit tests: limiters on real Redis (a unique key prefix per test,
 deleted afterwards) or in-process, and compiled limits from plain parameters."""
 
+import asyncio
 import socket
 import uuid
 from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from guardrails.limits import LimitContext, Limiter, LimitSet, MemoryBackend, RedisBackend
 from guardrails.limits.rules import compile_limits
@@ -105,6 +107,16 @@ def private_redis():
     yield from started_private_redis()
 
 
+@pytest.fixture
+async def control(private_redis):
+    """A client of the test's own on the private Redis, for pausing it and watching its
+    blocked clients."""
+    client = aioredis.Redis.from_url(private_redis.url)
+    yield client
+    await client.client_unpause()
+    await client.aclose()
+
+
 def script_calls(url: str) -> int:
     """How many script calls (``EVALSHA`` and ``EVAL``) Redis has run, by its own count."""
     client = redis.Redis.from_url(url)
@@ -113,6 +125,16 @@ def script_calls(url: str) -> int:
     finally:
         client.close()
     return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
+
+
+async def held_in_redis(control, count: int = 1) -> None:
+    """Poll (with a deadline) until ``count`` script calls wait in a Redis paused with
+    ``CLIENT PAUSE ... WRITE`` (blocked clients), so the test knows they are in flight."""
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await control.info("clients"))["blocked_clients"] != count:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the script call never reached Redis")
+        await asyncio.sleep(0.01)
 
 
 def limits(policy: str, params: dict[str, Any], *, attachment_id: int = 1) -> LimitSet:

@@ -7,7 +7,14 @@ import pytest
 import redis
 
 from guardrails.limits import Limiter, RedisBackend
-from tests.limits.conftest import ctx, fixed_clock, limits, request_limit, script_calls
+from tests.limits.conftest import (
+    ctx,
+    fixed_clock,
+    held_in_redis,
+    limits,
+    request_limit,
+    script_calls,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -92,3 +99,21 @@ async def test_counters_live_in_the_database_the_url_names(private_redis):
     await limiter.close()
     databases = redis.Redis.from_url(private_redis.url).info("keyspace")
     assert list(databases) == ["db5"]
+
+
+async def test_admissions_issued_while_a_call_is_out_go_together_in_the_next(
+    limiter, private_redis, control
+):
+    await warmed_up(limiter)
+    rules = request_limit(30)
+    before = script_calls(private_redis.url)
+    await control.client_pause(60_000, all=False)
+    first = asyncio.ensure_future(limiter.admit(rules, ctx()))
+    await held_in_redis(control)
+    later = [asyncio.ensure_future(limiter.admit(rules, ctx())) for _ in range(5)]
+    await asyncio.sleep(0)  # another pass
+    later += [asyncio.ensure_future(limiter.admit(rules, ctx())) for _ in range(5)]
+    await control.client_unpause()
+    decisions = await asyncio.gather(first, *later)
+    calls = script_calls(private_redis.url) - before
+    assert (calls, sum(d.allowed for d in decisions)) == (2, 11)

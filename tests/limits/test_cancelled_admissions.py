@@ -8,10 +8,9 @@ admission is surely in flight."""
 import asyncio
 
 import pytest
-import redis.asyncio as aioredis
 
 from guardrails.limits import Limiter, RedisBackend
-from tests.limits.conftest import ctx, fixed_clock, limits
+from tests.limits.conftest import ctx, fixed_clock, held_in_redis, limits
 
 pytestmark = pytest.mark.anyio
 
@@ -33,24 +32,6 @@ async def limiter(private_redis):
     await made.admit(budget(), request())  # warm: connected, the script known
     yield made
     await made.close()
-
-
-@pytest.fixture
-async def control(private_redis):
-    """A client of the test's own, for pausing Redis and watching its blocked clients."""
-    client = aioredis.Redis.from_url(private_redis.url)
-    yield client
-    await client.client_unpause()
-    await client.aclose()
-
-
-async def held_in_redis(control) -> None:
-    """Poll (with a deadline) until a script call is blocked in the paused Redis."""
-    deadline = asyncio.get_running_loop().time() + 5
-    while (await control.info("clients"))["blocked_clients"] != 1:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the script call never reached Redis")
-        await asyncio.sleep(0.01)
 
 
 async def reserved(limiter: Limiter, rules) -> float:

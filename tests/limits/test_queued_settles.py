@@ -89,6 +89,14 @@ async def test_settles_issued_by_concurrent_requests_land_exactly(make_limiter):
     assert (usage["used"], usage["reserved"]) == (round(20 * COST, 9), 0)
 
 
+async def test_an_admission_sees_the_settles_issued_before_it(make_limiter):
+    limiter = make_limiter()
+    rules = total_tokens(100)
+    decision = await limiter.admit(rules, ctx())
+    limiter.settle(decision.reservation, {"total_tokens": 100})
+    assert (await limiter.admit(rules, ctx())).status == 429
+
+
 @needs_redis
 async def test_a_settle_returns_before_redis_has_applied_it(redis_limiters):
     limiter = redis_limiters()
