@@ -94,6 +94,7 @@ class Call:
     guardrail_events: list[dict[str, str]] | None = None
     reservation: Any = None  # the rate limiter's, settled or released when the call ends
     limit_headers: LimitHeaders = ()  # the rate-limit headers sent with every answer
+    codec: Any = None  # a streamed answer's wire format (gateways.dataplane.streams)
     # What happened.
     status: int = 0
     outcome: str = Outcome.OK

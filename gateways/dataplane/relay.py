@@ -13,7 +13,8 @@ import orjson
 from gateways.dataplane.adapters.base import finish_usage
 from gateways.dataplane.call import Call, Outcome, Refusal, elapsed_ms
 from gateways.dataplane.chain import FilterChain, StreamFilter, UpstreamAnswer
-from gateways.dataplane.sse import EventReader, EventTooLarge, event_json, events_holding
+from gateways.dataplane.sse import EventTooLarge
+from gateways.dataplane.streams import StreamCodec
 from guardrails.limits.headers import NAMES as LIMIT_HEADER_NAMES
 
 # Never forwarded in either direction; content-length is recomputed by the sender.
@@ -117,7 +118,9 @@ async def relay(upstream: aiohttp.ClientResponse, call: Call, chain: FilterChain
         call.outcome, call.reason = Outcome.UPSTREAM_ERROR, f"upstream_{status}"
     content_type = upstream.headers.get("content-type", "")
     headers = response_headers(upstream.raw_headers, call)
-    if "text/event-stream" in content_type:
+    codec = call.route.adapter.stream_codec(content_type)
+    if codec is not None:
+        call.codec = codec
         streams = chain.open_stream(call) if status < 300 else []
         await relay_events(upstream, call, headers, streams)
     elif (
@@ -199,20 +202,21 @@ async def relay_events(
     adapter = call.route.adapter
     marker = adapter.sse_usage_marker
     usage: dict[str, int] = {}
-    reader = EventReader()
+    codec = call.codec
     stop: Refusal | None = None
     await call.send({"type": "http.response.start", "status": call.status, "headers": headers})
     call.response_started = True
     try:
         async for chunk in upstream.content.iter_any():
             try:
-                events = reader.feed(chunk)
+                events = codec.feed(chunk)
             except EventTooLarge:
                 if streams:
                     raise  # filters cannot judge what they cannot see whole
-                reader, events = EventReader(), b""  # relayed all the same, unread
+                codec.reset()  # the event is relayed all the same, unread
+                events = b""
             if events and marker in events:
-                read_usage(adapter, events, marker, usage)
+                read_usage(adapter, codec, events, marker, usage)
             if not streams:
                 await send_part(call, chunk)
                 continue
@@ -223,9 +227,9 @@ async def relay_events(
                 if stop is not None:
                     break
         else:
-            events = reader.rest()
+            events = codec.rest()
             if events and marker in events:
-                read_usage(adapter, events, marker, usage)
+                read_usage(adapter, codec, events, marker, usage)
             if streams:
                 events, stop = await through(streams, events, end=True)
                 if events:
@@ -276,9 +280,12 @@ async def through(
     return events, None
 
 
-def read_usage(adapter, events: bytes, marker: bytes, usage: dict[str, int]) -> None:
-    for raw in events_holding(events, marker):
-        parsed = event_json(raw)
+def read_usage(
+    adapter, codec: StreamCodec, events: bytes, marker: bytes, usage: dict[str, int]
+) -> None:
+    """Merge the usage the events holding ``marker`` carry into ``usage``."""
+    for raw in codec.holding(events, marker):
+        parsed = codec.data(raw)
         if parsed is not None:
             adapter.usage_from_sse_event(parsed, usage)
 

@@ -1,9 +1,12 @@
-"""Server-sent events as the relay sees them: reads of an upstream stream cut into complete
-events (each ending with a blank line), and the JSON an event carries."""
+"""Server-sent events as the request path sees them: reads cut into complete events (each
+ending with a blank line), the JSON an event's data lines carry, and an event written back
+with other JSON."""
 
 from typing import Any
 
 import orjson
+
+from gateways.dataplane.streams import StreamCodec
 
 EVENT_END = b"\n\n"
 # An event longer than this without its blank line is not an SSE stream worth relaying.
@@ -14,12 +17,10 @@ class EventTooLarge(ValueError):
     """An event grew past ``MAX_EVENT`` without ending."""
 
 
-class EventReader:
-    """Cuts the reads of a stream into complete events: ``feed`` returns the complete events
-    a read finishes (``b""`` when none), ``rest`` what was left when the stream ended.
-    Line ends are normalised to ``\\n``."""
+class ServerSentEvents(StreamCodec):
+    """A ``text/event-stream``. Line ends are normalised to ``\\n``."""
 
-    __slots__ = ("buffer", "carriage")
+    scannable = True  # data lines carry their JSON as it is
 
     def __init__(self) -> None:
         self.buffer = b""
@@ -49,10 +50,44 @@ class EventReader:
         return data[:cut]
 
     def rest(self) -> bytes:
-        """What the stream ended with after its last complete event, as one event."""
         rest = self.buffer.strip(b"\r\n")
         self.buffer = b""
         return rest + EVENT_END if rest else b""
+
+    def reset(self) -> None:
+        self.buffer = b""
+
+    def next_event(self, events: bytes, pos: int) -> int:
+        return events.find(EVENT_END, pos) + len(EVENT_END)
+
+    def event_start(self, events: bytes, pos: int, at: int) -> int:
+        start = events.rfind(EVENT_END, pos, at)
+        return pos if start == -1 else start + len(EVENT_END)
+
+    def holding(self, events: bytes, marker: bytes) -> list[bytes]:
+        # From one occurrence of the marker to the next: a read under load can hold a whole
+        # stream, and usage rides on one or two of its events.
+        found = []
+        at = events.find(marker)
+        while at != -1:
+            start = self.event_start(events, 0, at)
+            end = events.find(EVENT_END, at)
+            end = len(events) if end == -1 else end + len(EVENT_END)
+            found.append(events[start:end])
+            at = events.find(marker, end)
+        return found
+
+    def data(self, raw: bytes) -> Any:
+        return event_json(raw.rstrip(b"\n"))
+
+    def with_data(self, raw: bytes, data: Any) -> bytes:
+        encoded = orjson.dumps(data)
+        raw = raw.rstrip(b"\n")
+        if b"\n" not in raw:
+            return b"data: " + encoded + EVENT_END  # the usual event: one data line
+        lines = [line for line in raw.split(b"\n") if not line.startswith(b"data:")]
+        lines.append(b"data: " + encoded)
+        return b"\n".join(lines) + EVENT_END
 
 
 def event_json(raw: bytes) -> Any:
@@ -80,20 +115,3 @@ def event_json(raw: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-
-
-def events_holding(events: bytes, marker: bytes) -> list[bytes]:
-    """The events among complete ``events`` whose bytes hold ``marker`` (each once): usage
-    is read from these alone, since a read under load can hold a whole stream and usage
-    rides on one or two of its events."""
-    found = []
-    at = events.find(marker)
-    while at != -1:
-        start = events.rfind(EVENT_END, 0, at)
-        start = 0 if start == -1 else start + len(EVENT_END)
-        end = events.find(EVENT_END, at)
-        if end == -1:
-            end = len(events)
-        found.append(events[start:end])
-        at = events.find(marker, end)
-    return found

@@ -2,7 +2,7 @@
 upstream sent them, which wait, how released text is written back, and that the text a client
 reads is what a simple reference makes of the whole stream, however the stream is cut into
 reads. Driven through the filter's public surface, with the stream cut into events by the
-same ``EventReader`` the relay uses; no server."""
+same codec the relay uses (``ServerSentEvents``); no server."""
 
 import asyncio
 import gc
@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from gateways.dataplane.filters.guardrails import GuardrailStream
-from gateways.dataplane.sse import EventReader, event_json
+from gateways.dataplane.sse import ServerSentEvents, event_json
 from guardrails.catalog.pii import restore
 from guardrails.engine import compile_chain
 from tests.gateway.test_adapters import adapter
@@ -40,17 +40,18 @@ def restoring(name: str = "openai", attachments=(PII,)) -> tuple[GuardrailStream
     body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
     asyncio.run(chain.run_request(body, state))
     noted: list = []
-    return GuardrailStream(adapter(name), chain.stream(state), noted.extend), noted
+    stream = GuardrailStream(adapter(name), ServerSentEvents(), chain.stream(state), noted.extend)
+    return stream, noted
 
 
 async def relayed(stream: GuardrailStream, reads: list[bytes]) -> bytes:
     """What the client receives when the upstream's stream arrives in ``reads``."""
-    reader, out = EventReader(), []
+    codec, out = stream.codec, []
     for read in reads:
-        events = reader.feed(read)
+        events = codec.feed(read)
         if events:
             out.append(await stream.on_events(events))
-    rest = reader.rest()
+    rest = codec.rest()
     if rest:
         out.append(await stream.on_events(rest))
     out.append(await stream.on_end())
@@ -165,7 +166,9 @@ def test_restored_text_is_written_back_with_what_json_escapes(original):
     asyncio.run(chain.run_request(body, state))
     assert body["messages"][0]["content"] == "use [KEY_0000] now"
     noted: list = []
-    stream = GuardrailStream(adapter("openai"), chain.stream(state), noted.extend)
+    stream = GuardrailStream(
+        adapter("openai"), ServerSentEvents(), chain.stream(state), noted.extend
+    )
     events = [sse(chunk("it is [KEY")), sse(chunk("_0000], ok")), b"data: [DONE]"]
     sent = relay(stream, [e + b"\n\n" for e in events])
     out = [e for e in sent.split(b"\n\n") if e]
@@ -232,7 +235,8 @@ def test_a_guarded_stream_leaves_nothing_for_the_cycle_collector():
         body = {"messages": [{"role": "user", "content": "mail jane@example.com"}]}
         drive(chain.run_request(body, state))
         noted: list = []
-        stream = GuardrailStream(adapter("openai"), chain.stream(state), noted.extend)
+        guard = chain.stream(state)
+        stream = GuardrailStream(adapter("openai"), ServerSentEvents(), guard, noted.extend)
         drive(relayed(stream, [whole(events)]))
         assert noted[-1]["action"] == "modified"
 
@@ -335,7 +339,7 @@ def test_events_are_cut_whole_however_the_reads_fall(newline, pieces):
     ]
     stream = b"".join(e.replace(b"\n", newline) + newline + newline for e in events)
     size = -(-len(stream) // pieces)
-    reader = EventReader()
-    out = [reader.feed(stream[i : i + size]) for i in range(0, len(stream), size)]
-    out.append(reader.rest())
+    codec = ServerSentEvents()
+    out = [codec.feed(stream[i : i + size]) for i in range(0, len(stream), size)]
+    out.append(codec.rest())
     assert b"".join(out) == whole(events)

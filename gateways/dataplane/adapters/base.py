@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 import orjson
 from yarl import URL
 
+from gateways.dataplane.sse import ServerSentEvents
+from gateways.dataplane.streams import StreamCodec
 from guardrails.catalog.content import RESPONSE_JSON_PATH
 from guardrails.engine import GUARDRAIL_INTERVENED, Intervention, intervention_body
 
@@ -180,6 +182,10 @@ class ProviderAdapter:
         else:
             event["delta"] = text
         return event
+
+    def stream_codec(self, content_type: str) -> StreamCodec | None:
+        """How this API streams an answer of ``content_type``; None when it is not a stream."""
+        return ServerSentEvents() if "text/event-stream" in content_type else None
 
     def sse_error_event(self, body: bytes) -> bytes:
         """An error event ending a stream, as this API's SDKs read it."""

@@ -2,13 +2,14 @@
 (``guardrails.engine``) on the request body, on a complete answer and on a streamed one."""
 
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
 from gateways.dataplane.adapters import ProviderAdapter
 from gateways.dataplane.call import Call, Outcome, Refusal
 from gateways.dataplane.chain import Filter, StreamFilter, UpstreamAnswer
-from gateways.dataplane.sse import EVENT_END, event_json
+from gateways.dataplane.streams import StreamCodec
 from guardrails.engine import Chain, Intervention, StreamGuard
 
 NOT_JSON = Refusal(
@@ -92,7 +93,8 @@ class Guardrails(Filter):
     def on_stream(self, call: Call) -> StreamFilter | None:
         if not self.chain.has_response:
             return None
-        return GuardrailStream(self.adapter, self.chain.stream(call.state), call.note_guardrails)
+        guard = self.chain.stream(call.state)
+        return GuardrailStream(self.adapter, call.codec, guard, call.note_guardrails)
 
 
 class Unavailable(Filter):
@@ -126,66 +128,68 @@ class UpstreamRefused(Filter):
 
 
 class GuardrailStream(StreamFilter):
-    """Turns upstream SSE events into the events the client may see.
+    """Turns upstream stream events into the events the client may see.
 
-    Events whose text the guard would pass unchanged (``StreamGuard.raw_scan``) go out as
-    they came, undecoded. Events without text pass until the first text event; from then on,
-    text events wait in ``pending`` until the guard releases text: the released text
-    (possibly rewritten, e.g. placeholders restored) goes out in the first waiting text event,
-    the other waiting text events are dropped (their text is part of it or still held), and
-    waiting events without text follow in their order. So a stream's closing events
-    (``finish_reason``, ``content_block_stop``, ``[DONE]``) always come after the last
-    released text. At the end the guard's final release goes out in the last text event's
-    shape."""
+    Events whose text the guard would pass unchanged (``StreamGuard.raw_scan``, where the
+    stream's format shows text in its raw bytes) go out as they came, undecoded. Events
+    without text pass until the first text event; from then on, text events wait in
+    ``pending`` until the guard releases text: the released text (possibly rewritten, e.g.
+    placeholders restored) goes out in the first waiting text event, the other waiting text
+    events are dropped (their text is part of it or still held), and waiting events without
+    text follow in their order. So a stream's closing events (``finish_reason``,
+    ``content_block_stop``, ``[DONE]``) always come after the last released text. At the end
+    the guard's final release goes out in the last text event's shape."""
 
     def __init__(
         self,
         adapter: ProviderAdapter,
+        codec: StreamCodec,
         guard: StreamGuard,
         note: Callable[[list[dict[str, str]]], None],
     ):
         self.adapter = adapter
+        self.codec = codec
         self.guard = guard
         self.note = note  # takes what each policy did, for the usage row (once, at the end)
         self.stop: Refusal | None = None
         # (raw event, its parsed JSON or None when it carries no text)
-        self.pending: list[tuple[bytes, dict | None]] = []
-        self.last: tuple[bytes, dict] | None = None  # the latest text event seen
+        self.pending: list[tuple[bytes, Any]] = []
+        self.last: tuple[bytes, Any] | None = None  # the latest text event seen
         self.texts = 0  # text events in ``pending``
         # The text of the only text event in ``pending``: released unchanged, that event
         # goes out as the upstream sent it.
         self.verbatim: str | None = None
 
     async def on_events(self, events: bytes) -> bytes:
+        codec = self.codec
         out: list[bytes] = []
         pos, size = 0, len(events)
         while pos < size:
-            if not self.pending:
+            if not self.pending and codec.scannable:
                 # Everything before the event holding the first byte some judge may need
                 # goes out as it came.
                 hit = self.guard.raw_scan(events, pos)
                 if hit >= size:
                     out.append(events[pos:])
                     break
-                start = events.rfind(EVENT_END, pos, hit)
-                start = pos if start == -1 else start + len(EVENT_END)
+                start = codec.event_start(events, pos, hit)
                 if start > pos:
                     out.append(events[pos:start])
                     pos = start
-            end = events.find(EVENT_END, pos)
+            end = codec.next_event(events, pos)
             raw = events[pos:end]
-            pos = end + len(EVENT_END)
-            if raw and await self.event(raw, out):
+            pos = end
+            if await self.event(raw, out):
                 break
         return b"".join(out)
 
     async def event(self, raw: bytes, out: list[bytes]) -> bool:
-        """Take one event (without its blank line); True when the guard stopped the stream."""
-        parsed = event_json(raw)
+        """Take one event; True when the guard stopped the stream."""
+        parsed = self.codec.data(raw)
         text = self.adapter.stream_text(parsed) if parsed is not None else None
         if text is None:
             if self.last is None:
-                out.append(raw + EVENT_END)
+                out.append(raw)
             else:
                 self.pending.append((raw, None))
             return False
@@ -225,22 +229,13 @@ class GuardrailStream(StreamFilter):
         placed = False
         for raw, parsed in self.pending:
             if parsed is None:
-                out.append(raw + EVENT_END)
+                out.append(raw)
             elif not placed and released:
                 if released == self.verbatim:
-                    out.append(raw + EVENT_END)
+                    out.append(raw)
                 else:
                     event = self.adapter.with_stream_text(parsed, released)
-                    out.append(with_data(raw, orjson.dumps(event)))
+                    out.append(self.codec.with_data(raw, event))
                 placed = True
         self.pending = []
         self.texts, self.verbatim = 0, None
-
-
-def with_data(raw: bytes, data: bytes) -> bytes:
-    """``raw`` (one event) with its data lines replaced by one line carrying ``data``."""
-    if b"\n" not in raw:
-        return b"data: " + data + EVENT_END  # the usual event: one data line
-    lines = [line for line in raw.split(b"\n") if not line.startswith(b"data:")]
-    lines.append(b"data: " + data)
-    return b"\n".join(lines) + EVENT_END

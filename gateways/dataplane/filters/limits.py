@@ -53,6 +53,6 @@ class RateLimits(Filter):
             return
         call.reservation = None
         if call.upstream_ms is None or call.outcome == Outcome.UPSTREAM_ERROR:
-            self.limiter.release_soon(reservation)
+            self.limiter.release(reservation)
         else:
-            self.limiter.settle_soon(reservation, call.usage, model=call.model or None)
+            self.limiter.settle(reservation, call.usage, model=call.model or None)
