@@ -59,7 +59,7 @@ class Exchange:
     record: dict[str, Any]
     receive: Any
     send: Any
-    _parsed: Any = None
+    parsed: Any = field(default=None, init=False, repr=False)
 
     @property
     def params(self) -> dict[str, str]:
@@ -69,12 +69,12 @@ class Exchange:
     @property
     def request(self) -> Any:
         """The JSON body (``{}`` when empty); ``BadJson`` when it is not JSON."""
-        if self._parsed is None:
+        if self.parsed is None:
             try:
-                self._parsed = orjson.loads(self.body) if self.body else {}
+                self.parsed = orjson.loads(self.body) if self.body else {}
             except orjson.JSONDecodeError:
                 raise BadJson("bad json") from None
-        return self._parsed
+        return self.parsed
 
     def counts(self, completion: int) -> Counts:
         """The counts to report for an answer of ``completion`` output tokens, with the cache
