@@ -96,12 +96,32 @@ class Mistral(OpenAI):
         events = []
         for i, piece in enumerate(pieces):
             delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
-            events.append(sse({**base, "choices": [{"index": 0, "delta": delta}]}))
+            choice = {"index": 0, "delta": delta, "finish_reason": None}
+            events.append(sse({**base, "choices": [choice]}))
         final = {"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}
         usage = self.usage(exchange.counts(len(pieces)))
         events.append(sse({**base, "choices": [final], "usage": usage}))
         events.append(b"data: [DONE]\n\n")
         return events
+
+    async def embeddings(self, exchange: Exchange, found) -> None:
+        request = exchange.request
+        inputs = request.get("input", "")
+        inputs = inputs if isinstance(inputs, list) else [inputs]
+        data = [
+            {"object": "embedding", "embedding": [0.1, 0.2, 0.3], "index": i}
+            for i in range(len(inputs))
+        ]
+        tokens = 4 * len(inputs)
+        usage = {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}
+        payload = {
+            "id": "embd-fake",
+            "object": "list",
+            "data": data,
+            "model": request.get("model", ""),
+            "usage": usage,
+        }
+        await exchange.answer(json_reply(200, payload))
 
 
 def extra_forbidden(request: dict[str, Any], fields: list[str]) -> dict[str, Any]:
