@@ -167,8 +167,8 @@ class LoopPassBatch:
     batch leaves in the very next pass.
     """
 
-    # bench/run.py --limits, plain: the limits cost 28 % of the throughput at c=8 and 5 % at
-    # c=64, against 47 % and 14 % with a script call per admission and per settle.
+    # Measured (bench/run.py --limits, plain): the limits cost 28-29 % of the throughput at
+    # c=8 and 5-11 % at c=64, against 47 % and 14 % with a script call per admission and settle.
 
     def __init__(
         self,
