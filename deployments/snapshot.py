@@ -54,6 +54,7 @@ def build_proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
             "model_location": template.model_location,
             "usage_paths": template.usage_paths,
             "timeouts": {"connect": provider.connect_timeout, "read": provider.read_timeout},
+            "stream_usage": provider.stream_usage,
         },
         "guardrails": {
             "proxy": _chain(proxy=proxy),

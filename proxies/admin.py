@@ -60,6 +60,7 @@ class ProviderTemplateAdmin(ServiceAdmin):
                 "fields": (
                     "upstream_url",
                     "upstream_url_editable",
+                    "stream_usage",
                     "upstream_auth_header",
                     "upstream_auth_prefix",
                 )
@@ -117,6 +118,7 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
                     },
                 ),
                 ("Timeouts (seconds)", {"fields": ("connect_timeout", "read_timeout")}),
+                ("Streams", {"fields": ("stream_usage",)}),
             )
         connection = ["name", "slug", "template", "version", "description", "upstream_url"]
         connection.append("credential_status")
@@ -128,6 +130,7 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
                 "Timeouts (seconds)",
                 {"classes": ("gh-tab-connection",), "fields": ("connect_timeout", "read_timeout")},
             ),
+            ("Streams", {"classes": ("gh-tab-connection",), "fields": ("stream_usage",)}),
             (
                 "Access control",
                 {

@@ -91,6 +91,7 @@ TEMPLATE_FIELDS = (
     "adapter",
     "upstream_url",
     "upstream_url_editable",
+    "stream_usage",
     "upstream_auth_header",
     "upstream_auth_prefix",
     "inbound_key_header",

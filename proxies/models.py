@@ -47,6 +47,11 @@ class ProviderTemplate(models.Model):
     )
     upstream_url = models.URLField(blank=True, help_text="Default upstream base URL.")
     upstream_url_editable = models.BooleanField(default=True)
+    stream_usage = models.BooleanField(
+        default=True,
+        help_text="Ask streamed chat completions for a final usage chunk "
+        "(stream_options.include_usage), for APIs that accept it.",
+    )
     upstream_auth_header = models.CharField(max_length=100, blank=True)
     upstream_auth_prefix = models.CharField(max_length=40, blank=True)
     inbound_key_header = models.CharField(max_length=100, default="Authorization")
@@ -95,6 +100,12 @@ class Provider(models.Model):
     inbound_key_prefix = models.CharField(max_length=40, blank=True)
     connect_timeout = models.FloatField(default=10.0)
     read_timeout = models.FloatField(default=120.0)
+    stream_usage = models.BooleanField(
+        "Ask streams for usage",
+        default=True,
+        help_text="Add stream_options.include_usage to streamed chat completions (unless the "
+        "caller set it), so their tokens are counted. Turn off for servers that reject it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -55,6 +55,7 @@ PROVIDER_FIELDS = (
     "inbound_key_prefix",
     "connect_timeout",
     "read_timeout",
+    "stream_usage",
 )
 PROXY_FIELDS = (
     "name",
@@ -160,6 +161,7 @@ def provider_create(
         upstream_url=(upstream_url or template.upstream_url).rstrip("/"),
         inbound_key_name=key_name or template.inbound_key_header,
         inbound_key_prefix=template.inbound_key_prefix if key_prefix is None else key_prefix,
+        stream_usage=template.stream_usage,
     )
     for key, value in fields.items():
         if value is not None:

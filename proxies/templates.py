@@ -36,7 +36,7 @@ BUILTIN_TEMPLATES: list[dict[str, Any]] = [
         "display_name": "OpenAI",
         "adapter": "openai",
         "upstream_url": "https://api.openai.com/v1",
-        "upstream_url_editable": False,
+        "upstream_url_editable": True,
         "upstream_auth_header": "Authorization",
         "upstream_auth_prefix": "Bearer ",
         "inbound_key_header": "Authorization",
@@ -99,7 +99,7 @@ BUILTIN_TEMPLATES: list[dict[str, Any]] = [
         "display_name": "Anthropic",
         "adapter": "anthropic",
         "upstream_url": "https://api.anthropic.com",
-        "upstream_url_editable": False,
+        "upstream_url_editable": True,
         "upstream_auth_header": "x-api-key",
         "upstream_auth_prefix": "",
         "inbound_key_header": "x-api-key",
@@ -122,7 +122,7 @@ BUILTIN_TEMPLATES: list[dict[str, Any]] = [
         "display_name": "Gemini",
         "adapter": "gemini",
         "upstream_url": "https://generativelanguage.googleapis.com",
-        "upstream_url_editable": False,
+        "upstream_url_editable": True,
         "upstream_auth_header": "x-goog-api-key",
         "upstream_auth_prefix": "",
         "inbound_key_header": "x-goog-api-key",
@@ -136,14 +136,26 @@ BUILTIN_TEMPLATES: list[dict[str, Any]] = [
         "resources": [
             *_resources(
                 "POST",
-                "/v1beta/models/{model}:generateContent",
-                "/v1beta/models/{model}:streamGenerateContent",
-                "/v1beta/models/{model}:countTokens",
-                "/v1beta/models/{model}:embedContent",
+                *(
+                    f"/{version}/models/{{model}}:{method}"
+                    for version in ("v1", "v1beta")
+                    for method in (
+                        "generateContent",
+                        "streamGenerateContent",
+                        "countTokens",
+                        "embedContent",
+                    )
+                ),
                 "/v1beta/openai/chat/completions",
                 "/v1beta/openai/embeddings",
             ),
-            *_resources("GET", "/v1beta/models", "/v1beta/models/{model}"),
+            *_resources(
+                "GET",
+                "/v1/models",
+                "/v1/models/{model}",
+                "/v1beta/models",
+                "/v1beta/models/{model}",
+            ),
         ],
     },
     {
@@ -151,7 +163,7 @@ BUILTIN_TEMPLATES: list[dict[str, Any]] = [
         "display_name": "Mistral",
         "adapter": "mistral",
         "upstream_url": "https://api.mistral.ai",
-        "upstream_url_editable": False,
+        "upstream_url_editable": True,
         "upstream_auth_header": "Authorization",
         "upstream_auth_prefix": "Bearer ",
         "inbound_key_header": "Authorization",

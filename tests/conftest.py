@@ -46,3 +46,17 @@ def viewer_api(viewer_user) -> APIClient:
 @pytest.fixture
 def anon_api() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def fixed_template(db):
+    """An organisation's template whose upstream URL providers may not change."""
+    return proxy_services.template_create(
+        slug="fixed-endpoint",
+        display_name="Fixed endpoint",
+        adapter="openai",
+        upstream_url="https://llm.example.com/v1",
+        upstream_url_editable=False,
+        upstream_auth_header="Authorization",
+        upstream_auth_prefix="Bearer ",
+    )

@@ -92,6 +92,7 @@ class TemplateSerializer(ImmutableIdMixin, serializers.Serializer):
     adapter = serializers.ChoiceField(choices=Adapter.choices, required=False)
     upstream_url = StrictCharField(max_length=200, allow_blank=True, required=False)
     upstream_url_editable = StrictBooleanField(required=False)
+    stream_usage = StrictBooleanField(required=False)
     upstream_auth = TemplateUpstreamAuthSerializer(source="*", required=False)
     inbound_key = TemplateInboundKeySerializer(source="*", required=False)
     model_location = serializers.DictField(required=False)

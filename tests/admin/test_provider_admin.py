@@ -46,8 +46,8 @@ def test_fixed_upstream_url_comes_from_the_template(admin_client):
     assert Provider.objects.get(name="Acme LLM").upstream_url == "https://api.openai.com/v1"
 
 
-def test_another_url_for_a_fixed_template_is_a_form_error(admin_client):
-    data = provider_form(template("openai"), upstream_url="https://elsewhere.example.com")
+def test_another_url_for_a_fixed_template_is_a_form_error(admin_client, fixed_template):
+    data = provider_form(fixed_template, upstream_url="https://elsewhere.example.com")
     response = admin_client.post(ADD_URL, data)
 
     assert response.status_code == 200

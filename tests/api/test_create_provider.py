@@ -61,11 +61,28 @@ def test_openai_compatible_needs_an_upstream_url(api):
     expect.error(response, 400, field="upstream_url")
 
 
-def test_a_fixed_upstream_url_cannot_be_overridden(api):
+def test_a_fixed_upstream_url_cannot_be_overridden(api, fixed_template):
     response = api.post(
-        URL, {"name": "O", "template": "openai", "upstream_url": "https://evil.example"}, "json"
+        URL,
+        {"name": "O", "template": fixed_template.slug, "upstream_url": "https://evil.example"},
+        "json",
     )
     expect.error(response, 400, field="upstream_url")
+
+
+@pytest.mark.parametrize("template", ["openai", "anthropic", "gemini", "mistral"])
+def test_every_builtin_template_takes_a_regional_or_egress_url(api, template):
+    body = api.post(
+        URL,
+        {"name": "Regional", "template": template, "upstream_url": "https://eu.llm.example/v1"},
+        "json",
+    ).json()
+    assert body["upstream_url"] == "https://eu.llm.example/v1"
+
+
+def test_the_templates_url_is_the_default(api):
+    body = api.post(URL, {"name": "Plain", "template": "openai"}, "json").json()
+    assert body["upstream_url"] == "https://api.openai.com/v1"
 
 
 @pytest.mark.parametrize("template", ["azure-openai", "aws-bedrock", "openai-compatible"])

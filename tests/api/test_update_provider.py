@@ -34,8 +34,8 @@ def test_sending_the_same_id_is_accepted(api, provider):
     assert api.patch(url(provider), {"id": provider.slug}, "json").status_code == 200
 
 
-def test_a_fixed_upstream_url_cannot_be_changed(api):
-    provider = ProviderFactory(name="OpenAI", template="openai", upstream_url="")
+def test_a_fixed_upstream_url_cannot_be_changed(api, fixed_template):
+    provider = ProviderFactory(name="Fixed", template=fixed_template, upstream_url="")
     response = api.patch(url(provider), {"upstream_url": "https://x.example"}, "json")
     expect.error(response, 400, field="upstream_url")
 

@@ -112,14 +112,14 @@ def test_duplicate_name_is_an_error(manage):
         )
 
 
-def test_fixed_upstream_url_cannot_be_overridden(manage):
+def test_fixed_upstream_url_cannot_be_overridden(manage, fixed_template):
     with pytest.raises(CommandError, match="upstream URL is fixed"):
         manage(
             "create_provider",
             "--name",
             "P",
             "--template",
-            "openai",
+            fixed_template.slug,
             "--upstream-url",
             "http://example.com/v1",
         )

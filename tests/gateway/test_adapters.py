@@ -144,3 +144,23 @@ def test_wildcard_method_matches_any_method():
 def test_a_token_count_that_is_not_a_whole_non_negative_number_is_not_read(count):
     body = {"usage": {"prompt_tokens": count, "completion_tokens": 4, "total_tokens": 7}}
     assert "prompt_tokens" not in adapter("openai").extract_usage(body)
+
+
+def test_a_stream_usage_option_the_caller_set_is_left_as_it_is():
+    body = {"stream": True, "stream_options": {"include_usage": False}}
+    assert not adapter("openai").prepare_body("/chat/completions", body)
+    assert body["stream_options"] == {"include_usage": False}
+
+
+def test_other_stream_options_of_the_caller_are_kept_beside_usage():
+    body = {"stream": True, "stream_options": {"include_obfuscation": False}}
+    assert adapter("openai").prepare_body("/chat/completions", body)
+    assert body["stream_options"] == {"include_obfuscation": False, "include_usage": True}
+
+
+def test_a_provider_that_says_no_gets_no_stream_usage_option():
+    template = next(t for t in BUILTIN_TEMPLATES if t["slug"] == "openai-compatible")
+    quiet = adapter_for({**template, "stream_usage": False})
+    body = {"stream": True}
+    assert not quiet.prepare_body("/chat/completions", body)
+    assert "stream_options" not in body

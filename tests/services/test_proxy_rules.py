@@ -62,9 +62,9 @@ def test_duplicate_provider_name_is_a_conflict():
         ProviderFactory(name="OpenAI Prod")
 
 
-def test_fixed_upstream_url_cannot_be_overridden():
+def test_fixed_upstream_url_cannot_be_overridden(fixed_template):
     with pytest.raises(ValidationFailed) as info:
-        services.provider_create(name="X", template="openai", upstream_url="http://evil.test")
+        services.provider_create(name="X", template=fixed_template, upstream_url="http://evil.test")
     assert info.value.errors[0]["field"] == "upstream_url"
 
 

@@ -84,11 +84,6 @@ def test_v1_routes_take_the_key_in_api_key(proxies, upstream, usage_row):
     assert tokens(usage_row(azure.proxy)) == (10, 3, 13)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Azure templates read the caller's key from api-key only, not from the "
-    "Authorization: Bearer the OpenAI client sends on the /openai/v1 routes",
-)
 def test_v1_routes_take_the_key_as_the_openai_client_sends_it(proxies, upstream, usage_row):
     azure = proxies["azure"]
     sdk = openai.OpenAI(base_url=f"{azure.url}/openai/v1", api_key=azure.key, max_retries=0)

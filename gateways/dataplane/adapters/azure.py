@@ -13,6 +13,10 @@ class AzureOpenAIAdapter(ProviderAdapter):
     does not; the ``api-version`` query parameter travels with the request unchanged."""
 
     family = "azure-openai"
+    # Microsoft documents the plain OpenAI client for the /openai/v1 routes: it sends the key
+    # as ``Authorization: Bearer``.
+    alternate_key_header = (b"authorization", "bearer ")
+    native_key_header = b"api-key"
 
     def request_model(self, resource: str, parsed: Any, opaque: str = "") -> str:
         model = super().request_model(resource, parsed, opaque)

@@ -57,7 +57,8 @@ class ProviderAdapter:
     family: ClassVar[str] = "openai"
     # SSE events worth parsing for usage contain this; the rest are relayed untouched.
     sse_usage_marker: ClassVar[bytes] = b'"usage"'
-    # Inject ``stream_options.include_usage`` so the last stream chunk carries usage.
+    # Whether this API takes ``stream_options.include_usage`` (so the last stream chunk
+    # carries usage); the provider's ``stream_usage`` setting decides whether it is asked.
     requests_stream_usage: ClassVar[bool] = True
     # Another header this API's SDKs may carry the caller's key in: (name, value prefix),
     # honoured only while the proxy uses the API's native key header.
@@ -77,6 +78,7 @@ class ProviderAdapter:
         self.prompt_path = compile_json_path(paths.get("prompt_tokens", ""))
         self.completion_path = compile_json_path(paths.get("completion_tokens", ""))
         self.total_path = compile_json_path(paths.get("total_tokens", ""))
+        self.stream_usage = self.requests_stream_usage and provider.get("stream_usage", True)
         location = provider.get("model_location") or {}
         self.model_source = location.get("source", "payload")
         self.model_path = compile_json_path(location.get("path", "$.model"))
@@ -107,16 +109,18 @@ class ProviderAdapter:
         return value if isinstance(value, str) else ""
 
     def prepare_body(self, resource: str, parsed: Any) -> bool:
-        """Adjust the parsed request before it goes upstream; True when it changed."""
-        if not self.requests_stream_usage or not isinstance(parsed, dict):
+        """Adjust the parsed request before it goes upstream; True when it changed: a streamed
+        chat completion asks for usage, unless the caller said whether it wants it."""
+        if not self.stream_usage or not isinstance(parsed, dict):
             return False
         if parsed.get("stream") is not True or not resource.endswith("completions"):
             return False
         options = parsed.get("stream_options")
-        if isinstance(options, dict) and options.get("include_usage"):
+        if options is not None and not isinstance(options, dict):
+            return False  # not ours to repair
+        if options is not None and "include_usage" in options:
             return False
-        parsed["stream_options"] = {**(options if isinstance(options, dict) else {})}
-        parsed["stream_options"]["include_usage"] = True
+        parsed["stream_options"] = {**(options or {}), "include_usage": True}
         return True
 
     # --- response ----------------------------------------------------------------------------
