@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.errors import ValidationFailed, validated_save
 from core.revision import bump_config_revision
 from proxies import crypto
+from proxies.aws_credentials import bedrock_credential_text
 from proxies.errors import (
     APIKeyExists,
     APIKeyRevoked,
@@ -30,6 +31,7 @@ from proxies.errors import (
 from proxies.identifiers import normalize_context, unique_slug
 from proxies.models import (
     AccessMode,
+    Adapter,
     APIKey,
     APIKeyStatus,
     ManagementToken,
@@ -127,7 +129,7 @@ def provider_create(
     *,
     name: str,
     template: ProviderTemplate | str,
-    credential: str = "",
+    credential: str | dict = "",
     upstream_url: str = "",
     **fields: Any,
 ) -> Provider:
@@ -173,6 +175,7 @@ def provider_create(
         )
     check_upstream_url(provider.upstream_url)
     _clean_provider_lists(provider)
+    credential = _credential_text(template, credential, provider.upstream_url)
     if credential:
         provider.credential_ciphertext = crypto.encrypt(credential)
         provider.credential_updated_at = timezone.now()
@@ -203,7 +206,7 @@ def _clean_provider_lists(provider: Provider) -> None:
 
 @transaction.atomic
 def provider_update(
-    *, provider: Provider, credential: str | None = None, **fields: Any
+    *, provider: Provider, credential: str | dict | None = None, **fields: Any
 ) -> Provider:
     """Change provider settings. A new credential takes effect on gateways without redeploy.
 
@@ -252,14 +255,26 @@ def provider_update(
     return provider
 
 
-def _set_credential(provider: Provider, credential: str) -> None:
+def _credential_text(template: ProviderTemplate, credential: str | dict, upstream_url: str) -> str:
+    """The credential as stored: AWS Bedrock's may be an object of AWS keys (checked, kept
+    as JSON); every other provider's is a string."""
+    if template.adapter == Adapter.AWS_BEDROCK:
+        return bedrock_credential_text(credential, upstream_url=upstream_url)
+    if isinstance(credential, dict):
+        message = "Only AWS Bedrock providers take a credential object; give the API key."
+        raise ValidationFailed(message, errors=[{"field": "credential", "message": message}])
+    return credential
+
+
+def _set_credential(provider: Provider, credential: str | dict) -> None:
+    credential = _credential_text(provider.template, credential, provider.upstream_url)
     provider.credential_ciphertext = crypto.encrypt(credential)
     provider.credential_updated_at = timezone.now()
     bump_config_revision()
 
 
 @transaction.atomic
-def provider_set_credential(*, provider: Provider, credential: str) -> Provider:
+def provider_set_credential(*, provider: Provider, credential: str | dict) -> Provider:
     """Rotate the upstream credential; running gateways pick it up without a redeploy."""
     _set_credential(provider, credential)
     provider.save(update_fields=["credential_ciphertext", "credential_updated_at", "updated_at"])
