@@ -13,6 +13,7 @@ import orjson
 from gateways.dataplane.adapters.base import finish_usage
 from gateways.dataplane.call import Call, Outcome, Refusal, elapsed_ms
 from gateways.dataplane.chain import FilterChain, StreamFilter, UpstreamAnswer
+from gateways.dataplane.sigv4 import CredentialsUnavailable
 from gateways.dataplane.sse import EventTooLarge
 from gateways.dataplane.streams import StreamCodec
 from guardrails.limits.headers import NAMES as LIMIT_HEADER_NAMES
@@ -85,11 +86,17 @@ async def open_upstream(
     """Send the request; connection problems become 502, timeouts 504 (``UpstreamFailure``)."""
     route = call.route
     url = route.adapter.upstream_url(route.upstream_base, call.raw_resource, call.query)
+    headers = [*call.headers, *route.auth_headers]
+    if route.signer is not None:
+        try:
+            headers = await route.signer.sign(call.method, str(url), headers, body)
+        except CredentialsUnavailable as exc:
+            raise UpstreamFailure(502, "upstream_credentials_unavailable", str(exc)) from None
     try:
         return await session.request(
             call.method,
             url,
-            headers=[*call.headers, *route.auth_headers],
+            headers=headers,
             data=body or None,
             timeout=route.timeout,
             allow_redirects=False,
@@ -157,7 +164,7 @@ async def relay_whole(
         except orjson.JSONDecodeError:
             raise invalid("an invalid response") from None
         adapter = call.route.adapter
-        usage = adapter.extract_usage(parsed)
+        usage = adapter.usage_from_headers(headers, adapter.extract_usage(parsed))
         if usage:
             call.usage = finish_usage(usage)
         if not call.model:
@@ -215,7 +222,7 @@ async def relay_events(
                     raise  # filters cannot judge what they cannot see whole
                 codec.reset()  # the event is relayed all the same, unread
                 events = b""
-            if events and marker in events:
+            if events:
                 read_usage(adapter, codec, events, marker, usage)
             if not streams:
                 await send_part(call, chunk)
@@ -228,7 +235,7 @@ async def relay_events(
                     break
         else:
             events = codec.rest()
-            if events and marker in events:
+            if events:
                 read_usage(adapter, codec, events, marker, usage)
             if streams:
                 events, stop = await through(streams, events, end=True)
@@ -256,7 +263,8 @@ async def relay_events(
     if stop is not None:
         call.outcome = stop.outcome
         call.reason = stop.reason or stop.code
-        await call.send({"type": "http.response.body", "body": adapter.sse_error_event(stop.body)})
+        error = adapter.stream_error_event(codec, stop.status, stop.body)
+        await call.send({"type": "http.response.body", "body": error})
         return
     await call.send({"type": "http.response.body", "body": b""})
 

@@ -73,6 +73,7 @@ class Route:
         "provider",
         "proxy",
         "resources",
+        "signer",
         "timeout",
         "upstream_base",
     )
@@ -106,6 +107,8 @@ class Route:
         self.auth_headers = adapter.auth_headers(
             auth.get("header", ""), auth.get("prefix", ""), credential
         )
+        # Signs each upstream request where the credential is a signing key (AWS SigV4).
+        self.signer = adapter.upstream_signer(credential, self.upstream_base)
         self.allowed_models = frozenset(provider.get("allowed_models") or ())
         self.needs_model = bool(self.allowed_models)
         timeouts = provider.get("timeouts") or {}

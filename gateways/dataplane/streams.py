@@ -46,7 +46,8 @@ class StreamCodec:
         raise NotImplementedError
 
     def holding(self, events: bytes, marker: bytes) -> list[bytes]:
-        """The events of a block whose bytes hold ``marker`` (usage is read from these)."""
+        """The events of a block that may carry usage (read from these): those whose bytes
+        hold ``marker``, where a format shows its payloads as they are."""
         found = []
         pos, size = 0, len(events)
         while pos < size:

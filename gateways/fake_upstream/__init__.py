@@ -60,6 +60,7 @@ import orjson
 
 from gateways.fake_upstream.anthropic import Anthropic
 from gateways.fake_upstream.azure import Azure
+from gateways.fake_upstream.bedrock import Bedrock
 from gateways.fake_upstream.exchange import (
     JSON,
     PROMPT_TOKENS,
@@ -74,20 +75,12 @@ from gateways.fake_upstream.mistral import Mistral
 from gateways.fake_upstream.openai import OpenAI
 from gateways.fake_upstream.vendor import Vendor
 
-try:
-    from gateways.fake_upstream.bedrock import Bedrock
-except ImportError:  # botocore and amazon-transcribe come with the test extra, not the demo's
-    Bedrock = None
-
 __all__ = ["PROMPT_TOKENS", "FakeUpstream", "application", "serve_in_thread"]
 
 
 def vendors() -> list[Vendor]:
     """Every vendor, the most specific paths first (Azure's and Mistral's end like OpenAI's)."""
-    found: list[Vendor] = [Gemini(), Azure(), Mistral(), Anthropic()]
-    if Bedrock is not None:
-        found.insert(0, Bedrock())
-    return [*found, OpenAI()]
+    return [Bedrock(), Gemini(), Azure(), Mistral(), Anthropic(), OpenAI()]
 
 
 class FakeUpstream:

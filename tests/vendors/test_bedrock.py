@@ -111,9 +111,6 @@ def test_converse_stream_relays_the_event_stream(proxies, upstream, usage_row, c
     assert usage_row(bedrock.proxy).streamed is True
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the gateway reads no usage from Bedrock event streams (metadata event)"
-)
 def test_converse_stream_records_the_usage_of_its_metadata_event(
     proxies, upstream, usage_row, client
 ):
@@ -134,11 +131,6 @@ def test_invoke_model_reaches_bedrock_with_the_gateway_credential(
     assert usage_row(bedrock.proxy).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gateway reads no usage from InvokeModel answers (the model's own body, here "
-    "Anthropic's usage.input_tokens; X-Amzn-Bedrock-Input-Token-Count headers)",
-)
 def test_invoke_model_records_its_usage(proxies, upstream, usage_row, client):
     bedrock = proxies["bedrock"]
     client(bedrock).invoke_model(modelId=MODEL, body=json.dumps(ANTHROPIC_BODY))
@@ -156,11 +148,6 @@ def test_invoke_model_with_response_stream_relays_the_event_stream(
     assert usage_row(bedrock.proxy).streamed is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gateway reads no usage from Bedrock event streams "
-    "(amazon-bedrock-invocationMetrics)",
-)
 def test_invoke_model_with_response_stream_records_its_usage(proxies, upstream, usage_row, client):
     bedrock = proxies["bedrock"]
     response = client(bedrock).invoke_model_with_response_stream(
@@ -192,9 +179,6 @@ def test_usage_row_carries_the_cost_from_the_price_table(proxies, upstream, usag
     assert float(usage_row(bedrock.proxy).cost_usd) == pytest.approx(expected)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the gateway does not sign Bedrock upstream calls with SigV4 yet"
-)
 def test_access_keys_sign_the_upstream_call_with_sigv4(proxies, upstream, usage_row, client):
     signing = proxies["signing"]
     response = client(signing).converse(modelId=MODEL, messages=MESSAGES)

@@ -97,6 +97,12 @@ class ProviderAdapter:
             return []
         return [(header, f"{prefix}{credential}")]
 
+    def upstream_signer(self, credential: str, upstream_url: str) -> Any:
+        """What signs each upstream request (``sign(method, url, headers, body)``, async,
+        giving the headers to send), for APIs whose credential is a signing key rather than a
+        header; None where ``auth_headers`` are all it takes."""
+        return None
+
     def request_model(self, resource: str, parsed: Any, opaque: str = "") -> str:
         """The model a request asks for, from its body or its (checked) path per the template;
         ``opaque``: the decoded opaque segment, which is the model where the API has one."""
@@ -139,6 +145,13 @@ class ProviderAdapter:
             usage["completion_tokens"] = completion
         if is_count(total):
             usage["total_tokens"] = total
+        return usage
+
+    def usage_from_headers(
+        self, headers: list[tuple[bytes, bytes]], usage: Usage | None
+    ) -> Usage | None:
+        """``usage`` (read from a complete answer's body) with what the answer's headers
+        report besides; most APIs report nothing there."""
         return usage
 
     def usage_from_sse_event(self, event: Any, usage: Usage) -> None:
@@ -194,6 +207,11 @@ class ProviderAdapter:
     def sse_error_event(self, body: bytes) -> bytes:
         """An error event ending a stream, as this API's SDKs read it."""
         return b"data: " + body + b"\n\n"
+
+    def stream_error_event(self, codec: StreamCodec, status: int, body: bytes) -> bytes:
+        """The error (of ``status``) ending a stream in ``codec``'s format: server-sent
+        events unless the API streams another way."""
+        return self.sse_error_event(body)
 
     # --- guardrails --------------------------------------------------------------------------
 
