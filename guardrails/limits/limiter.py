@@ -257,10 +257,6 @@ class Limiter:
         ``settle``."""
         self._adjust(self._release_ops(reservation))
 
-    # The data plane's former names, until it calls ``settle`` and ``release``.
-    settle_soon = settle
-    release_soon = release
-
     def _settle_ops(
         self, reservation: Reservation | None, usage: dict[str, int] | None, model: str | None
     ) -> list[AdjustOp]:
