@@ -13,6 +13,7 @@ time per source; a call whose credentials are fresh signs without leaving the ev
 import asyncio
 import functools
 import logging
+import os
 import threading
 import time
 
@@ -161,7 +162,9 @@ def aws_signer(credential: str, upstream_url: str) -> AwsSigner:
 
 
 def host_region() -> str:
-    return host_session().get_config_variable("region") or ""
+    """The region the gateway host names: ``AWS_REGION`` (as AWS compute sets it), else
+    botocore's (``AWS_DEFAULT_REGION``, the shared config)."""
+    return os.environ.get("AWS_REGION") or host_session().get_config_variable("region") or ""
 
 
 def assumed_role(found: AwsCredential, region: str, keys: CredentialSource | None):

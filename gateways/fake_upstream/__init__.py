@@ -20,9 +20,14 @@ Routes (matched at the end of the path, so a provider URL may add any prefix):
               ``/mistral``: POST /mistral/v1/chat/completions (usage on the last chunk always;
               unknown fields such as ``stream_options`` get 422), /mistral/v1/embeddings
   Bedrock     ``Authorization: Bearer`` (a Bedrock API key) or a SigV4 signature, verified
-              for ``bedrock.ACCESS_KEY_ID`` / ``bedrock.SECRET_ACCESS_KEY``
+              for ``bedrock.ACCESS_KEY_ID`` / ``bedrock.SECRET_ACCESS_KEY`` and for the
+              temporary credentials the fake STS issues (with their session token)
               POST /model/{modelId}/converse, /converse-stream, /invoke,
               /invoke-with-response-stream (AWS event-stream frames; invoke: Anthropic models)
+  AWS STS     SigV4 as Bedrock's; POST .../sts/ ``Action=AssumeRole`` (point botocore at it with
+              ``AWS_ENDPOINT_URL_STS={url}/sts``): temporary credentials valid for an hour, 12
+              minutes for a role named ``short-lived...`` (inside botocore's refresh window),
+              AccessDenied for one named ``denied...``
 A key (or Bearer token) beginning with ``invalid`` is refused as a wrong key. Usage counts
 ``PROMPT_TOKENS`` uncached input tokens and one output token per stream piece, spelt each
 vendor's way (cached input inside OpenAI's and Gemini's prompt count, beside Anthropic's and
@@ -73,6 +78,7 @@ from gateways.fake_upstream.exchange import (
 from gateways.fake_upstream.gemini import Gemini
 from gateways.fake_upstream.mistral import Mistral
 from gateways.fake_upstream.openai import OpenAI
+from gateways.fake_upstream.sts import Sts
 from gateways.fake_upstream.vendor import Vendor
 
 __all__ = ["PROMPT_TOKENS", "FakeUpstream", "application", "serve_in_thread"]
@@ -80,7 +86,7 @@ __all__ = ["PROMPT_TOKENS", "FakeUpstream", "application", "serve_in_thread"]
 
 def vendors() -> list[Vendor]:
     """Every vendor, the most specific paths first (Azure's and Mistral's end like OpenAI's)."""
-    return [Bedrock(), Gemini(), Azure(), Mistral(), Anthropic(), OpenAI()]
+    return [Sts(), Bedrock(), Gemini(), Azure(), Mistral(), Anthropic(), OpenAI()]
 
 
 class FakeUpstream:
@@ -163,12 +169,13 @@ class FakeUpstream:
             return await exchange.answer(
                 json_reply(404, {"error": {"message": message, "type": "not_found"}})
             )
-        try:
-            request = exchange.request
-        except BadJson:
-            return await exchange.answer(vendor.bad_request("bad json"))
-        if not isinstance(request, dict):
-            return await exchange.answer(vendor.bad_request("the body is not a JSON object"))
+        if vendor.json_body:
+            try:
+                request = exchange.request
+            except BadJson:
+                return await exchange.answer(vendor.bad_request("bad json"))
+            if not isinstance(request, dict):
+                return await exchange.answer(vendor.bad_request("the body is not a JSON object"))
         await handler(exchange, found)
 
     def route(self, exchange: Exchange):

@@ -5,7 +5,9 @@
 
 A caller signs in with a Bedrock API key (``Authorization: Bearer``) or a SigV4 signature,
 which is verified with botocore over the request exactly as received, for the test access key
-``ACCESS_KEY_ID`` / ``SECRET_ACCESS_KEY`` (AWS's documented example pair); a wrong signature
+``ACCESS_KEY_ID`` / ``SECRET_ACCESS_KEY`` (AWS's documented example pair) or the temporary
+credentials the fake STS issues (``TEMPORARY_ACCESS_KEY_ID``, with ``SESSION_TOKEN``
+signed); a wrong signature
 gets Bedrock's 403 ``InvalidSignatureException``, another access key
 ``UnrecognizedClientException``. Usage reports ``cacheReadInputTokens`` /
 ``cacheWriteInputTokens`` (when a cache was used) apart from ``inputTokens``."""
@@ -35,6 +37,11 @@ from gateways.fake_upstream.vendor import Vendor, route
 
 ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+# What the fake STS issues: temporary credentials, valid only with their session token.
+TEMPORARY_ACCESS_KEY_ID = "ASIAIOSFODNN7EXAMPLE"
+TEMPORARY_SECRET_ACCESS_KEY = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+SESSION_TOKEN = "FwoGZXIvYXdzEFAKESESSIONTOKENEXAMPLE"
+SECRETS = {ACCESS_KEY_ID: SECRET_ACCESS_KEY, TEMPORARY_ACCESS_KEY_ID: TEMPORARY_SECRET_ACCESS_KEY}
 SIGV4 = "AWS4-HMAC-SHA256 "
 # How far a signature's time may be from the fake's clock (AWS allows 5 minutes).
 CLOCK_SKEW = timedelta(minutes=5)
@@ -87,10 +94,15 @@ def signature_refusal(exchange: Exchange) -> Reply | None:
     if len(scope) != 5 or not fields.get("SignedHeaders") or not fields.get("Signature"):
         return error(400, "IncompleteSignatureException", "Authorization header is malformed.")
     key_id, _, region, service, _ = scope
-    if key_id != ACCESS_KEY_ID:
+    signed = fields["SignedHeaders"].split(";")
+    temporary = key_id == TEMPORARY_ACCESS_KEY_ID
+    token = exchange.headers.get("x-amz-security-token", "")
+    if key_id not in SECRETS or temporary != bool(token):
         message = "The security token included in the request is invalid."
         return error(403, "UnrecognizedClientException", message, "coral")
-    signed = fields["SignedHeaders"].split(";")
+    if temporary and (token != SESSION_TOKEN or "x-amz-security-token" not in signed):
+        message = "The security token included in the request is invalid."
+        return error(403, "UnrecognizedClientException", message, "coral")
     stamp = exchange.headers.get("x-amz-date", "")
     if "host" not in signed or "x-amz-date" not in signed or not stamp:
         return error(403, "InvalidSignatureException", BAD_SIGNATURE, "coral")
@@ -111,7 +123,7 @@ def signature_refusal(exchange: Exchange) -> Reply | None:
         data=exchange.body,
     )
     request.context["timestamp"] = stamp
-    signer = SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), service, region)
+    signer = SigV4Auth(Credentials(key_id, SECRETS[key_id]), service, region)
     expected = signer.signature(
         signer.string_to_sign(request, signer.canonical_request(request)), request
     )

@@ -21,6 +21,8 @@ class Vendor:
 
     name: ClassVar[str] = ""
     routes: ClassVar[list[tuple[tuple[str, re.Pattern], str]]] = []
+    # Whether request bodies are JSON objects (refused with ``bad_request`` otherwise).
+    json_body: ClassVar[bool] = True
 
     def match(self, method: str, path: str) -> tuple[Handler, re.Match] | None:
         for (allowed, pattern), handler in self.routes:

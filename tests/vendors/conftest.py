@@ -80,20 +80,28 @@ def template_copy(slug: str, upstream_url: str):
     return template
 
 
-def deploy_proxies(start, gateway_name: str, **providers: dict) -> dict[str, Deployed]:
-    """One proxy per ``name=dict(template=..., upstream_url=..., credential=...)``, deployed
-    on a new gateway; ``start`` starts its process (``start_gateway`` or
-    ``start_tls_gateway``)."""
+def deploy_proxies(
+    start, gateway_name: str, env: dict[str, str] | None = None, **providers: dict
+) -> dict[str, Deployed]:
+    """One proxy per ``name=dict(template=..., upstream_url=..., credential=...)`` (and
+    optionally ``guardrails=[(policy, params), ...]`` attached to it), deployed on a new
+    gateway; ``start`` starts its process (``start_gateway`` or ``start_tls_gateway``) with
+    ``env`` added to its environment."""
     from deployments.services import deploy
+    from guardrails.services import attachment_create
 
     gateway = GatewayFactory(name=gateway_name)
     made = {}
     for name, spec in providers.items():
+        spec = dict(spec)
+        guardrails = spec.pop("guardrails", ())
         provider = ProviderFactory(name=f"{name} provider", **spec)
         proxy = ProxyFactory(name=name, provider=provider)
+        for policy, params in guardrails:
+            attachment_create(policy=policy, params=params, proxy=proxy)
         deploy(proxy=proxy, gateway=gateway)
         made[name] = (proxy, api_key(proxy)[1], spec["credential"])
-    server = start(gateway.slug)
+    server = start(gateway.slug, **(env or {}))
     return {name: Deployed(proxy, key, cred, server) for name, (proxy, key, cred) in made.items()}
 
 
@@ -206,10 +214,11 @@ class TlsGatewayServer(GatewayServer):
 @pytest.fixture(scope="module")
 def start_tls_gateway(database_url, tls_certificate):  # noqa: F811  (the fixture)
     """Start ``gateways.asgi:application`` under uvicorn with TLS for a gateway (as
-    production runs behind HTTPS); all are stopped when the module ends."""
+    production runs behind HTTPS), with ``env`` added to its environment; all are stopped
+    when the module ends."""
     started: list[TlsGatewayServer] = []
 
-    def start(slug: str) -> TlsGatewayServer:
+    def start(slug: str, **env: str) -> TlsGatewayServer:
         port = free_port()
         env = {
             **os.environ,
@@ -218,6 +227,7 @@ def start_tls_gateway(database_url, tls_certificate):  # noqa: F811  (the fixtur
             "GATEHOUSE_HEARTBEAT_INTERVAL": "0.2",
             "GATEHOUSE_HEARTBEAT_TTL": "2",
             "PYTHONUNBUFFERED": "1",
+            **env,
         }
         env.pop("REDIS_URL", None)
         log_path = Path(tempfile.mkstemp(prefix=f"gateway-tls-{slug}-", suffix=".log")[1])
