@@ -142,6 +142,23 @@ class TimeoutsSerializer(serializers.Serializer):
     read = StrictFloatField(source="read_timeout", min_value=0.1, max_value=3600, required=False)
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}]}
+)
+class UpstreamCredentialField(serializers.Field):
+    """An upstream credential: a string (an API key), or an object of AWS keys, which the
+    service checks field by field (AWS Bedrock only)."""
+
+    default_error_messages = {"invalid": "Expected a string, or an object of AWS keys."}
+
+    def to_internal_value(self, data: Any) -> str | dict:
+        if isinstance(data, str):
+            return data.strip()
+        if isinstance(data, dict):
+            return data
+        self.fail("invalid")
+
+
 class ProviderSerializer(ImmutableIdMixin, serializers.Serializer):
     """A registered provider. ``credential`` is write-only and never appears in a response."""
 
@@ -160,12 +177,14 @@ class ProviderSerializer(ImmutableIdMixin, serializers.Serializer):
         required=False,
         help_text="Defaults to the template's; required where the template has none.",
     )
-    credential = StrictCharField(
+    credential = UpstreamCredentialField(
         write_only=True,
-        allow_blank=True,
         required=False,
         style={"input_type": "password"},
-        help_text="Upstream API key; stored encrypted, never returned.",
+        help_text="Upstream API key; for AWS Bedrock also an object of AWS keys "
+        '(`{"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "region", '
+        '"role_arn", "external_id"}`), or empty for the gateway host\'s AWS credentials. '
+        "Stored encrypted, never returned.",
     )
     has_credential = serializers.BooleanField(read_only=True)
     credential_updated_at = serializers.DateTimeField(read_only=True)

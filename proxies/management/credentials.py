@@ -1,5 +1,6 @@
 """The upstream credential on the command line: read from an environment variable (so it
-stays out of shell history and the process list) or, if need be, given as a value."""
+stays out of shell history and the process list) or, if need be, given as a value. For AWS
+Bedrock it may be the JSON text of an object of AWS keys (``{"aws_access_key_id": ...}``)."""
 
 import os
 from typing import Any
@@ -13,7 +14,10 @@ def add_credential_arguments(parser, *, required: bool) -> None:
     group.add_argument(
         "--credential-env",
         metavar="VAR",
-        help="Read the upstream credential from this environment variable (recommended).",
+        help="Read the upstream credential from this environment variable (recommended). "
+        "For AWS Bedrock: a Bedrock API key, or a JSON object of AWS keys "
+        '({"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "region", '
+        '"role_arn", "external_id"}).',
     )
     group.add_argument(
         "--credential",
