@@ -66,7 +66,8 @@ def test_prompt_caching_usage_reaches_the_sdk(proxies, upstream, usage_row):
     )
     usage = message.usage
     assert (usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (6, 4)
-    assert tokens(usage_row(claude.proxy)) == (10, 3, 13)
+    # The row's prompt counts every input token: 10 uncached, 6 read and 4 written.
+    assert tokens(usage_row(claude.proxy)) == (20, 3, 23)
 
 
 def test_prompt_caching_usage_of_a_stream_reaches_the_sdk(proxies, upstream, usage_row):

@@ -4,6 +4,11 @@ Response guardrails: a content guardrail whose response ``jsonPath`` is left at 
 (``$.choices[0].message.content``, the OpenAI shape) reads ``$.content[0].text`` here, the text
 of a Messages API answer; any other ``jsonPath`` is used as given. Streamed answers are judged
 on their ``content_block_delta`` / ``text_delta`` events.
+
+Usage: ``input_tokens`` counts only the input read neither from nor into the prompt cache;
+cache reads (``cache_read_input_tokens``) and writes (``cache_creation_input_tokens``) are
+reported beside it. The usage row's prompt counts all three, its ``cached_tokens`` the reads;
+the writes go to the row's details and are priced at the model's cache-write price.
 """
 
 from typing import Any
@@ -34,20 +39,27 @@ class AnthropicAdapter(ProviderAdapter):
     # Anthropic clients know a fixed set of error types; the guardrail details ride along.
     guardrail_error_type = "invalid_request_error"
 
+    def extract_usage(self, parsed: Any) -> Usage | None:
+        counts = parsed.get("usage") if isinstance(parsed, dict) else None
+        if not isinstance(counts, dict):
+            return self.template_usage(parsed)
+        usage: Usage = {}
+        merge_messages_usage(counts, usage)
+        return usage
+
     def usage_from_sse_event(self, event: Any, usage: Usage) -> None:
         if not isinstance(event, dict):
             return
         kind = event.get("type")
         if kind == "message_start":
-            counts = (event.get("message") or {}).get("usage") or {}
+            message = event.get("message")
+            counts = message.get("usage") if isinstance(message, dict) else None
         elif kind == "message_delta":
-            counts = event.get("usage") or {}
+            counts = event.get("usage")
         else:
             return
-        if is_count(counts.get("input_tokens")):
-            usage["prompt_tokens"] = counts["input_tokens"]
-        if is_count(counts.get("output_tokens")):
-            usage["completion_tokens"] = counts["output_tokens"]
+        if isinstance(counts, dict):
+            merge_messages_usage(counts, usage)
 
     def stream_text(self, event: Any) -> str | None:
         if not isinstance(event, dict) or event.get("type") != "content_block_delta":
@@ -69,3 +81,21 @@ class AnthropicAdapter(ProviderAdapter):
     def error_payload(self, status: int, code: str, message: str) -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def merge_messages_usage(counts: dict[str, Any], usage: Usage) -> None:
+    """Merge one Messages API ``usage`` object into ``usage`` (a stream's ``message_start``
+    and ``message_delta`` each carry one; a later one may repeat or update the counts): the
+    prompt is the uncached input plus the cache reads and writes."""
+    before = usage.get("cached_tokens", 0) + usage.get("cache_write_tokens", 0)
+    if is_count(counts.get("cache_read_input_tokens")):
+        usage["cached_tokens"] = counts["cache_read_input_tokens"]
+    if is_count(counts.get("cache_creation_input_tokens")):
+        usage["cache_write_tokens"] = counts["cache_creation_input_tokens"]
+    cache = usage.get("cached_tokens", 0) + usage.get("cache_write_tokens", 0)
+    if is_count(counts.get("input_tokens")):
+        usage["prompt_tokens"] = counts["input_tokens"] + cache
+    elif "prompt_tokens" in usage:
+        usage["prompt_tokens"] += cache - before
+    if is_count(counts.get("output_tokens")):
+        usage["completion_tokens"] = counts["output_tokens"]

@@ -13,6 +13,10 @@ from gateways.dataplane.streams import StreamCodec
 from guardrails.catalog.content import RESPONSE_JSON_PATH
 from guardrails.engine import GUARDRAIL_INTERVENED, Intervention, intervention_body
 
+# Token counts, one meaning for every API (docs/gateway.md, "Usage records"):
+# ``prompt_tokens`` every input token, read from a prompt cache or not; ``cached_tokens`` those
+# read from the cache; ``cache_write_tokens`` those written to it (priced above plain input);
+# ``completion_tokens`` every output token, reasoning included; ``total_tokens`` both.
 Usage = dict[str, int]
 
 _STATUS_TYPES = {
@@ -27,6 +31,15 @@ _STATUS_TYPES = {
     503: "api_error",
     504: "api_error",
 }
+
+
+# Where OpenAI-shaped usage objects keep each count: Chat Completions' name, then the
+# Responses API's.
+USAGE_NAMES = (
+    ("prompt_tokens", ("prompt_tokens", "input_tokens")),
+    ("completion_tokens", ("completion_tokens", "output_tokens")),
+    ("total_tokens", ("total_tokens",)),
+)
 
 
 def compile_json_path(path: str) -> tuple[str, ...]:
@@ -132,7 +145,19 @@ class ProviderAdapter:
     # --- response ----------------------------------------------------------------------------
 
     def extract_usage(self, parsed: Any) -> Usage | None:
-        """Token counts from a complete response body, or None when it carries none."""
+        """Token counts from a complete response body, or None when it carries none: the
+        template's usage paths, completed from an OpenAI-shaped ``usage`` object (Chat
+        Completions or the Responses API, cached input included)."""
+        usage = self.template_usage(parsed)
+        counts = parsed.get("usage") if isinstance(parsed, dict) else None
+        if isinstance(counts, dict):
+            found = openai_usage(counts)
+            if found:
+                usage = {**found, **(usage or {})}
+        return usage
+
+    def template_usage(self, parsed: Any) -> Usage | None:
+        """Token counts at the template's usage paths, or None when none is there."""
         prompt = lookup(parsed, self.prompt_path) if self.prompt_path else None
         completion = lookup(parsed, self.completion_path) if self.completion_path else None
         total = lookup(parsed, self.total_path) if self.total_path else None
@@ -155,7 +180,10 @@ class ProviderAdapter:
         return usage
 
     def usage_from_sse_event(self, event: Any, usage: Usage) -> None:
-        """Merge the token counts one stream event carries into ``usage``."""
+        """Merge the token counts one stream event carries into ``usage``: a chunk's own, or
+        those of the response a Responses API event carries (``response.completed``)."""
+        if isinstance(event, dict) and isinstance(event.get("response"), dict):
+            event = event["response"]
         found = self.extract_usage(event)
         if found:
             usage.update(found)
@@ -259,6 +287,26 @@ class ProviderAdapter:
 
     def error_body(self, status: int, code: str, message: str) -> bytes:
         return orjson.dumps(self.error_payload(status, code, message))
+
+
+def openai_usage(counts: dict[str, Any]) -> Usage:
+    """An OpenAI-shaped ``usage`` object's counts: Chat Completions' ``prompt_tokens`` /
+    ``completion_tokens`` or the Responses API's ``input_tokens`` / ``output_tokens``, with
+    the cached input (``prompt_tokens_details`` / ``input_tokens_details.cached_tokens``), which
+    both count inside the prompt."""
+    usage: Usage = {}
+    for field, names in USAGE_NAMES:
+        for name in names:
+            value = counts.get(name)
+            if is_count(value):
+                usage[field] = value
+                break
+    for name in ("prompt_tokens_details", "input_tokens_details"):
+        details = counts.get(name)
+        if isinstance(details, dict) and is_count(details.get("cached_tokens")):
+            usage["cached_tokens"] = details["cached_tokens"]
+            break
+    return usage
 
 
 def finish_usage(usage: Usage) -> Usage:

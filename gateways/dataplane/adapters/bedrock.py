@@ -5,7 +5,9 @@ the gateway host's credential chain, with which every call is signed (SigV4, see
 ``gateways.dataplane.sigv4``).
 
 Usage: Converse answers report ``usage.inputTokens`` / ``outputTokens`` (the template's usage
-paths), ConverseStream in its ``metadata`` event. InvokeModel carries the model's own body:
+paths), ConverseStream in its ``metadata`` event; both report cache reads and writes
+(``cacheReadInputTokens`` / ``cacheWriteInputTokens``) apart from ``inputTokens``, which the
+usage row's prompt counts with it. InvokeModel carries the model's own body:
 Anthropic's ``usage.input_tokens`` / ``output_tokens``, else the
 ``X-Amzn-Bedrock-Input-Token-Count`` / ``-Output-Token-Count`` headers; its stream's chunks
 hold the model's own events (Anthropic's ``message_start`` / ``message_delta``) and, on the
@@ -23,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from gateways.dataplane.adapters.anthropic import AnthropicAdapter
+from gateways.dataplane.adapters.anthropic import AnthropicAdapter, merge_messages_usage
 from gateways.dataplane.adapters.base import ProviderAdapter, Usage, is_count
 from gateways.dataplane.eventstream import EventStream, exception_frame, frame_length
 from gateways.dataplane.sigv4 import AwsSigner, aws_signer
@@ -105,17 +107,15 @@ class BedrockAdapter(ProviderAdapter):
     # --- usage -------------------------------------------------------------------------------
 
     def extract_usage(self, parsed: Any) -> Usage | None:
-        usage = super().extract_usage(parsed)
-        if usage or not isinstance(parsed, dict):
-            return usage
-        counts = parsed.get("usage")  # InvokeModel with an Anthropic model
+        usage = self.template_usage(parsed)  # Converse
+        counts = parsed.get("usage") if isinstance(parsed, dict) else None
         if not isinstance(counts, dict):
-            return None
-        found: Usage = {}
-        if is_count(counts.get("input_tokens")):
-            found["prompt_tokens"] = counts["input_tokens"]
-        if is_count(counts.get("output_tokens")):
-            found["completion_tokens"] = counts["output_tokens"]
+            return usage
+        if usage:
+            add_converse_cache(counts, usage)
+            return usage
+        found: Usage = {}  # InvokeModel with an Anthropic model
+        merge_messages_usage(counts, found)
         return found or None
 
     def usage_from_headers(
@@ -133,7 +133,7 @@ class BedrockAdapter(ProviderAdapter):
             return
         metadata = event.get("metadata")  # ConverseStream
         if isinstance(metadata, dict):
-            found = super().extract_usage(metadata)
+            found = self.extract_usage(metadata)
             if found:
                 usage.update(found)
             return
@@ -186,6 +186,20 @@ class BedrockAdapter(ProviderAdapter):
 
     def error_object(self, payload: dict[str, Any]) -> dict[str, Any]:
         return payload
+
+
+def add_converse_cache(counts: dict[str, Any], usage: Usage) -> None:
+    """Converse reports cache reads (``cacheReadInputTokens``) and writes
+    (``cacheWriteInputTokens``) apart from ``inputTokens``: the row's prompt counts them all."""
+    read, written = counts.get("cacheReadInputTokens"), counts.get("cacheWriteInputTokens")
+    read = read if is_count(read) else None
+    written = written if is_count(written) else None
+    if read is not None:
+        usage["cached_tokens"] = read
+    if written:
+        usage["cache_write_tokens"] = written
+    if "prompt_tokens" in usage:
+        usage["prompt_tokens"] += (read or 0) + (written or 0)
 
 
 def is_api_key(credential: str) -> bool:

@@ -1,6 +1,11 @@
 """Gemini: ``x-goog-api-key``, the model in the path, ``usageMetadata`` on every chunk; its
 OpenAI-compatible routes (``/v1beta/openai/...``) behave like OpenAI.
 
+Usage: ``promptTokenCount`` includes the cached content (``cachedContentTokenCount``, the
+row's ``cached_tokens``); the tool-use prompt (``toolUsePromptTokenCount``) and thinking
+(``thoughtsTokenCount``) are reported apart and added to the prompt and the completion, as
+Google bills them.
+
 Response guardrails keep their OpenAI-shaped default ``jsonPath`` here, since most clients call
 the OpenAI-compatible routes; for the native ``generateContent`` API set the response
 ``jsonPath`` to ``$.candidates[0].content.parts[0].text``. Streams are judged in both shapes.
@@ -8,7 +13,7 @@ the OpenAI-compatible routes; for the native ``generateContent`` API set the res
 
 from typing import Any
 
-from gateways.dataplane.adapters.base import ProviderAdapter, is_count
+from gateways.dataplane.adapters.base import ProviderAdapter, Usage, is_count
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -37,11 +42,22 @@ class GeminiAdapter(ProviderAdapter):
     def prepare_body(self, resource: str, parsed: Any) -> bool:
         return resource.startswith("/v1beta/openai/") and super().prepare_body(resource, parsed)
 
-    def extract_usage(self, parsed: Any):
+    def extract_usage(self, parsed: Any) -> Usage | None:
+        # The OpenAI-compatible routes' ``usage`` is read by the base class.
         usage = super().extract_usage(parsed)
-        if usage is None and isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
-            counts = parsed["usage"]
-            usage = {k: v for k, v in counts.items() if k.endswith("_tokens") and is_count(v)}
+        metadata = parsed.get("usageMetadata") if isinstance(parsed, dict) else None
+        if usage is None or not isinstance(metadata, dict):
+            return usage
+        # ``promptTokenCount`` already holds the cached content; the tool-use prompt and the
+        # thinking tokens are counted apart, billed as input and output.
+        if is_count(metadata.get("cachedContentTokenCount")):
+            usage["cached_tokens"] = metadata["cachedContentTokenCount"]
+        tool_prompt = metadata.get("toolUsePromptTokenCount")
+        if "prompt_tokens" in usage and is_count(tool_prompt):
+            usage["prompt_tokens"] += tool_prompt
+        thoughts = metadata.get("thoughtsTokenCount")
+        if "completion_tokens" in usage and is_count(thoughts):
+            usage["completion_tokens"] += thoughts
         return usage
 
     def stream_text(self, event: Any) -> str | None:
