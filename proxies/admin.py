@@ -30,6 +30,7 @@ from guardrails.admin import GuardrailsTabMixin
 from guardrails.admin_limits import RateLimitsTabMixin, concrete_resources, recent_keys
 from proxies import services
 from proxies.forms import (
+    AWS_CREDENTIAL_FIELDS,
     GenerateAPIKeyForm,
     IssueManagementTokenForm,
     ProviderForm,
@@ -37,7 +38,15 @@ from proxies.forms import (
     ProxyForm,
     ThrottledAdminAuthenticationForm,
 )
-from proxies.models import APIKey, APIKeyStatus, ManagementToken, Provider, ProviderTemplate, Proxy
+from proxies.models import (
+    Adapter,
+    APIKey,
+    APIKeyStatus,
+    ManagementToken,
+    Provider,
+    ProviderTemplate,
+    Proxy,
+)
 from proxies.selectors import api_key_list, effective_inbound_key, invoke_url
 
 # Too many failed sign-ins for a username or from an address lock them out for a while.
@@ -86,6 +95,20 @@ class ProviderTemplateAdmin(ServiceAdmin):
 # --- providers -------------------------------------------------------------------------------
 
 
+def aws_credentials_fieldset(*classes: str) -> tuple[str, dict[str, Any]]:
+    """AWS Bedrock's credential field by field, for those who do not use a Bedrock API key."""
+    return (
+        "AWS credentials (AWS Bedrock)",
+        {
+            "classes": classes,
+            "description": "Instead of a Bedrock API key: AWS keys (or a role to assume) that "
+            "sign every upstream call. Leave these and the credential empty to use the gateway "
+            "host's own AWS credentials (environment, shared config, instance or task role).",
+            "fields": tuple(AWS_CREDENTIAL_FIELDS),
+        },
+    )
+
+
 @admin.register(Provider)
 class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
     """Providers with tabs: Connection, Access Control, Security, Rate Limiting, Guardrails,
@@ -119,13 +142,18 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
                 ),
                 ("Timeouts (seconds)", {"fields": ("connect_timeout", "read_timeout")}),
                 ("Streams", {"fields": ("stream_usage",)}),
+                aws_credentials_fieldset("collapse"),
             )
         connection = ["name", "slug", "template", "version", "description", "upstream_url"]
         connection.append("credential_status")
         if self.has_change_permission(request, obj):
             connection.append("credential")
+        aws = ()
+        if obj.template.adapter == Adapter.AWS_BEDROCK and self.has_change_permission(request, obj):
+            aws = (aws_credentials_fieldset("gh-tab-connection"),)
         return (
             ("Connection", {"classes": ("gh-tab-connection",), "fields": connection}),
+            *aws,
             (
                 "Timeouts (seconds)",
                 {"classes": ("gh-tab-connection",), "fields": ("connect_timeout", "read_timeout")},

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import escape
 
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 from core.forms import ServiceModelForm, apply_domain_error
 from gateways.models import Gateway
 from proxies import services, signin_throttle
@@ -134,8 +134,29 @@ def _fixed_url_help() -> str:
     return escape(f"{text} Fixed by the template for {listed}." if listed else text)
 
 
+def _secret(label: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=help_text,
+    )
+
+
+# AWS Bedrock's credential object, field by field: form field -> the object's key.
+AWS_CREDENTIAL_FIELDS = {
+    "aws_access_key_id": "aws_access_key_id",
+    "aws_secret_access_key": "aws_secret_access_key",
+    "aws_session_token": "aws_session_token",
+    "aws_region": "region",
+    "aws_role_arn": "role_arn",
+    "aws_external_id": "external_id",
+}
+
+
 class ProviderForm(ServiceModelForm):
-    """Providers: the credential is write-only; blank keeps it, a new value rotates it."""
+    """Providers: the credential is write-only; blank keeps it, a new value rotates it. AWS
+    Bedrock's may instead be AWS keys, given in their own fields and sent as one object."""
 
     template = forms.ModelChoiceField(queryset=ProviderTemplate.objects.order_by("display_name"))
     credential = forms.CharField(
@@ -145,6 +166,21 @@ class ProviderForm(ServiceModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="The provider's API key. Stored encrypted and never shown again.",
     )
+    aws_access_key_id = forms.CharField(label="AWS access key ID", required=False)
+    aws_secret_access_key = _secret("AWS secret access key")
+    aws_session_token = _secret("AWS session token", "For temporary keys (ASIA...).")
+    aws_region = forms.CharField(
+        label="AWS region",
+        required=False,
+        help_text="e.g. us-east-1; blank uses the region of the upstream URL.",
+    )
+    aws_role_arn = forms.CharField(
+        label="Role to assume",
+        required=False,
+        help_text="An IAM role ARN, assumed with STS (with the keys above, or else the "
+        "gateway host's credentials).",
+    )
+    aws_external_id = forms.CharField(label="External ID", required=False)
     access_exceptions = ResourcesField(
         label="Access exceptions",
         help_text="Denied resources in allow-all mode, allowed ones in deny-all mode. "
@@ -185,21 +221,34 @@ class ProviderForm(ServiceModelForm):
             url.help_text = "Fixed by the template."
 
     def write(self, data: dict[str, Any]) -> Provider:
-        if self.adding:
-            fields = self.changed(data, PROVIDER_FIELDS)
-            for blank_means_template in ("inbound_key_name", "inbound_key_prefix"):
-                if not fields.get(blank_means_template):
-                    fields.pop(blank_means_template, None)
-            return services.provider_create(
-                template=data["template"],
-                credential=data.get("credential") or "",
-                **fields,
+        aws = {key: data[field] for field, key in AWS_CREDENTIAL_FIELDS.items() if data.get(field)}
+        if aws and data.get("credential"):
+            message = "Give an API key or AWS keys, not both."
+            raise ValidationFailed(message, errors=[{"field": "credential", "message": message}])
+        credential = aws or data.get("credential")
+        try:
+            if self.adding:
+                fields = self.changed(data, PROVIDER_FIELDS)
+                for blank_means_template in ("inbound_key_name", "inbound_key_prefix"):
+                    if not fields.get(blank_means_template):
+                        fields.pop(blank_means_template, None)
+                return services.provider_create(
+                    template=data["template"], credential=credential or "", **fields
+                )
+            return services.provider_update(
+                provider=self.instance,
+                credential=credential or None,
+                **self.changed(data, PROVIDER_FIELDS),
             )
-        return services.provider_update(
-            provider=self.instance,
-            credential=data.get("credential") or None,
-            **self.changed(data, PROVIDER_FIELDS),
-        )
+        except DomainError as exc:
+            if aws:  # the object's fields show on the form's fields for them
+                fields = {
+                    f"credential.{key}": field for field, key in AWS_CREDENTIAL_FIELDS.items()
+                }
+                exc.errors = [
+                    {**e, "field": fields.get(e["field"], e["field"])} for e in exc.errors
+                ]
+            raise
 
 
 # --- proxies ---------------------------------------------------------------------------------
