@@ -32,6 +32,12 @@ def frame_length(data: bytes, pos: int) -> int:
     return int.from_bytes(data[pos : pos + 4], "big")
 
 
+def headers_end(data: bytes, pos: int) -> int:
+    """Where the headers of the frame starting at ``pos`` end (the next four bytes say how
+    long they are)."""
+    return pos + PRELUDE + int.from_bytes(data[pos + 4 : pos + 8], "big")
+
+
 def decode(raw: bytes) -> EventStreamMessage | None:
     """The message one whole frame holds (checksums checked), or None when it is broken."""
     buffer = EventStreamBuffer()

@@ -54,10 +54,10 @@ class CredentialSource:
     """Where a signer's credentials come from: ``load`` (blocking) gives botocore credentials,
     static or refreshable, or None when there are none."""
 
-    def __init__(self, load, description: str):
+    def __init__(self, load, description: str, credentials: Credentials | None = None):
         self.load = load
         self.description = description
-        self.credentials: Credentials | None = None
+        self.credentials = credentials  # static keys are there from the start
         self.failed_at = 0.0
 
     async def frozen(self) -> ReadOnlyCredentials:
@@ -145,7 +145,11 @@ def host_chain() -> CredentialSource:
 def aws_signer(credential: str, upstream_url: str) -> AwsSigner:
     """The signer for a stored Bedrock credential (its JSON text; "" for the host's chain)
     and the upstream it signs for."""
-    found = AwsCredential.from_text(credential) if credential else None
+    try:
+        found = AwsCredential.from_text(credential) if credential else None
+    except (ValueError, TypeError):  # checked when saved: only a damaged one gets here
+        unreadable = CredentialSource(lambda: None, "the provider's credential is unreadable")
+        return AwsSigner(unreadable, region_of_url(upstream_url) or host_region())
     if found is None:
         return AwsSigner(host_chain(), region_of_url(upstream_url) or host_region())
     region = found.region or region_of_url(upstream_url) or host_region()
@@ -153,7 +157,7 @@ def aws_signer(credential: str, upstream_url: str) -> AwsSigner:
         keys = Credentials(
             found.aws_access_key_id, found.aws_secret_access_key, found.aws_session_token or None
         )
-        source = CredentialSource(lambda: keys, "the provider's access keys")
+        source = CredentialSource(lambda: keys, "the provider's access keys", keys)
     else:
         source = None
     if found.role_arn:

@@ -27,7 +27,12 @@ import orjson
 
 from gateways.dataplane.adapters.anthropic import AnthropicAdapter, merge_messages_usage
 from gateways.dataplane.adapters.base import ProviderAdapter, Usage, is_count
-from gateways.dataplane.eventstream import EventStream, exception_frame, frame_length
+from gateways.dataplane.eventstream import (
+    EventStream,
+    exception_frame,
+    frame_length,
+    headers_end,
+)
 from gateways.dataplane.sigv4 import AwsSigner, aws_signer
 from gateways.dataplane.streams import StreamCodec
 
@@ -70,12 +75,14 @@ class BedrockEventStream(EventStream):
         return super().with_data(raw, data)
 
     def holding(self, events: bytes, marker: bytes) -> list[bytes]:
-        # A chunk's payload is encoded: whether it holds usage shows only once decoded.
+        # A chunk's payload is encoded: whether it holds usage shows only once decoded, so
+        # every frame whose headers name a chunk is read.
         found = []
         pos, size = 0, len(events)
         while pos < size:
             end = pos + frame_length(events, pos)
-            if events.find(marker, pos, end) != -1 or events.find(b"chunk", pos, end) != -1:
+            chunk = events.find(b"chunk", pos, headers_end(events, pos)) != -1
+            if chunk or events.find(marker, pos, end) != -1:
                 found.append(events[pos:end])
             pos = end
         return found
