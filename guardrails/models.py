@@ -45,14 +45,19 @@ class GuardrailAttachment(models.Model):
 
 
 class ModelPrice(models.Model):
-    """A model's price in USD per million tokens, used by cost limits. Shipped rows are
-    refreshed on upgrade until an admin edits them (``edited``)."""
+    """A model's price in USD per million tokens, used for the cost of every usage record and
+    by cost limits. Rows a price list set (``price_list``: the shipped one, or a file loaded
+    with ``refresh_prices --file``) are refreshed by the next load until an admin edits them
+    (``edited``); rows an admin added are never touched by a load."""
 
     class Vendor(models.TextChoices):
         OPENAI = "openai", "OpenAI"
+        AZURE_OPENAI = "azure-openai", "Azure OpenAI"
+        AZURE_AI_FOUNDRY = "azure-ai-foundry", "Azure AI Foundry"
         ANTHROPIC = "anthropic", "Anthropic"
         GOOGLE = "google", "Google Gemini"
         MISTRAL = "mistral", "Mistral"
+        AWS_BEDROCK = "aws-bedrock", "AWS Bedrock"
         OTHER = "other", "Other"
 
     model = models.CharField(
@@ -71,9 +76,28 @@ class ModelPrice(models.Model):
         decimal_places=6,
         null=True,
         blank=True,
-        help_text="Empty: cached input tokens cost the input price.",
+        help_text="Input tokens read from a prompt cache. Empty: they cost the input price.",
+    )
+    cache_write_per_million = models.DecimalField(
+        "cache writes (USD / 1M tokens)",
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="Input tokens written to a prompt cache (Anthropic, Bedrock). Empty: they "
+        "cost the input price.",
+    )
+    checked_on = models.DateField(
+        null=True, blank=True, help_text="When these prices were checked against the vendor's."
     )
     builtin = models.BooleanField(default=False, editable=False)
+    price_list = models.CharField(
+        max_length=255,
+        blank=True,
+        editable=False,
+        help_text="The price list that last set this row ('shipped' for Gatehouse's own); "
+        "empty for a row an admin added.",
+    )
     edited = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -84,7 +108,8 @@ class ModelPrice(models.Model):
             models.CheckConstraint(
                 condition=Q(input_per_million__gte=0)
                 & Q(output_per_million__gte=0)
-                & (Q(cached_input_per_million__isnull=True) | Q(cached_input_per_million__gte=0)),
+                & (Q(cached_input_per_million__isnull=True) | Q(cached_input_per_million__gte=0))
+                & (Q(cache_write_per_million__isnull=True) | Q(cache_write_per_million__gte=0)),
                 name="model_price_not_negative",
             ),
         ]

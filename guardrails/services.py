@@ -1,5 +1,7 @@
-"""Attach, change, reorder and remove guardrails on providers and proxies."""
+"""Attach, change, reorder and remove guardrails on providers and proxies; keep the model
+pricing table."""
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -8,6 +10,8 @@ from django.db.models import Max
 from core.errors import ValidationFailed, validated_save
 from core.revision import bump_config_revision
 from guardrails.errors import PriceExists, UnknownPolicy
+from guardrails.limits.price_list import SHIPPED as SHIPPED_LIST
+from guardrails.limits.price_list import ListedPrice
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import ParameterError, get_policy
 
@@ -99,7 +103,14 @@ def attachments_reorder(*, attachments: list[GuardrailAttachment]) -> None:
             attachment.save(update_fields=["order", "updated_at"])
 
 
-_PRICE_FIELDS = ("vendor", "input_per_million", "output_per_million", "cached_input_per_million")
+_PRICE_FIELDS = (
+    "vendor",
+    "input_per_million",
+    "output_per_million",
+    "cached_input_per_million",
+    "cache_write_per_million",
+    "checked_on",
+)
 
 
 @transaction.atomic
@@ -109,9 +120,11 @@ def model_price_create(
     input_per_million,
     output_per_million,
     cached_input_per_million=None,
+    cache_write_per_million=None,
+    checked_on=None,
     vendor: str = ModelPrice.Vendor.OTHER,
 ) -> ModelPrice:
-    """Add a model to the pricing table used by cost limits."""
+    """Add a model to the pricing table used for usage costs and cost limits."""
     model = model.strip()
     taken = PriceExists(
         f"The model '{model}' already has a price.",
@@ -125,6 +138,8 @@ def model_price_create(
         input_per_million=input_per_million,
         output_per_million=output_per_million,
         cached_input_per_million=cached_input_per_million,
+        cache_write_per_million=cache_write_per_million,
+        checked_on=checked_on,
     )
     try:
         validated_save(price)
@@ -137,14 +152,14 @@ def model_price_create(
 
 @transaction.atomic
 def model_price_update(*, price: ModelPrice, **changes: Any) -> ModelPrice:
-    """Change a model's prices; a shipped row that was edited is no longer refreshed on
-    upgrade. Gateways pick the change up on their next configuration reload."""
+    """Change a model's prices; a row a price list set that is edited is no longer refreshed
+    by the next load. Gateways pick the change up on their next configuration reload."""
     unknown = set(changes) - set(_PRICE_FIELDS)
     if unknown:
         raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))} of a model price.")
-    for field, value in changes.items():
-        setattr(price, field, value)
-    if price.builtin:
+    for name, value in changes.items():
+        setattr(price, name, value)
+    if price.price_list or price.builtin:
         price.edited = True
     validated_save(price)
     bump_config_revision()
@@ -155,3 +170,60 @@ def model_price_update(*, price: ModelPrice, **changes: Any) -> ModelPrice:
 def model_price_delete(*, price: ModelPrice) -> None:
     price.delete()
     bump_config_revision()
+
+
+@dataclass
+class PriceRefresh:
+    """What loading a price list did, model names per outcome."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    # Rows an admin edited or added, which a price list never overwrites.
+    kept: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def model_prices_refresh(
+    *, prices: list[ListedPrice], price_list: str, upgrade: bool = False
+) -> PriceRefresh:
+    """Load a price list (``price_list`` names it: ``shipped``, or a file's name) into the
+    pricing table: new models are added, rows a price list set are brought up to date, rows
+    an admin edited or added are kept. An ``upgrade`` (after migrate) refreshes only the rows
+    the same list set, so a company's own list survives upgrades."""
+    result = PriceRefresh()
+    existing = {p.model: p for p in ModelPrice.objects.select_for_update()}
+    for listed in prices:
+        values = {
+            "vendor": listed.vendor,
+            "input_per_million": listed.input,
+            "output_per_million": listed.output,
+            "cached_input_per_million": listed.cached_input,
+            "cache_write_per_million": listed.cache_write,
+            "checked_on": listed.checked_on,
+        }
+        row = existing.get(listed.model)
+        if row is None:
+            builtin = price_list == SHIPPED_LIST
+            row = ModelPrice(model=listed.model, builtin=builtin, price_list=price_list, **values)
+            validated_save(row)
+            result.created.append(listed.model)
+            continue
+        if row.edited or not (row.price_list or row.builtin):
+            result.kept.append(listed.model)
+            continue
+        if upgrade and row.price_list not in ("", price_list):
+            result.kept.append(listed.model)
+            continue
+        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+        if not changed and row.price_list == price_list:
+            result.unchanged.append(listed.model)
+            continue
+        for name, value in changed.items():
+            setattr(row, name, value)
+        row.price_list = price_list
+        validated_save(row)
+        result.updated.append(listed.model)
+    if result.created or result.updated:
+        bump_config_revision()
+    return result

@@ -130,8 +130,9 @@ def _price(**kwargs: Any) -> StrictDecimalField:
 
 
 class ModelPriceSerializer(serializers.Serializer):
-    """A model's price in USD per million tokens, used by cost limits. ``model`` identifies
-    the row and cannot be changed; dated variants (``gpt-4o-2024-08-06``) match by prefix."""
+    """A model's price in USD per million tokens, used for the cost of usage records and by
+    cost limits. ``model`` identifies the row and cannot be changed; dated variants
+    (``gpt-4o-2024-08-06``) match by prefix."""
 
     model = StrictCharField(max_length=200)
     vendor = serializers.ChoiceField(choices=ModelPrice.Vendor.choices, required=False)
@@ -140,10 +141,27 @@ class ModelPriceSerializer(serializers.Serializer):
     cached_input_per_million = _price(
         required=False,
         allow_null=True,
-        help_text="Null: cached input tokens cost the input price.",
+        help_text="Input tokens read from a prompt cache. Null: they cost the input price.",
+    )
+    cache_write_per_million = _price(
+        required=False,
+        allow_null=True,
+        help_text="Input tokens written to a prompt cache (Anthropic, Bedrock). Null: they "
+        "cost the input price.",
+    )
+    checked_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="When these prices were checked against the vendor's list.",
     )
     builtin = serializers.BooleanField(
-        read_only=True, help_text="Shipped with Gatehouse; refreshed on upgrade until edited."
+        read_only=True, help_text="Shipped with Gatehouse (in its price list)."
+    )
+    price_list = serializers.CharField(
+        read_only=True,
+        help_text="The price list that last set this row ('shipped' for Gatehouse's own, else "
+        "the name it was loaded under); empty for a row an admin added. Loading a list "
+        "refreshes such rows until they are edited.",
     )
     edited = serializers.BooleanField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
@@ -161,3 +179,38 @@ class ModelPriceSerializer(serializers.Serializer):
         if self.instance is not None:
             attrs.pop("model", None)
         return attrs
+
+
+class PriceListSerializer(serializers.Serializer):
+    """A price list to load; without ``prices``, the list Gatehouse ships."""
+
+    name = StrictCharField(
+        max_length=255,
+        required=False,
+        help_text="What to call this list on the rows it sets (default 'api'; 'shipped' "
+        "without prices).",
+    )
+    prices = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        max_length=10_000,
+        help_text="Rows in the shipped list's columns: vendor, model, input, output, "
+        "cached_input, cache_write (USD per million tokens) and checked_on (YYYY-MM-DD).",
+    )
+
+
+class PriceRefreshSerializer(serializers.Serializer):
+    """What loading a price list did."""
+
+    created = serializers.ListField(child=serializers.CharField(), help_text="Models added.")
+    updated = serializers.ListField(
+        child=serializers.CharField(), help_text="Models whose prices the list changed."
+    )
+    unchanged = serializers.SerializerMethodField(help_text="Rows already at the list's prices.")
+    kept = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Models an admin edited or added, which a list never overwrites.",
+    )
+
+    def get_unchanged(self, result) -> int:
+        return len(result.unchanged)

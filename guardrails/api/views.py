@@ -21,9 +21,12 @@ from guardrails.api.serializers import (
     GuardrailUsageSerializer,
     ModelPriceSerializer,
     PolicySerializer,
+    PriceListSerializer,
+    PriceRefreshSerializer,
     ReorderSerializer,
 )
 from guardrails.errors import AttachmentNotFound, PriceNotFound
+from guardrails.limits.price_list import SHIPPED, parse_price_rows, shipped_prices
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import get_policy
 from guardrails.selectors import attachment_limit_usage, attachments_for, catalog, model_prices
@@ -253,6 +256,7 @@ class ModelPriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servic
     not_found = PriceNotFound
     lookup_field = "model"
     lookup_value_regex = r".+"
+    action_permissions = {"refresh": ["add", "change"]}
 
     def get_queryset(self) -> QuerySet[ModelPrice]:
         return model_prices()
@@ -291,3 +295,30 @@ class ModelPriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servic
     def destroy(self, request: Request, model: str) -> Response:
         services.model_price_delete(price=self.get_object())
         return self.deleted()
+
+    @extend_schema(
+        summary="Load a price list",
+        description="Loads the price list Gatehouse ships, or the `prices` given, into the "
+        "table: new models are added and rows a price list set are brought up to date; rows "
+        "an admin edited or added are kept. 400 PRICE_LIST_INVALID names every wrong row "
+        "(`prices[3].input`).",
+        request=PriceListSerializer,
+        responses={200: PriceRefreshSerializer, **error_responses(400, 401, 403)},
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def refresh(self, request: Request) -> Response:
+        serializer = PriceListSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rows = serializer.validated_data.get("prices")
+        if rows is None:
+            prices, name = list(shipped_prices()), SHIPPED
+        else:
+            prices = parse_price_rows(rows, field=price_field, vendors=ModelPrice.Vendor.values)
+            name = serializer.validated_data.get("name") or "api"
+        result = services.model_prices_refresh(prices=prices, price_list=name)
+        return Response(PriceRefreshSerializer(result).data)
+
+
+def price_field(index: int, column: str) -> str:
+    """Where an error in a posted price list is: ``prices[3].input``."""
+    return f"prices[{index}].{column}" if column else f"prices[{index}]"

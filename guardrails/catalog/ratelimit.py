@@ -220,6 +220,7 @@ PRICE_PROPERTIES = {
     "input": {"type": "number", "minimum": 0, "title": "Input (USD / 1M tokens)"},
     "output": {"type": "number", "minimum": 0, "title": "Output (USD / 1M tokens)"},
     "cachedInput": {"type": "number", "minimum": 0, "title": "Cached input (USD / 1M tokens)"},
+    "cacheWrite": {"type": "number", "minimum": 0, "title": "Cache writes (USD / 1M tokens)"},
 }
 
 

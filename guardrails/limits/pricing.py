@@ -1,15 +1,17 @@
 """Model prices and what a request costs.
 
-Gatehouse ships a pricing table (USD per million tokens: input, output and cached input, as
-the vendors publish them for standard, non-batch use) for common OpenAI, Anthropic, Gemini and
-Mistral models. It is synced into the ``ModelPrice`` table after every migrate, where the
-admin can edit it; an edited row is no longer overwritten by upgrades.
+Gatehouse ships a price list (``price_list``: USD per million tokens of input, output, cached
+input and cache writes, as the vendors publish them for standard, non-batch use) for the models
+of OpenAI, Azure OpenAI, Azure AI Foundry, Anthropic, Gemini, Mistral and AWS Bedrock. It is
+loaded into the ``ModelPrice`` table after every migrate and by ``refresh_prices``, where the
+admin and the API can edit it; an edited row is no longer overwritten.
 
 Lookups forgive the spellings APIs use: ``gpt-4o-2024-08-06`` and ``gpt-4o`` share a price
 (the longest known name the model starts with, followed by ``-``, ``@`` or ``:``), and vendor
 prefixes such as ``models/``, ``openai/`` or Bedrock's ``us.anthropic.`` are dropped. A model
-that matches nothing costs what the limit's fallback price says, or 0 with a warning logged
-once per model and process: an unknown model never blocks a request by itself.
+that matches nothing has no cost on its usage record and costs what a limit's fallback price
+says, or 0, with a warning logged once per model and process: an unknown model never blocks a
+request by itself.
 
 Costs are integers in nano-dollars (1e-9 USD) so counters add exactly.
 """
@@ -19,82 +21,51 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from guardrails.limits.price_list import SHIPPED, shipped_prices
+
 log = logging.getLogger("gatehouse.limits")
 
 NANO_PER_USD = 1_000_000_000
 # A price in USD per million tokens is this many nano-dollars per token, times the price.
 _NANO_PER_TOKEN = NANO_PER_USD / 1_000_000
 
-# (vendor, model, input, output, cached input or None) in USD per 1M tokens.
-SHIPPED_PRICES: list[tuple[str, str, float, float, float | None]] = [
-    ("openai", "gpt-5", 1.25, 10.00, 0.125),
-    ("openai", "gpt-5-mini", 0.25, 2.00, 0.025),
-    ("openai", "gpt-5-nano", 0.05, 0.40, 0.005),
-    ("openai", "gpt-4.1", 2.00, 8.00, 0.50),
-    ("openai", "gpt-4.1-mini", 0.40, 1.60, 0.10),
-    ("openai", "gpt-4.1-nano", 0.10, 0.40, 0.025),
-    ("openai", "gpt-4o", 2.50, 10.00, 1.25),
-    ("openai", "gpt-4o-mini", 0.15, 0.60, 0.075),
-    ("openai", "gpt-4-turbo", 10.00, 30.00, None),
-    ("openai", "gpt-4", 30.00, 60.00, None),
-    ("openai", "gpt-3.5-turbo", 0.50, 1.50, None),
-    ("openai", "o1", 15.00, 60.00, 7.50),
-    ("openai", "o1-mini", 1.10, 4.40, 0.55),
-    ("openai", "o3", 2.00, 8.00, 0.50),
-    ("openai", "o3-mini", 1.10, 4.40, 0.55),
-    ("openai", "o4-mini", 1.10, 4.40, 0.275),
-    ("openai", "text-embedding-3-small", 0.02, 0.0, None),
-    ("openai", "text-embedding-3-large", 0.13, 0.0, None),
-    ("openai", "text-embedding-ada-002", 0.10, 0.0, None),
-    ("anthropic", "claude-opus-4-1", 15.00, 75.00, 1.50),
-    ("anthropic", "claude-opus-4", 15.00, 75.00, 1.50),
-    ("anthropic", "claude-sonnet-4-5", 3.00, 15.00, 0.30),
-    ("anthropic", "claude-sonnet-4", 3.00, 15.00, 0.30),
-    ("anthropic", "claude-haiku-4-5", 1.00, 5.00, 0.10),
-    ("anthropic", "claude-3-7-sonnet", 3.00, 15.00, 0.30),
-    ("anthropic", "claude-3-5-sonnet", 3.00, 15.00, 0.30),
-    ("anthropic", "claude-3-5-haiku", 0.80, 4.00, 0.08),
-    ("anthropic", "claude-3-opus", 15.00, 75.00, 1.50),
-    ("anthropic", "claude-3-haiku", 0.25, 1.25, 0.03),
-    ("google", "gemini-2.5-pro", 1.25, 10.00, 0.125),
-    ("google", "gemini-2.5-flash", 0.30, 2.50, 0.03),
-    ("google", "gemini-2.5-flash-lite", 0.10, 0.40, 0.01),
-    ("google", "gemini-2.0-flash", 0.10, 0.40, 0.025),
-    ("google", "gemini-2.0-flash-lite", 0.075, 0.30, None),
-    ("google", "gemini-1.5-pro", 1.25, 5.00, 0.3125),
-    ("google", "gemini-1.5-flash", 0.075, 0.30, 0.01875),
-    ("mistral", "mistral-large", 2.00, 6.00, None),
-    ("mistral", "mistral-medium", 0.40, 2.00, None),
-    ("mistral", "mistral-small", 0.10, 0.30, None),
-    ("mistral", "codestral", 0.30, 0.90, None),
-    ("mistral", "pixtral-large", 2.00, 6.00, None),
-    ("mistral", "open-mistral-nemo", 0.15, 0.15, None),
-    ("mistral", "ministral-8b", 0.10, 0.10, None),
-    ("mistral", "ministral-3b", 0.04, 0.04, None),
-    ("mistral", "mistral-embed", 0.10, 0.0, None),
-]
-
 _SEPARATORS = ("-", "@", ":")
 
 
 @dataclass(frozen=True, slots=True)
 class ModelPricing:
-    """One model's prices in USD per million tokens (cached input falls back to input)."""
+    """One model's prices in USD per million tokens; cached input and cache writes fall back
+    to the input price."""
 
     model: str
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
 
-    def cost_nano(self, prompt: int, completion: int, cached: int = 0) -> int:
-        """What ``prompt`` input tokens (``cached`` of them read from cache) and
-        ``completion`` output tokens cost, in nano-dollars."""
+    def cost_nano(self, prompt: int, completion: int, cached: int = 0, cache_write: int = 0) -> int:
+        """What ``prompt`` input tokens (``cached`` of them read from a prompt cache and
+        ``cache_write`` written to it) and ``completion`` output tokens cost, in nano-dollars."""
         cached = min(max(cached, 0), prompt)
+        cache_write = min(max(cache_write, 0), prompt - cached)
         cached_price = self.input if self.cached_input is None else self.cached_input
+        write_price = self.input if self.cache_write is None else self.cache_write
         usd_per_million = (
-            (prompt - cached) * self.input + cached * cached_price + completion * self.output
+            (prompt - cached - cache_write) * self.input
+            + cached * cached_price
+            + cache_write * write_price
+            + completion * self.output
         )
         return math.ceil(usd_per_million * _NANO_PER_TOKEN - 1e-6)
+
+    def usage_cost_nano(self, usage: dict[str, int]) -> int:
+        """What a usage record's counts cost (``gateways.dataplane.adapters.base.Usage``)."""
+        return self.cost_nano(
+            usage.get("prompt_tokens") or 0,
+            usage.get("completion_tokens") or 0,
+            usage.get("cached_tokens") or 0,
+            usage.get("cache_write_tokens") or 0,
+        )
 
 
 class PriceTable:
@@ -109,7 +80,18 @@ class PriceTable:
     @classmethod
     def shipped(cls) -> "PriceTable":
         """The table that ships with Gatehouse (used before the database is read)."""
-        return cls([ModelPricing(m, i, o, c) for _, m, i, o, c in SHIPPED_PRICES])
+        return cls(
+            [
+                ModelPricing(
+                    p.model,
+                    float(p.input),
+                    float(p.output),
+                    _float_or_none(p.cached_input),
+                    _float_or_none(p.cache_write),
+                )
+                for p in shipped_prices()
+            ]
+        )
 
     def __len__(self) -> int:
         return len(self._prices)
@@ -166,15 +148,24 @@ def warn_unknown_model(model: str | None) -> None:
     if key in _warned or len(_warned) > 1000:
         return
     _warned.add(key)
-    log.warning("No price for model %r: it counts as 0 USD in cost limits.", model)
+    log.warning(
+        "No price for model %r: its usage records carry no cost and it counts as 0 USD in cost "
+        "limits (or their fallback price). Add it to the pricing table.",
+        model,
+    )
 
 
 def pricing_from_params(value: dict[str, Any] | None) -> ModelPricing | None:
-    """A limit's ``fallbackPrice`` parameter (``{"input", "output"}`` per 1M tokens)."""
+    """A limit's ``fallbackPrice`` parameter (``{"input", "output"}``, optionally
+    ``cachedInput`` and ``cacheWrite``, per 1M tokens)."""
     if not value:
         return None
     return ModelPricing(
-        "(fallback)", float(value["input"]), float(value["output"]), value.get("cachedInput")
+        "(fallback)",
+        float(value["input"]),
+        float(value["output"]),
+        _float_or_none(value.get("cachedInput")),
+        _float_or_none(value.get("cacheWrite")),
     )
 
 
@@ -233,7 +224,8 @@ def load_price_table() -> PriceTable:
             p.model,
             float(p.input_per_million),
             float(p.output_per_million),
-            None if p.cached_input_per_million is None else float(p.cached_input_per_million),
+            _float_or_none(p.cached_input_per_million),
+            _float_or_none(p.cache_write_per_million),
         )
         for p in model_prices()
     ]
@@ -241,21 +233,12 @@ def load_price_table() -> PriceTable:
 
 
 def sync_builtin_prices(**kwargs: Any) -> None:
-    """Create or refresh the shipped prices (connected to ``post_migrate``); rows an admin
-    edited keep their values."""
-    from guardrails.models import ModelPrice
+    """Load the shipped price list (connected to ``post_migrate``): new models are added and
+    the rows it set before refreshed; rows an admin edited or another list set are kept."""
+    from guardrails.services import model_prices_refresh
 
-    for vendor, model, input_price, output_price, cached in SHIPPED_PRICES:
-        values = {
-            "vendor": vendor,
-            "input_per_million": input_price,
-            "output_per_million": output_price,
-            "cached_input_per_million": cached,
-        }
-        price, created = ModelPrice.objects.get_or_create(
-            model=model, defaults={**values, "builtin": True}
-        )
-        if not created and price.builtin and not price.edited:
-            for field, value in values.items():
-                setattr(price, field, value)
-            price.save()
+    model_prices_refresh(prices=list(shipped_prices()), price_list=SHIPPED, upgrade=True)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 
 from guardrails import services
+from guardrails.limits.price_list import ListedPrice, shipped_prices
 from guardrails.limits.pricing import (
-    SHIPPED_PRICES,
     ModelPricing,
     PriceTable,
     load_price_table,
@@ -27,7 +27,8 @@ SHIPPED = PriceTable.shipped()
         ("models/gemini-1.5-pro-002", "gemini-1.5-pro"),
         ("gemini-2.5-flash-lite", "gemini-2.5-flash-lite"),
         ("mistral-large-latest", "mistral-large"),
-        ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "claude-3-5-haiku"),
+        ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"),
+        ("eu.anthropic.claude-3-5-sonnet-20241022-v3:0", "claude-3-5-sonnet"),
         ("openai/gpt-4.1", "gpt-4.1"),
     ],
 )
@@ -44,7 +45,15 @@ def test_a_model_name_is_not_matched_by_a_shorter_name_without_a_separator():
 
 
 def test_the_shipped_table_covers_each_vendor():
-    assert {vendor for vendor, *_ in SHIPPED_PRICES} == {"openai", "anthropic", "google", "mistral"}
+    assert {price.vendor for price in shipped_prices()} == {
+        "openai",
+        "azure-openai",
+        "azure-ai-foundry",
+        "anthropic",
+        "google",
+        "mistral",
+        "aws-bedrock",
+    }
 
 
 def test_cost_is_counted_in_nano_dollars():
@@ -114,3 +123,48 @@ def test_a_price_change_tells_gateways_to_reload():
         price=ModelPrice.objects.get(model="gpt-4o"), input_per_million=Decimal("3")
     )
     assert current_config_revision() == before + 1
+
+
+def test_cache_writes_cost_the_cache_write_price():
+    price = ModelPricing("m", input=3.0, output=15.0, cached_input=0.3, cache_write=3.75)
+    # 50 uncached at $3, 1800 read at $0.30, 248 written at $3.75, 503 output at $15.
+    assert price.cost_nano(prompt=2098, completion=503, cached=1800, cache_write=248) == 9_165_000
+
+
+def test_cache_writes_cost_the_input_price_when_no_cache_write_price_is_set():
+    price = ModelPricing("m", input=2.0, output=0.0)
+    assert price.cost_nano(prompt=100, completion=0, cache_write=100) == 200_000
+
+
+def test_cache_counts_beyond_the_prompt_are_not_charged_twice():
+    price = ModelPricing("m", input=1.0, output=0.0, cached_input=0.0, cache_write=2.0)
+    assert price.cost_nano(prompt=10, completion=0, cached=8, cache_write=8) == 4_000
+
+
+def test_a_usage_record_is_priced_from_its_counts():
+    price = ModelPricing("m", input=3.0, output=15.0, cached_input=0.3, cache_write=3.75)
+    usage = {
+        "prompt_tokens": 2098,
+        "completion_tokens": 503,
+        "cached_tokens": 1800,
+        "cache_write_tokens": 248,
+    }
+    assert price.usage_cost_nano(usage) == 9_165_000
+
+
+@pytest.mark.django_db
+def test_the_pricing_table_in_the_database_keeps_cache_write_prices():
+    assert load_price_table().lookup("claude-sonnet-4-5-20250929").cache_write == 3.75
+
+
+@pytest.mark.django_db
+def test_an_upgrade_keeps_the_prices_a_company_list_set():
+    services.model_prices_refresh(
+        prices=[_listed("gpt-4o", "9")], price_list="negotiated.csv", upgrade=False
+    )
+    sync_builtin_prices()
+    assert ModelPrice.objects.get(model="gpt-4o").input_per_million == Decimal("9")
+
+
+def _listed(model: str, amount: str) -> ListedPrice:
+    return ListedPrice("openai", model, Decimal(amount), Decimal(amount))
