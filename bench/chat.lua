@@ -1,6 +1,7 @@
 -- wrk script: POST an OpenAI chat completion with the inbound key.
 -- BENCH_KEY is the API key (sent as "Authorization: Bearer ..."); BENCH_STREAM=1 asks for SSE;
--- BENCH_CONTENT replaces the user message (plain ASCII, no quotes or backslashes).
+-- BENCH_CONTENT replaces the user message (plain ASCII, no quotes or backslashes);
+-- BENCH_API=converse sends an AWS Bedrock Converse body instead.
 -- done() prints one JSON line the harness parses (latencies in microseconds).
 
 local stream = os.getenv("BENCH_STREAM") == "1"
@@ -10,8 +11,12 @@ local content = os.getenv("BENCH_CONTENT") or "Say hello to the benchmark."
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. key
-wrk.body = '{"model":"bench-model","messages":[{"role":"user","content":"' .. content .. '"}]'
-  .. (stream and ',"stream":true' or '') .. '}'
+if os.getenv("BENCH_API") == "converse" then
+  wrk.body = '{"messages":[{"role":"user","content":[{"text":"' .. content .. '"}]}]}'
+else
+  wrk.body = '{"model":"bench-model","messages":[{"role":"user","content":"' .. content .. '"}]'
+    .. (stream and ',"stream":true' or '') .. '}'
+end
 
 function done(summary, latency, requests)
   local e = summary.errors

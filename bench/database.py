@@ -9,9 +9,21 @@ from host import BenchFailed
 
 GATEWAY_SLUG = "bench"
 PROXY_SLUG = "bench-chat"
-# The proxies each target calls, all on the same provider and gateway worker: no guardrails,
-# three content guardrails, or a request limit and a token limit.
-PROXIES = {"gateway": "Bench Chat", "guarded": "Bench Guarded", "limited": "Bench Limited"}
+# The proxies each target calls, all on the same gateway worker: on the same provider, no
+# guardrails, three content guardrails, or a request limit and a token limit; on an AWS
+# Bedrock provider signing with static keys, none.
+PROXIES = {
+    "gateway": "Bench Chat",
+    "guarded": "Bench Guarded",
+    "limited": "Bench Limited",
+    "bedrock": "Bench Bedrock",
+}
+# AWS's documented example keys: the bench upstream does not check the signature.
+BEDROCK_KEYS = {
+    "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "region": "us-east-1",
+}
 # Generous on purpose: the runs measure the cost of checking, so nothing may be rejected.
 GUARDRAILS = (
     ("word-count-guardrail", {"request": {"max": 10_000}}),
@@ -59,10 +71,18 @@ def setup_database(
     gateway = gateway_services.gateway_create(
         name="Bench", base_url=f"http://127.0.0.1:{gateway_port}"
     )
+    providers = {"gateway": provider, "guarded": provider, "limited": provider}
+    if "bedrock" in targets:
+        providers["bedrock"] = proxy_services.provider_create(
+            name="Bench Bedrock",
+            template="aws-bedrock",
+            upstream_url=f"http://127.0.0.1:{upstream_port}",
+            credential=BEDROCK_KEYS,
+        )
     attached = {"guarded": GUARDRAILS, "limited": LIMITS}
     keys = {}
     for target in [t for t in PROXIES if t in targets or t == "gateway"]:
-        proxy = proxy_services.proxy_create(name=PROXIES[target], provider=provider)
+        proxy = proxy_services.proxy_create(name=PROXIES[target], provider=providers[target])
         for policy, params in attached.get(target, ()):
             guardrail_services.attachment_create(policy=policy, params=params, proxy=proxy)
         deployment_services.deploy(proxy=proxy, gateway=gateway, reason="benchmark")

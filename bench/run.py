@@ -10,8 +10,9 @@ at concurrency 1, 8 and 64 for plain and streamed chat completions, through the 
 directly against the upstream. Prints requests/s, p50 and p99 and the latency the gateway adds.
 ``--guardrails`` and ``--limits`` add proxies with three content guardrails or a request and a
 token limit (on Redis) to the same gateway worker and measure them next to the plain proxy,
-printing each one's throughput as a share of the plain run. Fails (exit 1) when any request
-was not 2xx or when usage records are missing.
+printing each one's throughput as a share of the plain run; ``--bedrock`` adds an AWS Bedrock
+proxy whose Converse calls are signed with SigV4, and compares its CPU per request. Fails
+(exit 1) when any request was not 2xx or when usage records are missing.
 """
 
 import argparse
@@ -46,9 +47,10 @@ from host import (
     wait_until,
     worker_pid,
 )
-from load import Bench, comparison, table
+from load import MODES, Bench, comparison, table
 
 RESOURCE = "/chat/completions"
+CONVERSE = "/model/bench-model/converse"
 # With --guardrails every gateway target sends this prompt, so the runs with and without
 # guardrails differ only in the guardrails: PII masking finds an email address and a phone
 # number in it, and the upstream answers with their placeholders (restored on the way back).
@@ -73,6 +75,11 @@ def arguments() -> argparse.Namespace:
         "--limits",
         action="store_true",
         help="also measure a proxy with a request limit and a token limit on Redis",
+    )
+    parser.add_argument(
+        "--bedrock",
+        action="store_true",
+        help="also measure AWS Bedrock Converse calls signed with SigV4 (static keys)",
     )
     parser.add_argument(
         "--redis-url",
@@ -117,7 +124,15 @@ def arguments() -> argparse.Namespace:
     args.targets = [t for t in args.targets.split(",") if t]
     if set(args.modes) - {"plain", "stream"} or set(args.targets) - {"gateway", "direct"}:
         parser.error("modes are plain/stream; targets are gateway/direct")
-    extra = [t for t, on in (("guarded", args.guardrails), ("limited", args.limits)) if on]
+    extra = [
+        target
+        for target, on in (
+            ("guarded", args.guardrails),
+            ("limited", args.limits),
+            ("bedrock", args.bedrock),
+        )
+        if on
+    ]
     if extra and "gateway" not in args.targets:
         args.targets.insert(0, "gateway")  # the comparisons need the run without them
     args.targets += extra
@@ -204,7 +219,8 @@ def main() -> int:
             upstream_port=upstream_port, gateway_port=gateway_port, targets=args.targets
         )
         urls = {
-            target: f"http://127.0.0.1:{gateway_port}/{slug}{RESOURCE}"
+            target: f"http://127.0.0.1:{gateway_port}/{slug}"
+            + (CONVERSE if target == "bedrock" else RESOURCE)
             for target, (slug, _) in proxies.items()
         }
         bench = Bench(
@@ -267,7 +283,8 @@ def main() -> int:
         print(f"warming up ({args.warmup:.0f}s per mode and target, c=8) ...", flush=True)
         for target in args.targets:
             for mode in args.modes:
-                bench.measure(target=target, mode=mode, connections=8, seconds=args.warmup)
+                if mode in MODES.get(target, args.modes):
+                    bench.measure(target=target, mode=mode, connections=8, seconds=args.warmup)
         if bench.gateway_pid:
             report["rss_after_warmup_mb"] = rss_kb(bench.gateway_pid) / 1024
             # Fail early rather than after the whole run when nothing reaches the database.
@@ -282,7 +299,7 @@ def main() -> int:
                     # Every other round runs the targets backwards, so a drift of the
                     # machine's speed within a round favours none of them.
                     order = args.targets if n % 2 == 0 else args.targets[::-1]
-                    for target in order:
+                    for target in [t for t in order if mode in MODES.get(t, args.modes)]:
                         result = bench.steady_measure(
                             target=target,
                             mode=mode,
@@ -295,7 +312,7 @@ def main() -> int:
         print()
         print(table(results))
         report["results"] = [r.__dict__ | {"rps": r.rps, "capacity": r.capacity} for r in results]
-        for target in ("guarded", "limited"):
+        for target in ("guarded", "limited", "bedrock"):
             if target in args.targets:
                 text, report[f"comparison_{target}"] = comparison(results, target)
                 print(f"\n{text}")

@@ -4,7 +4,9 @@ A raw asyncio protocol on uvloop with the httptools parser (no framework, respon
 so one core answers tens of thousands of requests per second and the benchmark measures the
 gateway, not this server. Any POST gets a chat completion with usage; a body with
 ``"stream": true`` gets an SSE stream of ``--chunks`` content chunks, a final usage chunk and
-``[DONE]``, each chunk written separately as a real upstream would. ``GET /health`` answers 200.
+``[DONE]``, each chunk written separately as a real upstream would. A POST to a path ending in
+``/converse`` gets an AWS Bedrock Converse answer instead (its signature is not checked).
+``GET /health`` answers 200.
 With ``--placeholders`` the answer mentions ``[EMAIL_0000]`` and ``[PHONE_0001]`` (what PII
 masking puts in a prompt naming an email address, then a phone number), split across two
 stream chunks each, so the gateway's placeholder restoring has work to do.
@@ -63,6 +65,22 @@ def _completion(model: str, chunks: int, placeholders: bool = False) -> bytes:
     )
 
 
+def _converse(chunks: int) -> bytes:
+    text = "".join(_deltas(chunks, False)).strip()
+    return orjson.dumps(
+        {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {
+                "inputTokens": PROMPT_TOKENS,
+                "outputTokens": chunks,
+                "totalTokens": PROMPT_TOKENS + chunks,
+            },
+            "metrics": {"latencyMs": 1},
+        }
+    )
+
+
 def _chunk(model: str, delta: dict, finish: str | None = None, usage: dict | None = None) -> bytes:
     body: dict = {
         "id": "chatcmpl-bench",
@@ -112,6 +130,15 @@ class Responses:
         self.chunks = chunks
         self.placeholders = placeholders
         self.cache: dict[tuple[str, bool, bool], list[bytes]] = {}
+
+    def converse(self, keep_alive: bool) -> list[bytes]:
+        """A Bedrock Converse answer."""
+        key = ("converse", False, keep_alive)
+        found = self.cache.get(key)
+        if found is None:
+            body = _converse(self.chunks)
+            found = self.cache[key] = [_headers(b"application/json", len(body), keep_alive) + body]
+        return found
 
     def get(self, model: str, stream: bool, keep_alive: bool) -> list[bytes]:
         key = (model, stream, keep_alive)
@@ -168,6 +195,9 @@ class UpstreamProtocol(asyncio.Protocol):
         keep_alive = self.parser.should_keep_alive()
         if self.parser.get_method() == b"GET":
             transport.write(HEALTH)
+        elif self.url.endswith(b"/converse"):
+            for frame in self.responses.converse(keep_alive):
+                transport.write(frame)
         else:
             model, stream = "bench-model", False
             try:
