@@ -37,8 +37,9 @@ SERVICE = "bedrock"
 SIGNATURE_HEADERS = frozenset(
     {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
 )
-# After a failed attempt to find the host's credentials, how long to answer without trying
-# again (probing the instance metadata service takes seconds when there is none).
+# After a failed attempt to get credentials, how long to answer without trying again
+# (probing the instance metadata service takes seconds when there is none; a role STS refuses
+# would otherwise be asked for on every call).
 RETRY_AFTER = 30.0
 ROLE_SESSION = "gatehouse"
 # botocore sessions are not thread-safe, and fetches are rare: one at a time in the process.
@@ -58,6 +59,8 @@ class CredentialSource:
         self.load = load
         self.description = description
         self.credentials = credentials  # static keys are there from the start
+        # The last failure and when it happened: calls within RETRY_AFTER of it get it too.
+        self.failure: CredentialsUnavailable | None = None
         self.failed_at = 0.0
 
     async def frozen(self) -> ReadOnlyCredentials:
@@ -69,36 +72,36 @@ class CredentialSource:
         return await asyncio.to_thread(self.fetch)
 
     def fetch(self) -> ReadOnlyCredentials:
-        with FETCH_LOCK:  # the calls that waited then find it done
-            if self.credentials is None:
-                if time.monotonic() - self.failed_at < RETRY_AFTER:
-                    raise CredentialsUnavailable(f"No AWS credentials: {self.description}.")
-                try:
-                    self.credentials = self.load()
-                except Exception as exc:
-                    self.failed_at = time.monotonic()
-                    raise unavailable(self.description, exc) from None
-                if self.credentials is None:
-                    self.failed_at = time.monotonic()
-                    raise CredentialsUnavailable(f"No AWS credentials: {self.description}.")
+        with FETCH_LOCK:  # the calls that waited then find it done (or failed)
+            if self.failure is not None and time.monotonic() - self.failed_at < RETRY_AFTER:
+                raise self.failure
             try:
+                if self.credentials is None:
+                    self.credentials = self.load()
+                if self.credentials is None:
+                    raise CredentialsUnavailable(f"No AWS credentials: {self.description}.")
                 # Refreshes when due; botocore keeps the current ones if an advisory refresh
                 # fails and raises only once they are about to expire.
-                return self.credentials.get_frozen_credentials()
+                frozen = self.credentials.get_frozen_credentials()
             except Exception as exc:
-                raise unavailable(self.description, exc) from None
+                self.failure = (
+                    exc if isinstance(exc, CredentialsUnavailable) else unavailable(self, exc)
+                )
+                self.failed_at = time.monotonic()
+                raise self.failure from None
+            self.failure = None
+            return frozen
 
 
 def refresh_due(credentials: Credentials) -> bool:
     return isinstance(credentials, RefreshableCredentials) and credentials.refresh_needed()
 
 
-def unavailable(description: str, exc: Exception) -> CredentialsUnavailable:
+def unavailable(source: CredentialSource, exc: Exception) -> CredentialsUnavailable:
     # botocore's messages name the operation and the refusal (AccessDenied ...), not secrets.
-    log.warning(
-        "AWS credentials (%s) could not be obtained: %s: %s", description, type(exc).__name__, exc
-    )
-    return CredentialsUnavailable(f"AWS credentials could not be obtained: {description}.")
+    what = source.description
+    log.warning("AWS credentials (%s) could not be obtained: %s: %s", what, type(exc).__name__, exc)
+    return CredentialsUnavailable(f"AWS credentials could not be obtained: {what}.")
 
 
 class AwsSigner:
@@ -180,7 +183,9 @@ def assumed_role(found: AwsCredential, region: str, keys: CredentialSource | Non
         else:
             base = host_session().get_credentials()
             if base is None:
-                raise CredentialsUnavailable("no credentials on the gateway host to assume it with")
+                raise CredentialsUnavailable(
+                    f"No AWS credentials on the gateway host to assume {found.role_arn} with."
+                )
         extra = {"RoleSessionName": ROLE_SESSION}
         if found.external_id:
             extra["ExternalId"] = found.external_id

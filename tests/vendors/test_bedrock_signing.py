@@ -68,6 +68,7 @@ def proxies(committed, fake_upstream, start_tls_gateway):
         short=bedrock(url, {**KEYS, "role_arn": f"{ROLE}short-lived-invoke"}),
         host_role=bedrock(url, {"role_arn": f"{ROLE}bedrock-from-host", "region": "us-east-1"}),
         denied=bedrock(url, {**KEYS, "role_arn": f"{ROLE}denied-invoke"}),
+        refused_twice=bedrock(url, {**KEYS, "role_arn": f"{ROLE}denied-twice"}),
         host=bedrock(url, ""),
         wrong=bedrock(url, {**KEYS, "aws_secret_access_key": "not-the-secret"}),
         guarded={**bedrock(url, KEYS), "guardrails": [("pii-masking-regex", {"email": True})]},
@@ -191,6 +192,14 @@ def test_a_role_that_cannot_be_assumed_is_a_bad_gateway(proxies, upstream, usage
     assert caught.value.response["Error"]["Code"] == "upstream_credentials_unavailable"
     assert bedrock_calls(upstream) == []
     assert usage_row(deployed.proxy).status_code == 502
+
+
+def test_a_refused_role_is_not_asked_for_again_at_once(proxies, upstream, client):
+    sdk = client(proxies["refused_twice"])
+    for _ in range(2):
+        with pytest.raises(ClientError):
+            converse(sdk)
+    assert len(sts_calls(upstream)) == 1
 
 
 def test_no_credential_signs_with_the_gateway_hosts_environment(
