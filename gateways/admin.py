@@ -264,6 +264,7 @@ class UsageRecordAdmin(ReadOnlyRecordAdmin):
         "status_code",
         "outcome",
         "total_tokens",
+        "cost_usd",
         "latency_ms",
     )
     list_filter = ("outcome", "gateway", "proxy")

@@ -36,6 +36,15 @@ USAGE_VALUES_CLAMPED = Counter(
     ["field"],
 )
 
+# Calls whose usage could not be priced (touched at the end of such a call only).
+USAGE_UNPRICED = Counter(
+    "gatehouse_usage_unpriced",
+    "Calls that reported token usage for a model the pricing table has no price for: their "
+    "usage records carry no cost and cost budgets count them as 0 USD (or their fallback "
+    "price), by provider.",
+    ["provider"],
+)
+
 
 def exposition() -> bytes:
     """The metrics in Prometheus' text format: this process's, or every worker's in

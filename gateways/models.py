@@ -124,6 +124,18 @@ class UsageRecord(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cached_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Input tokens read from a prompt cache (in the prompt)."
+    )
+    cost_usd = models.DecimalField(
+        "cost (USD)",
+        max_digits=20,
+        decimal_places=9,
+        null=True,
+        blank=True,
+        help_text="The usage priced from the pricing table; empty when the call reported no "
+        "tokens or its model has no price.",
+    )
     latency_ms = models.FloatField()
     upstream_latency_ms = models.FloatField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)

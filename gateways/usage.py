@@ -65,6 +65,8 @@ FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
+    "cached_tokens",
+    "cost_usd",  # a Decimal (USD) or None
     "latency_ms",
     "upstream_latency_ms",
     "details",  # a dict (e.g. ``{"guardrails": [...]}``) or None for an empty one

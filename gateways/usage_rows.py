@@ -11,6 +11,8 @@ on both, and repaired where a repair is honest:
 - method: a standard HTTP method, else ``_OTHER`` (OpenTelemetry's marker for the same case);
 - outcome: one of ``UsageOutcome``, else ``failed``;
 - token counts: whole numbers within the column's range (0 to 2,147,483,647), else empty;
+- cost: a finite amount from 0 to the column's largest (an int or float is taken as USD),
+  rounded to the column's nine decimals, else empty;
 - latencies: finite and non-negative (a negative one is 0); otherwise ``latency_ms`` is 0 and
   ``upstream_latency_ms`` empty;
 - deployment and API key: UUIDs, else empty; ``streamed``: true only when it is ``True``;
@@ -33,6 +35,7 @@ import re
 import time
 import uuid
 from collections import Counter
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -77,6 +80,9 @@ class UsageRowCleaner:
         ranges = BaseDatabaseOperations.integer_field_ranges
         self.max_status = ranges[field("status_code").get_internal_type()][1]
         self.max_tokens = ranges[field("prompt_tokens").get_internal_type()][1]
+        cost = field("cost_usd")
+        self.cost_step = Decimal(1).scaleb(-cost.decimal_places)
+        self.max_cost = Decimal(10) ** (cost.max_digits - cost.decimal_places) - self.cost_step
         self.outcomes = frozenset(UsageOutcome.values)
         self.repairs: list[str] = []  # the field of each repair since the last count
 
@@ -110,6 +116,8 @@ class UsageRowCleaner:
             prompt,
             completion,
             total,
+            cached,
+            cost,
             latency,
             upstream,
             details,
@@ -153,6 +161,15 @@ class UsageRowCleaner:
             completion = self.count("completion_tokens", completion)
         if total is not None and (type(total) is not int or not 0 <= total <= top):
             total = self.count("total_tokens", total)
+        if cached is not None and (type(cached) is not int or not 0 <= cached <= top):
+            cached = self.count("cached_tokens", cached)
+        if cost is not None and (
+            type(cost) is not Decimal
+            or not cost.is_finite()
+            or not 0 <= cost <= self.max_cost
+            or cost.as_tuple().exponent < -9
+        ):
+            cost = self.cost(cost)
         if type(latency) is not float or not 0.0 <= latency <= LARGEST_FLOAT:
             latency = self.latency("latency_ms", latency)
             if latency is None:
@@ -177,6 +194,8 @@ class UsageRowCleaner:
             prompt,
             completion,
             total,
+            cached,
+            cost,
             latency,
             upstream,
             self.details(details),
@@ -206,6 +225,19 @@ class UsageRowCleaner:
         if is_number(value) and 0 <= value <= self.max_tokens:
             return int(value)
         self.repairs.append(field)
+        return None
+
+    def cost(self, value: Any) -> Decimal | None:
+        """A cost in USD the column holds: rounded up to its last decimal (an amount too
+        fine for the column is no repair), else empty."""
+        if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+            try:
+                amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+            except (InvalidOperation, ValueError):
+                amount = None
+            if amount is not None and amount.is_finite() and 0 <= amount <= self.max_cost:
+                return amount.quantize(self.cost_step, rounding=ROUND_CEILING)
+        self.repairs.append("cost_usd")
         return None
 
     def latency(self, field: str, value: Any) -> float | None:

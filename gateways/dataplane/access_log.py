@@ -34,5 +34,7 @@ def write(gateway: str, row: UsageRow) -> None:
         "prompt_tokens": row.prompt_tokens,
         "completion_tokens": row.completion_tokens,
         "total_tokens": row.total_tokens,
+        "cached_tokens": row.cached_tokens,
+        "cost_usd": None if row.cost_usd is None else float(row.cost_usd),
     }
     log.info(orjson.dumps(line).decode())

@@ -95,6 +95,8 @@ class GatewayApp:
             else:
                 await answer_with(call, FAILED)
         finally:
+            # Priced once, before the filters' ends: the cost budgets settle this very cost.
+            call.price(self.limiter.prices)
             await chain.run_end(call)
             self.record(call)
 
@@ -142,13 +144,9 @@ class GatewayApp:
         )
 
     def refresh_prices(self, snapshot: Snapshot) -> None:
-        """After a reload (off the event loop): the admin-editable prices, when a cost budget
-        needs them."""
-        if self.limiter is not None and any(
-            step.name == "rate-limits" and step.limits.has_cost
-            for route in snapshot.routes.values()
-            for step in route.chain.filters
-        ):
+        """After a reload (off the event loop): the admin-editable prices, which price every
+        call's usage and the cost budgets."""
+        if self.limiter is not None:
             self.limiter.prices = load_price_table()
 
     # --- lifespan ----------------------------------------------------------------------------

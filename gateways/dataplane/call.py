@@ -3,9 +3,12 @@ and the usage row it leaves behind (``UsageRow``, built in one place: ``Call.usa
 
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from gateways.dataplane.routes import KeyRecord, Route
+from gateways.metrics import USAGE_UNPRICED
+from guardrails.limits.pricing import PriceTable, warn_unknown_model
 
 LimitHeaders = tuple[tuple[bytes, bytes], ...]
 
@@ -56,6 +59,8 @@ class UsageRow(NamedTuple):
     prompt_tokens: int | None
     completion_tokens: int | None
     total_tokens: int | None
+    cached_tokens: int | None
+    cost_usd: Decimal | None
     latency_ms: float
     upstream_latency_ms: float | None
     details: dict[str, Any] | None
@@ -102,6 +107,9 @@ class Call:
     streamed: bool = False
     upstream_ms: float | None = None
     usage: dict[str, int] | None = None
+    # What the usage cost in nano-dollars (1e-9 USD), priced once when the call ends: the usage
+    # row and the cost budgets' settle take this same number. None: nothing priced.
+    cost_nano: int | None = None
     details: dict[str, Any] | None = None
     response_started: bool = False
 
@@ -121,12 +129,28 @@ class Call:
         if refusal.details:
             self.details = {**(self.details or {}), **refusal.details}
 
+    def price(self, prices: PriceTable) -> None:
+        """Price the usage the upstream reported, by the call's model. A model the table does
+        not know costs nothing and says so: a warning (once per model), a metric, and a row
+        without a cost."""
+        if not self.usage:
+            return
+        pricing = prices.lookup(self.model)
+        if pricing is None:
+            warn_unknown_model(self.model)
+            USAGE_UNPRICED.labels(self.route.provider).inc()
+            return
+        self.cost_nano = pricing.usage_cost_nano(self.usage)
+
     def usage_row(self) -> UsageRow:
         """The call's usage record."""
         route, key, usage = self.route, self.key, self.usage or {}
         details = self.details
         if self.guardrail_events:
             details = {**(details or {}), "guardrails": self.guardrail_events}
+        if usage.get("cache_write_tokens"):
+            details = {**(details or {}), "cache_write_tokens": usage["cache_write_tokens"]}
+        cost = self.cost_nano
         return UsageRow(
             created_at=self.wall,
             proxy=route.proxy,
@@ -143,6 +167,8 @@ class Call:
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
             total_tokens=usage.get("total_tokens"),
+            cached_tokens=usage.get("cached_tokens"),
+            cost_usd=None if cost is None else usd(cost),
             latency_ms=elapsed_ms(self.started),
             upstream_latency_ms=self.upstream_ms,
             details=details,
@@ -169,10 +195,17 @@ def stray_row(
         prompt_tokens=None,
         completion_tokens=None,
         total_tokens=None,
+        cached_tokens=None,
+        cost_usd=None,
         latency_ms=elapsed_ms(started),
         upstream_latency_ms=None,
         details=None,
     )
+
+
+def usd(nano: int) -> Decimal:
+    """Nano-dollars as the exact dollar amount the usage row stores."""
+    return Decimal(nano).scaleb(-9)
 
 
 def elapsed_ms(since: float) -> float:

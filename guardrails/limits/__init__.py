@@ -35,10 +35,11 @@ Whenever a snapshot is (re)built, off the event loop::
 After the upstream answered (``decision.reservation`` may be None; both calls accept it, and
 both only queue the adjustment and return at once: the response never waits for the store)::
 
-    limiter.settle(decision.reservation, usage, model=response_model_or_None)
-        # usage: {"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"?},
-        # or None when the response reported no usage or the client left mid-stream (a cost
-        # reservation is then charged in full)
+    limiter.settle(decision.reservation, usage, model=model_or_None, cost_nano=cost)
+        # usage: {"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"?,
+        # "cache_write_tokens"?}, or None when the response reported no usage or the client
+        # left mid-stream (a cost reservation is then charged in full); cost: the nano-dollars
+        # the usage row records (priced once from ``limiter.prices``), or None to price here
     limiter.release(decision.reservation)
         # instead of settle when nothing was billed: connect error, upstream error status,
         # client gone before the upstream answered

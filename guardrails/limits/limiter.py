@@ -246,11 +246,15 @@ class Limiter:
         usage: dict[str, int] | None,
         *,
         model: str | None = None,
+        cost_nano: int | None = None,
     ) -> None:
         """Count a finished response: ``usage`` has ``prompt_tokens``, ``completion_tokens``,
-        ``total_tokens`` and optionally ``cached_tokens``; None when it reported none.
-        Queued: returns at once, a failure is logged and counted."""
-        self._adjust(self._settle_ops(reservation, usage, model))
+        ``total_tokens`` and optionally ``cached_tokens`` and ``cache_write_tokens``; None when
+        it reported none. ``cost_nano``: what the usage cost, as the caller priced it (the
+        gateway prices each call once, for its usage row too); None prices it here, where a
+        model without a price costs each limit's fallback price. Queued: returns at once, a
+        failure is logged and counted."""
+        self._adjust(self._settle_ops(reservation, usage, model, cost_nano))
 
     def release(self, reservation: Reservation | None) -> None:
         """Give back a reservation for a request nothing was billed for. Queued like
@@ -258,7 +262,11 @@ class Limiter:
         self._adjust(self._release_ops(reservation))
 
     def _settle_ops(
-        self, reservation: Reservation | None, usage: dict[str, int] | None, model: str | None
+        self,
+        reservation: Reservation | None,
+        usage: dict[str, int] | None,
+        model: str | None,
+        cost_nano: int | None,
     ) -> list[AdjustOp]:
         if reservation is None or reservation.done:
             return []
@@ -276,7 +284,12 @@ class Limiter:
                 if tokens:
                     ops.append(AdjustOp(held.key, TOKENS, tokens, 0, ttl))
             else:
-                cost = held.reserved if usage is None else self._cost(counter, model, usage)
+                if usage is None:
+                    cost = held.reserved
+                elif cost_nano is not None:
+                    cost = cost_nano
+                else:
+                    cost = self._cost(counter, model, usage)
                 if cost or held.reserved:
                     ops.append(AdjustOp(held.key, COST, -held.reserved, cost, ttl))
         return ops
@@ -346,11 +359,7 @@ class Limiter:
         if pricing is None:
             warn_unknown_model(model)
             return 0
-        return pricing.cost_nano(
-            usage.get("prompt_tokens") or 0,
-            usage.get("completion_tokens") or 0,
-            usage.get("cached_tokens") or 0,
-        )
+        return pricing.usage_cost_nano(usage)
 
     def _adjust(self, ops: list[AdjustOp]) -> None:
         if not ops:

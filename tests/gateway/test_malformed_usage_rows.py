@@ -6,6 +6,7 @@ import logging
 import math
 import time
 import uuid
+from decimal import Decimal
 
 import pytest
 from prometheus_client import REGISTRY
@@ -29,6 +30,8 @@ GOOD = {
     "prompt_tokens": 10,
     "completion_tokens": 3,
     "total_tokens": 13,
+    "cached_tokens": 6,
+    "cost_usd": Decimal("0.000003300"),
     "latency_ms": 12.5,
     "upstream_latency_ms": 10.0,
     "details": None,
@@ -53,6 +56,9 @@ MALFORMED = {
     "nan_timestamp": {"created_at": math.nan},
     "status_code_out_of_range": {"status_code": 70_000},
     "missing_status_code": {"status_code": None},
+    "nan_cost": {"cost_usd": Decimal("NaN")},
+    "huge_cost": {"cost_usd": 10**15},
+    "negative_cached_tokens": {"cached_tokens": -6},
 }
 
 
@@ -117,6 +123,13 @@ def test_every_good_row_beside_a_malformed_one_is_written(committed, kind):
         ({"completion_tokens": 2**31}, "completion_tokens", None),
         ({"total_tokens": 13.0}, "total_tokens", 13),
         ({"total_tokens": True}, "total_tokens", None),
+        ({"cached_tokens": -6}, "cached_tokens", None),
+        ({"cost_usd": Decimal("NaN")}, "cost_usd", None),
+        ({"cost_usd": Decimal("-0.5")}, "cost_usd", None),
+        ({"cost_usd": Decimal("1e12")}, "cost_usd", None),
+        ({"cost_usd": "free"}, "cost_usd", None),
+        ({"cost_usd": 0.0000033}, "cost_usd", Decimal("0.000003300")),
+        ({"cost_usd": Decimal("1e-10")}, "cost_usd", Decimal("0.000000001")),
         ({"latency_ms": math.nan}, "latency_ms", 0.0),
         ({"latency_ms": -3.0}, "latency_ms", 0.0),
         ({"latency_ms": 7}, "latency_ms", 7.0),

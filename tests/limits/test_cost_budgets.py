@@ -185,3 +185,33 @@ async def test_a_budget_of_a_million_dollars_counts_to_the_nano_dollar(make_limi
         0,
         999_999.9999875,
     )
+
+
+async def test_a_cost_given_with_the_usage_is_charged_exactly(make_limiter):
+    limiter = make_limiter()
+    rules = budget(10)
+    decision = await limiter.admit(rules, request())
+    usage = {"prompt_tokens": 1000, "completion_tokens": 100}
+    limiter.settle(decision.reservation, usage, cost_nano=1_234_567)
+    await limiter.flush()
+    assert (await limiter.current_usage(counter(rules)))["used"] == 0.001234567
+
+
+async def test_a_cost_given_is_charged_even_for_a_model_the_limiter_cannot_price(make_limiter):
+    limiter = make_limiter()
+    rules = budget(10, maxReservationUsd=0.2)
+    decision = await limiter.admit(rules, request(model="house-model"))
+    limiter.settle(decision.reservation, {"prompt_tokens": 10}, cost_nano=5_000)
+    await limiter.flush()
+    assert (await limiter.current_usage(counter(rules)))["used"] == 0.000005
+
+
+async def test_cache_writes_cost_the_cache_write_price(make_limiter):
+    limiter = make_limiter()
+    rules = budget(10)
+    decision = await limiter.admit(rules, request(model="claude-sonnet-4-5"))
+    # 1000 input tokens all written to the cache: 3.75 USD per million.
+    usage = {"prompt_tokens": 1000, "cache_write_tokens": 1000, "completion_tokens": 0}
+    limiter.settle(decision.reservation, usage)
+    await limiter.flush()
+    assert (await limiter.current_usage(counter(rules)))["used"] == 0.00375

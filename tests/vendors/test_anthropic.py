@@ -80,7 +80,6 @@ def test_prompt_caching_usage_of_a_stream_reaches_the_sdk(proxies, upstream, usa
     assert usage_row(claude.proxy).streamed is True
 
 
-@pytest.mark.xfail(strict=True, reason="usage rows carry no cached tokens yet")
 def test_cache_reads_reach_the_usage_row(proxies, upstream, usage_row):
     claude = proxies["claude"]
     client(claude).messages.create(
@@ -89,7 +88,6 @@ def test_cache_reads_reach_the_usage_row(proxies, upstream, usage_row):
     assert usage_row(claude.proxy).cached_tokens == 6
 
 
-@pytest.mark.xfail(strict=True, reason="usage rows carry no cost_usd yet")
 def test_usage_row_carries_the_cost_from_the_price_table(proxies, upstream, usage_row):
     claude = proxies["claude"]
     client(claude).messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)

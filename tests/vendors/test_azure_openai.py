@@ -100,3 +100,26 @@ def test_upstream_refusing_the_credential_raises_authentication_error(proxies, u
         client(refused).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert "Access denied" in caught.value.message
     assert usage_row(refused.proxy).status_code == 401
+
+
+def test_a_response_records_its_usage_and_cost(proxies, upstream, usage_row):
+    azure = proxies["azure"]
+    response = client(azure).responses.create(
+        model="gpt-4o-mini", input="Hello", extra_headers={"x-fake-cached-tokens": "6"}
+    )
+    assert response.usage.input_tokens_details.cached_tokens == 6
+    assert the_request(upstream)["path"] == "/openai/responses"
+    row = usage_row(azure.proxy)
+    # gpt-4o-mini: $0.15 per million input tokens, $0.075 cached, $0.60 output.
+    assert (*tokens(row), row.cached_tokens) == (16, 3, 19, 6)
+    assert float(row.cost_usd) == pytest.approx((10 * 0.15 + 6 * 0.075 + 3 * 0.60) / 1e6)
+
+
+def test_a_streamed_response_records_the_usage_of_response_completed(
+    proxies, upstream, usage_row
+):
+    azure = proxies["azure"]
+    with client(azure).responses.stream(model="gpt-4o-mini", input="Hello") as stream:
+        stream.get_final_response()
+    row = usage_row(azure.proxy)
+    assert (row.streamed, *tokens(row)) == (True, 10, 3, 13)

@@ -157,7 +157,6 @@ def test_invoke_model_with_response_stream_records_its_usage(proxies, upstream, 
     assert tokens(usage_row(bedrock.proxy)) == (10, 3, 13)
 
 
-@pytest.mark.xfail(strict=True, reason="usage rows carry no cached tokens yet")
 def test_cache_reads_reach_the_usage_row(proxies, upstream, usage_row, client):
     bedrock = proxies["bedrock"]
     sdk = client(bedrock)
@@ -170,7 +169,6 @@ def test_cache_reads_reach_the_usage_row(proxies, upstream, usage_row, client):
     assert usage_row(bedrock.proxy).cached_tokens == 6
 
 
-@pytest.mark.xfail(strict=True, reason="usage rows carry no cost_usd yet")
 def test_usage_row_carries_the_cost_from_the_price_table(proxies, upstream, usage_row, client):
     bedrock = proxies["bedrock"]
     client(bedrock).converse(modelId=MODEL, messages=MESSAGES)

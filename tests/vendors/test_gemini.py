@@ -75,7 +75,6 @@ def test_v1beta_routes_are_relayed_too(proxies, upstream, usage_row):
     assert tokens(usage_row(gemini.proxy)) == (10, 3, 13)
 
 
-@pytest.mark.xfail(strict=True, reason="usage rows carry no cached tokens yet")
 def test_cached_content_tokens_reach_the_usage_row(proxies, upstream, usage_row):
     gemini = proxies["gemini"]
     options = types.GenerateContentConfig(
@@ -87,7 +86,6 @@ def test_cached_content_tokens_reach_the_usage_row(proxies, upstream, usage_row)
     assert usage_row(gemini.proxy).cached_tokens == 6
 
 
-@pytest.mark.xfail(strict=True, reason="usage rows carry no cost_usd yet")
 def test_usage_row_carries_the_cost_from_the_price_table(proxies, upstream, usage_row):
     gemini = proxies["gemini"]
     sdk = client(gemini)

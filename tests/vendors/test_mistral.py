@@ -76,7 +76,6 @@ def test_embeddings_reach_mistral_and_record_their_prompt_tokens(mistral, upstre
     assert (row.prompt_tokens, row.total_tokens) == (4, 4)
 
 
-@pytest.mark.xfail(strict=True, reason="usage rows carry no cost_usd yet")
 def test_usage_row_carries_the_cost_from_the_price_table(mistral, upstream, usage_row):
     run_client(
         "mistral_chat_complete.py",

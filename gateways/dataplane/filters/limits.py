@@ -47,7 +47,8 @@ class RateLimits(Filter):
     async def on_end(self, call: Call) -> None:
         """Count the answer's usage without holding up the client. Nothing is billed when the
         upstream never answered or answered with an error; otherwise the reported usage is
-        settled (none reported, e.g. a stream cut short: the reservation is charged)."""
+        settled at the cost the usage row records (none reported, e.g. a stream cut short:
+        the reservation is charged)."""
         reservation = call.reservation
         if reservation is None:
             return
@@ -55,4 +56,6 @@ class RateLimits(Filter):
         if call.upstream_ms is None or call.outcome == Outcome.UPSTREAM_ERROR:
             self.limiter.release(reservation)
         else:
-            self.limiter.settle(reservation, call.usage, model=call.model or None)
+            self.limiter.settle(
+                reservation, call.usage, model=call.model or None, cost_nano=call.cost_nano
+            )
