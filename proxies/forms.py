@@ -164,7 +164,8 @@ class ProviderForm(ServiceModelForm):
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="The provider's API key. Stored encrypted and never shown again.",
+        help_text="The provider's API key (for AWS Bedrock, a Bedrock API key, or AWS keys "
+        "in their own fields below). Stored encrypted and never shown again.",
     )
     aws_access_key_id = forms.CharField(label="AWS access key ID", required=False)
     aws_secret_access_key = _secret("AWS secret access key")
