@@ -39,7 +39,6 @@ HOP_BY_HOP = frozenset(
 # route the gateway's own rate-limit headers replace the upstream's.
 RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
 RESPONSE_DROP_LIMITED = RESPONSE_DROP | LIMIT_HEADER_NAMES
-SSE_ERROR_PREFIX = b"event: error\ndata: "
 TOO_DEEP = (
     "The request body is nested too deeply to be rewritten (more than 255 levels of arrays "
     "and objects)."
@@ -257,8 +256,10 @@ async def relay_events(
             if timed_out
             else "The upstream closed the stream early."
         )
-        error = adapter.error_body(504 if timed_out else 502, call.reason, message)
-        await call.send({"type": "http.response.body", "body": SSE_ERROR_PREFIX + error + b"\n\n"})
+        status = 504 if timed_out else 502
+        error = adapter.error_body(status, call.reason, message)
+        event = adapter.stream_failure_event(codec, status, error)
+        await call.send({"type": "http.response.body", "body": event})
         return
     if stop is not None:
         call.outcome = stop.outcome

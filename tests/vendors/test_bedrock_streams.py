@@ -1,7 +1,8 @@
 """Response guardrails on Bedrock's AWS event streams (ConverseStream and
 InvokeModelWithResponseStream), driven by boto3's ``bedrock-runtime`` client: placeholders a
 PII guardrail put in the request restored across frames, a word-count guardrail ending a stream
-with an error the SDK raises, and frames no guardrail changed relayed byte for byte."""
+with an error the SDK raises, a stream the upstream broke off ending with one too, and frames
+no guardrail changed relayed byte for byte."""
 
 import json
 import ssl
@@ -160,3 +161,13 @@ def test_frames_no_guardrail_changed_go_out_byte_for_byte(proxies, upstream, usa
     usage_row(deployed.proxy)
     assert through.headers["content-type"] == "application/vnd.amazon.eventstream"
     assert through.content == direct.content
+
+
+def test_a_stream_the_upstream_broke_off_ends_with_an_error_the_sdk_raises(
+    proxies, upstream, client, usage_row
+):
+    sdk = client(proxies["pii"], **{"x-fake-mode": "drop"})
+    with pytest.raises(EventStreamError) as caught:
+        converse_stream_text(sdk, "Hello")
+    assert caught.value.response["Error"]["Code"] == "internalServerException"
+    assert usage_row(proxies["pii"].proxy).reason == "upstream_disconnected"

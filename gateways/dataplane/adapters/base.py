@@ -241,6 +241,11 @@ class ProviderAdapter:
         events unless the API streams another way."""
         return self.sse_error_event(body)
 
+    def stream_failure_event(self, codec: StreamCodec, status: int, body: bytes) -> bytes:
+        """The error ending a stream the upstream broke off (timed out, closed early): an SSE
+        ``error`` event unless the API streams another way."""
+        return b"event: error\ndata: " + body + b"\n\n"
+
     # --- guardrails --------------------------------------------------------------------------
 
     def guardrail_attachment(self, attachment: dict[str, Any]) -> dict[str, Any]:

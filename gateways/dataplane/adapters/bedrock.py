@@ -15,8 +15,9 @@ last, ``amazon-bedrock-invocationMetrics``.
 
 Streams are AWS event streams: response guardrails judge ``contentBlockDelta.delta.text``
 (Converse) and the text of the model's chunks (InvokeModel, Anthropic's ``text_delta``), and
-a stream they stop ends with an exception frame the SDKs raise. Complete Converse answers keep
-their text at ``$.output.message.content[0].text`` (set it as the response ``jsonPath``).
+a stream they stop (or the upstream broke off) ends with an exception frame the SDKs raise.
+Complete Converse answers keep their text at ``$.output.message.content[0].text`` (set it as
+the response ``jsonPath``).
 """
 
 import base64
@@ -44,6 +45,7 @@ TOKEN_HEADERS = (
 )
 INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
 # The exception a stream's SDK raises for an error of each status (others: internal).
+INTERNAL = "internalServerException"
 STREAM_EXCEPTIONS = {
     400: "validationException",
     422: "validationException",
@@ -182,9 +184,13 @@ class BedrockAdapter(ProviderAdapter):
 
     def stream_error_event(self, codec: StreamCodec, status: int, body: bytes) -> bytes:
         if isinstance(codec, EventStream):
-            kind = STREAM_EXCEPTIONS.get(status, "internalServerException")
-            return exception_frame(kind, body)
+            return exception_frame(STREAM_EXCEPTIONS.get(status, INTERNAL), body)
         return super().stream_error_event(codec, status, body)
+
+    def stream_failure_event(self, codec: StreamCodec, status: int, body: bytes) -> bytes:
+        if isinstance(codec, EventStream):
+            return exception_frame(STREAM_EXCEPTIONS.get(status, INTERNAL), body)
+        return super().stream_failure_event(codec, status, body)
 
     # --- errors ------------------------------------------------------------------------------
 
