@@ -1,7 +1,6 @@
 """Admin for gateways (with Active / Not Active status), their registration tokens, the
 processes serving them and the usage they record."""
 
-from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -9,9 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from core.admin import (
@@ -26,7 +23,8 @@ from core.admin import (
 )
 from core.errors import DomainError
 from deployments.models import CURRENT_STATUSES
-from gateways import insights, services
+from gateways import services
+from gateways.admin_insights import insights_view
 from gateways.forms import GatewayForm
 from gateways.models import (
     Gateway,
@@ -289,172 +287,3 @@ class UsageRecordAdmin(ReadOnlyRecordAdmin):
 
     def insights_view(self, request: HttpRequest) -> HttpResponse:
         return insights_view(self, request)
-
-
-# --- Insights --------------------------------------------------------------------------------
-
-CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_BOTTOM = 600, 200, 44, 22
-PALETTE = ("#4f46e5", "#0891b2", "#16a34a", "#d97706", "#db2777", "#7c3aed", "#0d9488", "#64748b")
-KIND_COLOURS = {
-    "guardrail": "#d97706",
-    "rate_limit": "#7c3aed",
-    "upstream": "#dc2626",
-    "auth": "#0891b2",
-    "other": "#64748b",
-}
-
-
-def _x_labels(buckets: list[dict[str, Any]], step: float, bucket_format: str) -> list[dict]:
-    if not buckets:
-        return []
-    last = len(buckets) - 1
-    return [
-        {
-            "x": round(CHART_LEFT + step * (i + 0.5), 1),
-            "text": timezone.localtime(buckets[i]["start"]).strftime(bucket_format),
-            # The outer labels grow inwards so they stay inside the drawing.
-            "anchor": "start" if i == 0 and last else "end" if i == last and last else "middle",
-        }
-        for i in sorted({0, last // 2, last})
-    ]
-
-
-def line_chart(
-    buckets: list[dict[str, Any]], series: list[tuple[str, str, str]], bucket_format: str
-) -> dict[str, Any]:
-    """SVG coordinates for one polyline per ``(key, label, colour)`` over the buckets."""
-    plot_w, plot_h = CHART_WIDTH - CHART_LEFT - 8, CHART_HEIGHT - CHART_BOTTOM - 8
-    top = max([1, *(b[key] for b in buckets for key, _, _ in series)])
-    step = plot_w / max(len(buckets), 1)
-
-    def y(value: float) -> float:
-        return round(8 + plot_h - plot_h * value / top, 1)
-
-    lines = []
-    for key, label, colour in series:
-        points = " ".join(
-            f"{round(CHART_LEFT + step * (i + 0.5), 1)},{y(b[key])}" for i, b in enumerate(buckets)
-        )
-        lines.append({"points": points, "label": label, "colour": colour})
-    return {
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "lines": lines,
-        "top": top,
-        "top_y": y(top),
-        "base_y": y(0),
-        "left": CHART_LEFT,
-        "right": CHART_WIDTH - 8,
-        "x_labels": _x_labels(buckets, step, bucket_format),
-        "label_y": CHART_HEIGHT - 6,
-    }
-
-
-def stacked_bar_chart(
-    buckets: list[dict[str, Any]], series: list[tuple[str, str, str]], bucket_format: str
-) -> dict[str, Any]:
-    """SVG rectangles for stacked bars of the ``(key, label, colour)`` series per bucket."""
-    plot_w, plot_h = CHART_WIDTH - CHART_LEFT - 8, CHART_HEIGHT - CHART_BOTTOM - 8
-    top = max([1, *(sum(b[key] for key, _, _ in series) for b in buckets)])
-    step = plot_w / max(len(buckets), 1)
-    bars = []
-    for i, bucket in enumerate(buckets):
-        base = 8 + plot_h
-        for key, label, colour in series:
-            height = plot_h * bucket[key] / top
-            if height <= 0:
-                continue
-            base -= height
-            bars.append(
-                {
-                    "x": round(CHART_LEFT + step * i + step * 0.15, 1),
-                    "y": round(base, 1),
-                    "width": round(max(step * 0.7, 1), 1),
-                    "height": round(height, 1),
-                    "colour": colour,
-                    "title": f"{label}: {bucket[key]}",
-                }
-            )
-    return {
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "bars": bars,
-        "series": [{"label": label, "colour": colour} for _, label, colour in series],
-        "top": top,
-        "top_y": 8,
-        "base_y": 8 + plot_h,
-        "left": CHART_LEFT,
-        "right": CHART_WIDTH - 8,
-        "x_labels": _x_labels(buckets, step, bucket_format),
-        "label_y": CHART_HEIGHT - 6,
-    }
-
-
-def share_bars(rows: list[dict[str, Any]], label_key: str, value_key: str, colours) -> list:
-    """Horizontal bars: each row's share of the largest, with a colour."""
-    top = max([1, *(r[value_key] for r in rows)])
-    return [
-        {
-            "label": r[label_key],
-            "value": r[value_key],
-            "percent": round(100 * r[value_key] / top, 1),
-            "colour": colours(r, i),
-        }
-        for i, r in enumerate(rows)
-    ]
-
-
-def insights_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    """The Insights page: totals and charts of the usage records matching the filters."""
-    if not model_admin.has_view_permission(request):
-        raise PermissionDenied
-    usage_filter = insights.UsageFilter(
-        proxy=request.GET.get("proxy", ""),
-        gateway=request.GET.get("gateway", ""),
-        api_key=request.GET.get("api_key", ""),
-        range=request.GET.get("range", insights.DEFAULT_RANGE),
-    )
-    time_range = usage_filter.time_range
-    now = timezone.now()
-    records = insights.usage_records(usage_filter, now=now)
-    trend = insights.usage_trend(records, time_range, now=now)
-    if time_range.bucket >= timedelta(days=1):
-        bucket_format = "%b %d"
-    elif time_range.span > timedelta(days=1):
-        bucket_format = "%b %d %H:%M"
-    else:
-        bucket_format = "%H:%M"
-    errors = insights.errors_by_kind(records)
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
-        "title": "Insights",
-        "filter": usage_filter,
-        "time_range": time_range,
-        "choices": insights.filter_choices(proxy=usage_filter.proxy),
-        "summary": insights.usage_summary(records),
-        "request_chart": line_chart(
-            trend,
-            [("requests", "Requests", PALETTE[0]), ("errors", "Errors", "#dc2626")],
-            bucket_format,
-        ),
-        "token_chart": stacked_bar_chart(
-            trend,
-            [
-                ("prompt", "Prompt tokens", PALETTE[0]),
-                ("completion", "Completion tokens", PALETTE[1]),
-            ],
-            bucket_format,
-        ),
-        "traffic": share_bars(
-            insights.traffic_by_proxy(records),
-            "proxy",
-            "requests",
-            lambda row, i: PALETTE[i % len(PALETTE)],
-        ),
-        "errors": share_bars(
-            errors, "label", "count", lambda row, i: KIND_COLOURS.get(row["kind"], PALETTE[-1])
-        ),
-        "error_total": sum(e["count"] for e in errors),
-    }
-    return TemplateResponse(request, "admin/gateways/insights.html", context)

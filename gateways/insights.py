@@ -1,9 +1,11 @@
-"""Reads behind the Insights page: usage records filtered by proxy, gateway, key and time
-range, summarised into totals, a trend over time, the traffic split and errors by kind."""
+"""Reads behind the Insights page and the usage summary API: usage records filtered by proxy,
+gateway, key, model and time range, summarised into totals, a trend over time, the traffic
+split, spend by proxy, key and model, and errors by kind."""
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet, Sum
@@ -47,11 +49,19 @@ ERROR_KINDS = (
 )
 
 
+# Records that reported tokens but could not be priced (their model has no price).
+UNPRICED = Q(cost_usd__isnull=True, total_tokens__gt=0)
+ZERO_USD = Decimal("0")
+# How many proxies, keys or models a spend table names before summing the rest as "other".
+TOP_SPENDERS = 8
+
+
 @dataclass(frozen=True)
 class UsageFilter:
     proxy: str = ""
     gateway: str = ""
     api_key: str = ""
+    model: str = ""
     range: str = DEFAULT_RANGE
 
     @property
@@ -67,6 +77,8 @@ def usage_records(usage_filter: UsageFilter, *, now: datetime | None = None) -> 
         records = records.filter(proxy=usage_filter.proxy)
     if usage_filter.gateway:
         records = records.filter(gateway=usage_filter.gateway)
+    if usage_filter.model:
+        records = records.filter(model=usage_filter.model)
     if usage_filter.api_key:
         try:
             records = records.filter(api_key=uuid.UUID(usage_filter.api_key))
@@ -76,12 +88,16 @@ def usage_records(usage_filter: UsageFilter, *, now: datetime | None = None) -> 
 
 
 def usage_summary(records: QuerySet) -> dict[str, Any]:
-    """Total requests, average latency, success rate (2xx/3xx) and tokens."""
+    """Total requests, average latency, success rate (2xx/3xx), tokens (cached input among
+    them), spend in USD, and how many records reported tokens no price was known for."""
     totals = records.aggregate(
         requests=Count("id"),
         succeeded=Count("id", filter=Q(status_code__lt=400)),
         latency=Avg("latency_ms"),
         tokens=Sum("total_tokens"),
+        cached=Sum("cached_tokens"),
+        cost=Sum("cost_usd"),
+        unpriced=Count("id", filter=UNPRICED),
     )
     requests = totals["requests"]
     return {
@@ -89,6 +105,9 @@ def usage_summary(records: QuerySet) -> dict[str, Any]:
         "avg_latency_ms": round(totals["latency"] or 0, 1),
         "success_rate": round(100 * totals["succeeded"] / requests, 1) if requests else None,
         "tokens": totals["tokens"] or 0,
+        "cached_tokens": totals["cached"] or 0,
+        "cost_usd": totals["cost"] or ZERO_USD,
+        "unpriced": totals["unpriced"],
     }
 
 
@@ -115,7 +134,8 @@ def _floor(moment: datetime, bucket: timedelta) -> datetime:
 def usage_trend(
     records: QuerySet, time_range: TimeRange, *, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Requests, errors and tokens per time bucket across the range, empty buckets included."""
+    """Requests, errors, tokens and spend per time bucket across the range, empty buckets
+    included."""
     now = now or timezone.now()
     rows = (
         records.annotate(bucket=_truncate(time_range.bucket))
@@ -125,6 +145,7 @@ def usage_trend(
             errors=Count("id", filter=Q(status_code__gte=400)),
             prompt=Sum("prompt_tokens"),
             completion=Sum("completion_tokens"),
+            cost=Sum("cost_usd"),
         )
         .order_by("bucket")
     )
@@ -132,26 +153,30 @@ def usage_trend(
     start = _floor(now - time_range.span + time_range.bucket, time_range.bucket)
     moment = start
     while moment <= now:
-        buckets[moment] = {
-            "start": moment,
-            "requests": 0,
-            "errors": 0,
-            "prompt": 0,
-            "completion": 0,
-        }
+        buckets[moment] = _empty_bucket(moment)
         moment += time_range.bucket
     for row in rows:
         key = _floor(row["bucket"], time_range.bucket)
         if key < start:
             continue
-        bucket = buckets.setdefault(
-            key, {"start": key, "requests": 0, "errors": 0, "prompt": 0, "completion": 0}
-        )
+        bucket = buckets.setdefault(key, _empty_bucket(key))
         bucket["requests"] += row["requests"]
         bucket["errors"] += row["errors"]
         bucket["prompt"] += row["prompt"] or 0
         bucket["completion"] += row["completion"] or 0
+        bucket["cost_usd"] += row["cost"] or ZERO_USD
     return [buckets[k] for k in sorted(buckets)]
+
+
+def _empty_bucket(start: datetime) -> dict[str, Any]:
+    return {
+        "start": start,
+        "requests": 0,
+        "errors": 0,
+        "prompt": 0,
+        "completion": 0,
+        "cost_usd": ZERO_USD,
+    }
 
 
 def traffic_by_proxy(records: QuerySet, limit: int = 8) -> list[dict[str, Any]]:
@@ -164,6 +189,53 @@ def traffic_by_proxy(records: QuerySet, limit: int = 8) -> list[dict[str, Any]]:
     return top
 
 
+def spend_by(records: QuerySet, field: str, limit: int = TOP_SPENDERS) -> list[dict[str, Any]]:
+    """Spend, tokens and requests per ``field`` (``proxy``, ``api_key`` or ``model``), the
+    largest spend first (then the busiest); beyond ``limit``, the rest summed as "other"
+    (``other`` true). Records without a key count under a key of None."""
+    rows = list(
+        records.values(field)
+        .annotate(requests=Count("id"), tokens=Sum("total_tokens"), cost=Sum("cost_usd"))
+        .order_by()
+    )
+    # Sorted here: databases disagree on where a NULL (no spend) sorts.
+    rows.sort(key=lambda r: (-(r["cost"] or ZERO_USD), -r["requests"], str(r[field] or "")))
+    spend = [
+        {
+            field: row[field],
+            "requests": row["requests"],
+            "tokens": row["tokens"] or 0,
+            "cost_usd": row["cost"] or ZERO_USD,
+            "other": False,
+        }
+        for row in rows[:limit]
+    ]
+    rest = rows[limit:]
+    if rest:
+        spend.append(
+            {
+                field: None,
+                "requests": sum(r["requests"] for r in rest),
+                "tokens": sum(r["tokens"] or 0 for r in rest),
+                "cost_usd": sum((r["cost"] or ZERO_USD for r in rest), ZERO_USD),
+                "other": True,
+            }
+        )
+    return spend
+
+
+def spend_by_key(records: QuerySet, limit: int = TOP_SPENDERS) -> list[dict[str, Any]]:
+    """``spend_by`` API key, each row with the key's ``name`` ("name (proxy, gh-…abcde)";
+    empty for calls without a key, keys since deleted and the rest)."""
+    rows = spend_by(records, "api_key", limit)
+    ids = [row["api_key"] for row in rows if row["api_key"] is not None]
+    keys = APIKey.objects.select_related("proxy").filter(pk__in=ids)
+    names = {k.pk: f"{k.name} ({k.proxy.name}, {k.masked})" for k in keys}
+    for row in rows:
+        row["name"] = names.get(row["api_key"], "")
+    return rows
+
+
 def errors_by_kind(records: QuerySet) -> list[dict[str, Any]]:
     counts = records.aggregate(
         **{key: Count("id", filter=condition) for key, _, condition in ERROR_KINDS}
@@ -171,14 +243,21 @@ def errors_by_kind(records: QuerySet) -> list[dict[str, Any]]:
     return [{"kind": key, "label": label, "count": counts[key]} for key, label, _ in ERROR_KINDS]
 
 
-def filter_choices(*, proxy: str = "") -> dict[str, list[tuple[str, str]]]:
-    """Choices for the filter bar: proxies, gateways and keys (of the chosen proxy)."""
+def filter_choices(*, proxy: str = "", models: QuerySet | None = None) -> dict[str, list]:
+    """Choices for the filter bar: proxies, gateways, keys (of the chosen proxy) and the
+    models of ``models`` (usage records, e.g. those of the time range)."""
     keys = APIKey.objects.select_related("proxy").order_by("proxy__name", "name")
     if proxy:
         keys = keys.filter(proxy__slug=proxy)
+    seen = []
+    if models is not None:
+        seen = list(
+            models.exclude(model="").order_by("model").values_list("model", flat=True).distinct()
+        )[:200]
     return {
         "proxies": [(p.slug, p.name) for p in Proxy.objects.order_by("name")],
         "gateways": [(g.slug, g.name) for g in Gateway.objects.order_by("name")],
         "keys": [(str(k.pk), f"{k.name} ({k.proxy.name}, {k.masked})") for k in keys[:200]],
+        "models": [(model, model) for model in seen],
         "ranges": [(r.key, r.label) for r in RANGES.values()],
     }

@@ -20,6 +20,8 @@ from gateways.insights import (
     RANGES,
     UsageFilter,
     errors_by_kind,
+    spend_by,
+    spend_by_key,
     traffic_by_proxy,
     usage_records,
     usage_summary,
@@ -28,8 +30,23 @@ from gateways.insights import (
 from gateways.models import UsageOutcome, UsageRecord
 
 
+def usd(**kwargs: Any) -> serializers.DecimalField:
+    """An amount in USD, exact to the nano-dollar, as a JSON number."""
+    return serializers.DecimalField(
+        max_digits=20, decimal_places=9, coerce_to_string=False, read_only=True, **kwargs
+    )
+
+
 class UsageRecordSerializer(serializers.ModelSerializer):
-    """One request through a gateway, as the gateway recorded it."""
+    """One request through a gateway, as the gateway recorded it. ``prompt_tokens`` counts
+    every input token, ``cached_tokens`` those read from a prompt cache (cache writes are in
+    ``details.cache_write_tokens``); ``cost_usd`` is null when nothing could be priced."""
+
+    cost_usd = usd(
+        allow_null=True,
+        help_text="What the tokens cost at the pricing table's prices; null without tokens or "
+        "without a price for the model.",
+    )
 
     class Meta:
         model = UsageRecord
@@ -45,6 +62,18 @@ class UsageRecordFilter(filters.FilterSet):
     outcome = filters.ChoiceFilter(choices=UsageOutcome.choices)
     status_code = filters.NumberFilter(help_text="HTTP status returned to the client")
     streamed = filters.BooleanFilter()
+    priced = filters.BooleanFilter(
+        field_name="cost_usd",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="Records with a cost (true) or without one (false).",
+    )
+    min_cost_usd = filters.NumberFilter(
+        field_name="cost_usd", lookup_expr="gte", help_text="Records that cost at least this."
+    )
+    max_cost_usd = filters.NumberFilter(
+        field_name="cost_usd", lookup_expr="lte", help_text="Records that cost at most this."
+    )
     since = filters.IsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="gte",
@@ -67,6 +96,9 @@ class UsageRecordFilter(filters.FilterSet):
             "outcome",
             "status_code",
             "streamed",
+            "priced",
+            "min_cost_usd",
+            "max_cost_usd",
             "since",
             "until",
         ]
@@ -78,6 +110,7 @@ class SummaryQuerySerializer(serializers.Serializer):
     proxy = serializers.CharField(required=False, default="")
     gateway = serializers.CharField(required=False, default="")
     api_key = serializers.UUIDField(required=False, default=None)
+    model = serializers.CharField(required=False, default="")
     range = serializers.ChoiceField(choices=list(RANGES), default=DEFAULT_RANGE)
 
 
@@ -88,6 +121,11 @@ class UsageTotalsSerializer(serializers.Serializer):
         allow_null=True, help_text="Percent of requests answered 2xx/3xx; null without requests."
     )
     tokens = serializers.IntegerField()
+    cached_tokens = serializers.IntegerField(help_text="Input tokens read from a prompt cache.")
+    cost_usd = usd(help_text="The records' cost summed.")
+    unpriced = serializers.IntegerField(
+        help_text="Records that reported tokens for a model without a price (no cost)."
+    )
 
 
 class TrendBucketSerializer(serializers.Serializer):
@@ -96,11 +134,34 @@ class TrendBucketSerializer(serializers.Serializer):
     errors = serializers.IntegerField(help_text="Requests answered 4xx or 5xx.")
     prompt = serializers.IntegerField(help_text="Prompt tokens.")
     completion = serializers.IntegerField(help_text="Completion tokens.")
+    cost_usd = usd(help_text="Spend of the bucket's records.")
 
 
 class ProxyTrafficSerializer(serializers.Serializer):
     proxy = serializers.CharField(help_text="Proxy ID, or 'other' for the rest summed.")
     requests = serializers.IntegerField()
+
+
+class SpendSerializer(serializers.Serializer):
+    requests = serializers.IntegerField()
+    tokens = serializers.IntegerField()
+    cost_usd = usd()
+    other = serializers.BooleanField(help_text="The rest, beyond the 8 largest, summed.")
+
+
+class ProxySpendSerializer(SpendSerializer):
+    proxy = serializers.CharField(allow_null=True, help_text="Proxy ID; null for the rest.")
+
+
+class KeySpendSerializer(SpendSerializer):
+    api_key = serializers.UUIDField(
+        allow_null=True, help_text="API key ID; null for calls without a key, or the rest."
+    )
+    name = serializers.CharField(help_text="The key's name, proxy and masked form, if it exists.")
+
+
+class ModelSpendSerializer(SpendSerializer):
+    model = serializers.CharField(allow_null=True, help_text="Model; null for the rest.")
 
 
 class ErrorKindSerializer(serializers.Serializer):
@@ -118,11 +179,15 @@ class SummaryRangeSerializer(serializers.Serializer):
 
 
 class UsageSummarySerializer(serializers.Serializer):
-    """Totals, a trend over time, the traffic split and errors by kind for a time range."""
+    """Totals, a trend over time, the traffic split, spend by proxy, key and model, and
+    errors by kind for a time range."""
 
     summary = UsageTotalsSerializer()
     trend = TrendBucketSerializer(many=True)
     traffic_by_proxy = ProxyTrafficSerializer(many=True)
+    spend_by_proxy = ProxySpendSerializer(many=True)
+    spend_by_key = KeySpendSerializer(many=True)
+    spend_by_model = ModelSpendSerializer(many=True)
     errors_by_kind = ErrorKindSerializer(many=True)
     range = SummaryRangeSerializer()
 
@@ -131,6 +196,7 @@ SUMMARY_PARAMETERS = [
     OpenApiParameter("proxy", str, required=False, description="Proxy ID"),
     OpenApiParameter("gateway", str, required=False, description="Gateway ID"),
     OpenApiParameter("api_key", OpenApiTypes.UUID, required=False, description="API key ID"),
+    OpenApiParameter("model", str, required=False, description="Model, exactly as recorded"),
     OpenApiParameter(
         "range",
         str,
@@ -169,7 +235,8 @@ class UsageRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servi
         summary="Summarise usage",
         description=(
             "What the Insights page shows, for the records of the last `range` matching the "
-            "proxy, gateway and API key given."
+            "proxy, gateway, API key and model given: totals (spend included), a trend over "
+            "time, the traffic split, spend by proxy, key and model, and errors by kind."
         ),
         parameters=SUMMARY_PARAMETERS,
         responses={200: UsageSummarySerializer, **error_responses(400, 401, 403)},
@@ -185,6 +252,7 @@ class UsageRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servi
             proxy=params["proxy"],
             gateway=params["gateway"],
             api_key=str(params["api_key"] or ""),
+            model=params["model"],
             range=params["range"],
         )
         time_range = usage_filter.time_range
@@ -194,6 +262,9 @@ class UsageRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servi
             "summary": usage_summary(records),
             "trend": usage_trend(records, time_range, now=now),
             "traffic_by_proxy": traffic_by_proxy(records),
+            "spend_by_proxy": spend_by(records, "proxy"),
+            "spend_by_key": spend_by_key(records),
+            "spend_by_model": spend_by(records, "model"),
             "errors_by_kind": errors_by_kind(records),
             "range": {
                 "key": time_range.key,

@@ -1,6 +1,7 @@
 """The Insights page: totals and charts of usage records, with filters."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -137,3 +138,84 @@ def test_staff_without_usage_permission_cannot(client, django_user_model):
     client.force_login(user)
 
     assert client.get(URL).status_code == 403
+
+
+def test_total_spend_sums_the_records_costs(admin_client):
+    record(cost_usd=Decimal("0.0001"))
+    record(cost_usd=Decimal("0.000003"))
+
+    page = admin_client.get(URL)
+
+    assert (page.context["spend"], "$0.000103" in text_of(page)) == ("$0.000103", True)
+
+
+def test_spend_from_a_dollar_up_shows_cents(admin_client):
+    record(cost_usd=Decimal("1234.5"))
+
+    assert admin_client.get(URL).context["spend"] == "$1,234.50"
+
+
+def test_requests_without_a_price_are_counted(admin_client):
+    record(model="house-model", cost_usd=None)
+
+    assert "1 request without a price" in text_of(admin_client.get(URL))
+
+
+def test_spend_trend_is_drawn_as_bars(admin_client):
+    record(cost_usd=Decimal("0.0001"))
+
+    bars = admin_client.get(URL).context["spend_chart"]["bars"]
+
+    assert [b["title"] for b in bars] == ["Spend (USD): $0.000100"]
+
+
+def test_spend_is_split_by_proxy_largest_first(admin_client):
+    record(proxy="chat", cost_usd=Decimal("0.0001"))
+    record(proxy="search", cost_usd=Decimal("0.0003"))
+
+    rows = admin_client.get(URL).context["spend_by_proxy"]
+
+    assert [(r["label"], r["cost"]) for r in rows] == [
+        ("search", "$0.000300"),
+        ("chat", "$0.000100"),
+    ]
+
+
+def test_spend_by_key_names_the_key(admin_client):
+    key, _ = api_key(ProxyFactory(name="Chat"), name="mobile app")
+    record(api_key=key.pk, cost_usd=Decimal("0.0001"))
+
+    page = text_of(admin_client.get(URL))
+
+    assert f"mobile app (Chat, {key.masked})" in page
+
+
+def test_spend_is_split_by_model(admin_client):
+    record(model="gpt-4o", cost_usd=Decimal("0.0003"))
+    record(model="gpt-4o-mini", cost_usd=Decimal("0.0001"))
+
+    rows = admin_client.get(URL).context["spend_by_model"]
+
+    assert [r["label"] for r in rows] == ["gpt-4o", "gpt-4o-mini"]
+
+
+def test_filter_by_model(admin_client):
+    record(model="gpt-4o", cost_usd=Decimal("0.0003"))
+    record(model="gpt-4o-mini", cost_usd=Decimal("0.0001"))
+
+    assert admin_client.get(URL, {"model": "gpt-4o-mini"}).context["spend"] == "$0.000100"
+
+
+def test_the_model_filter_offers_every_model_of_the_range(admin_client):
+    record(model="gpt-4o")
+    record(model="gpt-4o-mini")
+
+    choices = admin_client.get(URL, {"model": "gpt-4o"}).context["choices"]["models"]
+
+    assert [value for value, _ in choices] == ["gpt-4o", "gpt-4o-mini"]
+
+
+def test_the_spend_scale_tops_at_a_round_amount(admin_client):
+    record(cost_usd=Decimal("0.0000918"))
+
+    assert admin_client.get(URL).context["spend_chart"]["top"] == "$0.0001"

@@ -66,6 +66,8 @@ def test_a_record_shows_every_field(api):
         "prompt_tokens": 3,
         "completion_tokens": 4,
         "total_tokens": 7,
+        "cached_tokens": None,
+        "cost_usd": None,
         "latency_ms": 12.5,
         "upstream_latency_ms": None,
         "details": {},

@@ -49,6 +49,9 @@ def test_the_summary_totals_the_records_in_range(api, traffic):
         "avg_latency_ms": 30.0,
         "success_rate": 33.3,
         "tokens": 35,
+        "cached_tokens": 0,
+        "cost_usd": 0.0,
+        "unpriced": 2,
     }
 
 
