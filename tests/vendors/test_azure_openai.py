@@ -115,9 +115,7 @@ def test_a_response_records_its_usage_and_cost(proxies, upstream, usage_row):
     assert float(row.cost_usd) == pytest.approx((10 * 0.15 + 6 * 0.075 + 3 * 0.60) / 1e6)
 
 
-def test_a_streamed_response_records_the_usage_of_response_completed(
-    proxies, upstream, usage_row
-):
+def test_a_streamed_response_records_the_usage_of_response_completed(proxies, upstream, usage_row):
     azure = proxies["azure"]
     with client(azure).responses.stream(model="gpt-4o-mini", input="Hello") as stream:
         stream.get_final_response()
