@@ -48,7 +48,7 @@ class Deployed:
 
     proxy: Any
     key: str
-    credential: str
+    credential: str | dict
     server: GatewayServer
 
     @property
