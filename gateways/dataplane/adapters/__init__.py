@@ -26,9 +26,15 @@ ADAPTERS: dict[str, type[ProviderAdapter]] = {
 }
 
 
+def wire_format(family: str) -> str:
+    """The wire format a provider family speaks: providers of one format can stand in for
+    each other (failover), the gateway mapping paths and models between them."""
+    return ADAPTERS.get(family, OpenAICompatibleAdapter).wire_format
+
+
 def adapter_for(provider: dict) -> ProviderAdapter:
     """The adapter for a provider snapshot; unknown families relay as OpenAI-compatible."""
     return ADAPTERS.get(provider.get("adapter", ""), OpenAICompatibleAdapter)(provider)
 
 
-__all__ = ["ADAPTERS", "ProviderAdapter", "adapter_for", "neutral_error_body"]
+__all__ = ["ADAPTERS", "ProviderAdapter", "adapter_for", "neutral_error_body", "wire_format"]

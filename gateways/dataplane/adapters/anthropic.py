@@ -31,6 +31,7 @@ _ERROR_TYPES = {
 
 class AnthropicAdapter(ProviderAdapter):
     family = "anthropic"
+    wire_format = "anthropic"
     requests_stream_usage = False  # message_start / message_delta always carry usage
     # Recent Anthropic SDKs send ``Authorization: Bearer`` rather than ``x-api-key``.
     alternate_key_header = (b"authorization", "bearer ")

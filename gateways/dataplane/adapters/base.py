@@ -68,6 +68,8 @@ class ProviderAdapter:
     """OpenAI-shaped defaults; subclasses override only what their API does differently."""
 
     family: ClassVar[str] = "openai"
+    # Providers of one wire format can stand in for each other (see ``wire_format``).
+    wire_format: ClassVar[str] = "openai"
     # SSE events worth parsing for usage contain this; the rest are relayed untouched.
     sse_usage_marker: ClassVar[bytes] = b'"usage"'
     # Whether this API takes ``stream_options.include_usage`` (so the last stream chunk

@@ -92,6 +92,7 @@ class BedrockEventStream(EventStream):
 
 class BedrockAdapter(ProviderAdapter):
     family = "aws-bedrock"
+    wire_format = "bedrock"
     # Model IDs and ARNs travel encoded (``arn%3Aaws%3Abedrock...%2F...``) in one segment.
     opaque_segment_after = "model"
     requests_stream_usage = False

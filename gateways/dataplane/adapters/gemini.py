@@ -31,6 +31,7 @@ _STATUS_NAMES = {
 
 class GeminiAdapter(ProviderAdapter):
     family = "gemini"
+    wire_format = "gemini"
     sse_usage_marker = b"usage"  # usageMetadata natively, "usage" on the OpenAI routes
 
     def request_model(self, resource: str, parsed: Any, opaque: str = "") -> str:
