@@ -355,7 +355,7 @@ def _has_field(group: dict[str, Any], name: str) -> bool:
         cells = [cell for row in field.get("rows", ()) for cell in row]
         if any(cell["name"] == name for cell in cells):
             return True
-    return any(_has_field(child, name) for child in group["groups"])
+    return any(_has_field(child, name) for child in group["groups"] + group["advanced_groups"])
 
 
 def _summary(params: dict[str, Any]) -> str:

@@ -23,16 +23,21 @@ def error_field(error_path: str) -> str:
 
 def _simple_rows(schema: dict[str, Any]) -> bool:
     """An array of objects made of numbers and choices only (a limit list: amount, duration,
-    unit): short inputs that fit in table rows. Anything with free text stays JSON."""
+    unit): short inputs that fit in table rows. Free text stays JSON unless the array is
+    flagged ``"x-table": true`` (short names such as models, not regexes or prompts)."""
     items = schema.get("items", {})
     properties = items.get("properties", {})
+    short = ("integer", "number", "string") if schema.get("x-table") else ("integer", "number")
     return (
         items.get("type") == "object"
         and bool(properties)
-        and all(
-            "enum" in sub or sub.get("type") in ("integer", "number") for sub in properties.values()
-        )
+        and all("enum" in sub or sub.get("type") in short for sub in properties.values())
     )
+
+
+def _choices(schema: dict[str, Any]) -> list[Any]:
+    """The options of an array of choices (``{"items": {"enum": [...]}}``), else []."""
+    return list(schema.get("items", {}).get("enum", [])) if schema.get("type") == "array" else []
 
 
 def _kind(schema: dict[str, Any]) -> str:
@@ -45,6 +50,8 @@ def _kind(schema: dict[str, Any]) -> str:
         return "number"
     if kind == "string":
         return "text"
+    if _choices(schema):
+        return "choices"
     if kind == "array" and schema.get("items", {}).get("type") == "string":
         return "lines"
     if kind == "array" and _simple_rows(schema):
@@ -80,6 +87,7 @@ def schema_fields(
         "fields": [],
         "advanced": [],
         "groups": [],
+        "advanced_groups": [],
     }
     required = set(schema.get("required", []))
     for key, sub in schema.get("properties", {}).items():
@@ -87,7 +95,7 @@ def schema_fields(
         if sub.get("type") == "object" and "properties" in sub:
             child = schema_fields(sub, values.get(key, {}), errors, sub_path)
             child["title"] = child["title"] or key.capitalize()
-            group["groups"].append(child)
+            group["advanced_groups" if sub.get("x-advanced") else "groups"].append(child)
             continue
         kind = _kind(sub)
         value = values[key] if key in values else sub.get("default")
@@ -104,14 +112,27 @@ def schema_fields(
             "help": sub.get("description", ""),
             "value": _display(kind, value),
             "checked": bool(value) if kind == "checkbox" else False,
-            "options": sub.get("enum", []),
+            "options": _choices(sub) or sub.get("enum", []),
+            "selected": list(value) if kind == "choices" and isinstance(value, list) else [],
             "required": key in required,
             "minimum": sub.get("minimum", ""),
             "maximum": sub.get("maximum", ""),
             "errors": errors.get(name, []),
         }
         group["advanced" if sub.get("x-advanced") else "fields"].append(field)
+    group["has_errors"] = _has_errors(group)
     return group
+
+
+def _has_errors(group: dict[str, Any]) -> bool:
+    """Whether any input of the group, or of a group inside it, has an error."""
+    fields = group["fields"] + group["advanced"]
+    cells = [cell for field in fields for row in field.get("rows", ()) for cell in row]
+    return (
+        bool(group["errors"])
+        or any(item["errors"] for item in fields + cells)
+        or any(child["has_errors"] for child in group["groups"] + group["advanced_groups"])
+    )
 
 
 def _rows_field(
@@ -148,6 +169,9 @@ def _rows_field(
         "required": required,
         "columns": [sub.get("title") or _words(key) for key, sub in item["properties"].items()],
         "rows": table,
+        "text_cells": any(
+            sub.get("type") == "string" and "enum" not in sub for sub in item["properties"].values()
+        ),
         "errors": errors.get(name, []),
     }
 
@@ -176,12 +200,17 @@ def params_from_post(
         if sub.get("type") == "object" and "properties" in sub:
             value, sub_errors = params_from_post(sub, data, sub_path)
             errors.update(sub_errors)
-            if key in required or _switched_on(sub, data, sub_path):
+            # A section with a default always has its inputs on the form; its own switch
+            # (if any) is sent as set, so switching it off is not mistaken for "use defaults".
+            if key in required or "default" in sub or _switched_on(sub, data, sub_path):
                 params[key] = value
             continue
         kind = _kind(sub)
         if kind == "checkbox":
             params[key] = data.get(name) in ("on", "true", "1")
+            continue
+        if kind == "choices":
+            params[key] = [option for option in _choices(sub) if option in _picked(data, name)]
             continue
         if kind == "rows":
             rows, row_errors = _rows_from_post(sub, data, sub_path)
@@ -250,14 +279,27 @@ class _Renamed:
         return self.get(name) is not None
 
 
+def _picked(data: Any, name: str) -> set[str]:
+    """Every value posted under ``name`` (a form's checkboxes share one name)."""
+    if hasattr(data, "getlist"):
+        return set(data.getlist(name))
+    value = data.get(name)
+    return set(value) if isinstance(value, list) else {value} if value else set()
+
+
 def _switched_on(schema: dict[str, Any], data: Any, path: list[str]) -> bool:
     properties = schema.get("properties", {})
     if properties.get("enabled", {}).get("type") == "boolean":
         return data.get(field_name([*path, "enabled"])) in ("on", "true", "1")
     for key, sub in properties.items():
+        posted = (data.get(field_name([*path, key])) or "").strip()
         if sub.get("type") == "object":
             if _switched_on(sub, data, [*path, key]):
                 return True
-        elif sub.get("type") != "boolean" and (data.get(field_name([*path, key])) or "").strip():
+        elif "enum" in sub:
+            # A choice left at its default (or first) option does not ask for the section.
+            if posted and posted != str(sub.get("default", sub["enum"][0])):
+                return True
+        elif sub.get("type") != "boolean" and posted:
             return True
     return False

@@ -7,5 +7,6 @@ from guardrails.catalog import (  # noqa: F401
     prompt,
     ratelimit,
     regex,
+    routing,
     url,
 )
