@@ -15,3 +15,7 @@ class PriceNotFound(NotFound):
 
 class PriceExists(Conflict):
     code = "PRICE_EXISTS"
+
+
+class RoutingPolicyExists(Conflict):
+    code = "ROUTING_POLICY_EXISTS"

@@ -14,6 +14,7 @@ from guardrails.limits.price_list import SHIPPED as SHIPPED_LIST
 from guardrails.limits.price_list import ListedPrice
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import ParameterError, get_policy
+from guardrails.routing import check_routing_attachment
 
 
 def validated_params(policy: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -51,6 +52,7 @@ def attachment_create(
     if (proxy is None) == (provider is None):
         raise ValidationFailed("Attach a guardrail to exactly one proxy or provider.")
     version, cleaned = validated_params(policy, params)
+    check_routing_attachment(policy=policy, params=cleaned, proxy=proxy, provider=provider)
     siblings = GuardrailAttachment.objects.filter(proxy=proxy, provider=provider)
     if order is None:
         order = (siblings.aggregate(m=Max("order"))["m"] or 0) + 1 if siblings.exists() else 1
@@ -76,6 +78,13 @@ def attachment_update(
 ) -> GuardrailAttachment:
     if params is not None:
         attachment.policy_version, attachment.params = validated_params(attachment.policy, params)
+        check_routing_attachment(
+            policy=attachment.policy,
+            params=attachment.params,
+            proxy=attachment.proxy,
+            provider=attachment.provider,
+            attachment=attachment,
+        )
     if enabled is not None:
         attachment.enabled = enabled
     if order is not None:

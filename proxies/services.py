@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.errors import ValidationFailed, validated_save
 from core.revision import bump_config_revision
+from guardrails.routing import check_provider_change, failover_attachments_naming
 from proxies import crypto
 from proxies.aws_credentials import bedrock_credential_text
 from proxies.errors import (
@@ -283,10 +284,21 @@ def provider_set_credential(*, provider: Provider, credential: str | dict) -> Pr
 
 @transaction.atomic
 def provider_delete(*, provider: Provider) -> None:
+    """Delete a provider no proxy uses and no provider-failover policy names as a target."""
     if provider.proxies.exists():
         names = ", ".join(provider.proxies.values_list("slug", flat=True)[:5])
         raise ProviderInUse(
             f"Provider '{provider.slug}' is used by proxies ({names}); delete or move them first."
+        )
+    naming = failover_attachments_naming(provider)
+    if naming:
+        owners = ", ".join(
+            f"proxy {a.proxy.slug}" if a.proxy_id else f"provider {a.provider.slug}"
+            for a in naming[:5]
+        )
+        raise ProviderInUse(
+            f"Provider '{provider.slug}' is a failover target of {owners}; remove it from "
+            "their provider-failover policies first."
         )
     provider.delete()
 
@@ -367,6 +379,8 @@ def proxy_update(*, proxy: Proxy, **fields: Any) -> Proxy:
         fields["resources"] = validate_resources(fields["resources"] or [], field="resources")
     if "version" in fields and not fields["version"]:
         fields["version"] = "v1.0"
+    if fields.get("provider") is not None and fields["provider"].pk != proxy.provider_id:
+        check_provider_change(proxy=proxy, provider=fields["provider"])
     for key, value in fields.items():
         setattr(proxy, key, value)
     try:
