@@ -17,12 +17,14 @@ from django.conf import settings
 from core.egress import PublicResolver, parse_networks
 from gateways.dataplane import access_log, ops
 from gateways.dataplane.adapters import neutral_error_body
+from gateways.dataplane.attempts import call_upstream
 from gateways.dataplane.call import Call, Outcome, Refusal, stray_row
 from gateways.dataplane.chain import FilterChain
 from gateways.dataplane.filters import compile_chain
+from gateways.dataplane.health import Health
 from gateways.dataplane.heartbeat import Heartbeat
 from gateways.dataplane.paths import split_proxy
-from gateways.dataplane.relay import answer_with, call_upstream
+from gateways.dataplane.relay import answer_with
 from gateways.dataplane.request import forward_headers, resolve_path
 from gateways.dataplane.routes import Route
 from gateways.dataplane.runtime import Snapshot, SnapshotStore
@@ -56,6 +58,9 @@ class GatewayApp:
         # Where upstreams may live besides the public internet (checked again at connect time).
         self.allowed_networks = parse_networks(settings.GATEHOUSE_ALLOWED_PRIVATE_NETWORKS)
         self.session: aiohttp.ClientSession | None = None
+        # What this process knows of the health of what it calls (circuits, resting keys,
+        # suspended models), kept across reloads.
+        self.health = Health()
         self.limiter: Limiter | None = None
         self.starting = asyncio.Lock()
 
@@ -87,7 +92,7 @@ class GatewayApp:
             if refusal is not None:
                 await answer_with(call, refusal)
             else:
-                await call_upstream(self.session, call, chain)
+                await call_upstream(self.session, call, chain, self.health)
         except Exception:
             log.exception("gateway %s: request to %s failed", self.gateway_id, route.proxy)
             if call.response_started:
@@ -139,6 +144,7 @@ class GatewayApp:
             route,
             deployment,
             limiter=self.limiter,
+            health=self.health,
             max_body=self.max_body,
             allowed_networks=self.allowed_networks,
         )

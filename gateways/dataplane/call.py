@@ -100,6 +100,14 @@ class Call:
     reservation: Any = None  # the rate limiter's, settled or released when the call ends
     limit_headers: LimitHeaders = ()  # the rate-limit headers sent with every answer
     codec: Any = None  # a streamed answer's wire format (gateways.dataplane.streams)
+    # Routing (gateways.dataplane.filters.routing): the plan the relay follows (None: the
+    # route's own provider, once), the model a round robin chose, the attempts made (for
+    # the usage row's details) and headers the routing adds to the answer.
+    plan: Any = None
+    routed_model: tuple[str, str] | None = None
+    attempts: list[dict[str, Any]] | None = None
+    route_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    key_used: str | None = None  # the fingerprint of the upstream key a key pool gave
     # What happened.
     status: int = 0
     outcome: str = Outcome.OK
@@ -148,6 +156,8 @@ class Call:
         details = self.details
         if self.guardrail_events:
             details = {**(details or {}), "guardrails": self.guardrail_events}
+        if self.attempts:
+            details = {**(details or {}), "attempts": self.attempts}
         if usage.get("cache_write_tokens"):
             details = {**(details or {}), "cache_write_tokens": usage["cache_write_tokens"]}
         cost = self.cost_nano

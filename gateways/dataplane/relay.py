@@ -1,19 +1,17 @@
-"""The upstream leg of a call: send the request with the process's one pooled client, then
-relay the answer to the client (buffered for complete bodies, event by event for streams),
-reading usage on the way. What differs between providers comes from the route's adapter;
-what a policy does to an answer comes from the chain's response and stream filters.
+"""The answer of the upstream to the client: relayed buffered for complete bodies, event by
+event for streams, reading usage on the way; or the gateway's own answer instead. What differs
+between providers comes from the route's adapter; what a policy does to an answer comes from
+the chain's response and stream filters.
 """
 
-import asyncio
 from typing import Any
 
 import aiohttp
 import orjson
 
 from gateways.dataplane.adapters.base import finish_usage
-from gateways.dataplane.call import Call, Outcome, Refusal, elapsed_ms
+from gateways.dataplane.call import Call, Outcome, Refusal
 from gateways.dataplane.chain import FilterChain, StreamFilter, UpstreamAnswer
-from gateways.dataplane.sigv4 import CredentialsUnavailable
 from gateways.dataplane.sse import EventTooLarge
 from gateways.dataplane.streams import StreamCodec
 from guardrails.limits.headers import NAMES as LIMIT_HEADER_NAMES
@@ -79,39 +77,13 @@ def upstream_body(call: Call) -> bytes | Refusal:
         return Refusal(400, "invalid_request", TOO_DEEP)
 
 
-async def open_upstream(
-    session: aiohttp.ClientSession, call: Call, body: bytes
-) -> aiohttp.ClientResponse:
-    """Send the request; connection problems become 502, timeouts 504 (``UpstreamFailure``)."""
-    route = call.route
-    url = route.adapter.upstream_url(route.upstream_base, call.raw_resource, call.query)
-    headers = [*call.headers, *route.auth_headers]
-    if route.signer is not None:
-        try:
-            headers = await route.signer.sign(call.method, str(url), headers, body)
-        except CredentialsUnavailable as exc:
-            raise UpstreamFailure(502, "upstream_credentials_unavailable", str(exc)) from None
-    try:
-        return await session.request(
-            call.method,
-            url,
-            headers=headers,
-            data=body or None,
-            timeout=route.timeout,
-            allow_redirects=False,
-        )
-    except TimeoutError:
-        raise timed_out() from None
-    except (aiohttp.ClientError, OSError, ValueError):
-        raise unreachable() from None
-
-
 def response_headers(raw: Any, call: Call) -> list[tuple[bytes, bytes]]:
     """The upstream's headers fit to relay, the gateway's rate-limit headers replacing any the
     upstream sent under the same names."""
     drop = RESPONSE_DROP_LIMITED if call.limit_headers else RESPONSE_DROP
     headers = [(k.lower(), v) for k, v in raw if k.lower() not in drop]
     headers.extend(call.limit_headers)
+    headers.extend(call.route_headers)
     headers.append(call.route.deployment_header)
     return headers
 
@@ -311,52 +283,9 @@ async def answer_with(call: Call, refusal: Refusal) -> None:
         (b"content-length", str(len(body)).encode()),
         *call.limit_headers,
         *refusal.headers,
+        *call.route_headers,
         route.deployment_header,
     ]
     await call.send({"type": "http.response.start", "status": refusal.status, "headers": headers})
     call.response_started = True
     await call.send({"type": "http.response.body", "body": body})
-
-
-async def call_upstream(session: aiohttp.ClientSession, call: Call, chain: FilterChain) -> None:
-    """The upstream attempt: send, relay, and map failures before the answer started to an
-    answer of the gateway's own. A client that goes away cancels the attempt (and the
-    upstream request with it)."""
-    body = upstream_body(call)
-    if isinstance(body, Refusal):
-        await answer_with(call, body)
-        return
-    task = asyncio.current_task()
-    gone = False
-
-    async def watch_disconnect() -> None:
-        nonlocal gone
-        while (await call.receive())["type"] != "http.disconnect":
-            pass
-        gone = True
-        task.cancel()
-
-    watcher = asyncio.get_running_loop().create_task(watch_disconnect())
-    upstream = None
-    try:
-        upstream = await open_upstream(session, call, body)
-        call.upstream_ms = elapsed_ms(call.started)
-        await relay(upstream, call, chain)
-    except UpstreamFailure as failure:
-        watcher.cancel()
-        await answer_with(call, failure.refusal)
-    except asyncio.CancelledError:
-        call.outcome = Outcome.CANCELLED
-        call.status = call.status or 499
-        if not gone:
-            call.reason = "server_shutdown"
-            raise
-        task.uncancel()
-        call.reason = "client_disconnected"
-    finally:
-        watcher.cancel()
-        if upstream is not None:
-            if call.outcome in (Outcome.OK, Outcome.UPSTREAM_ERROR):
-                upstream.release()
-            else:
-                upstream.close()

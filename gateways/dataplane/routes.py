@@ -6,10 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientTimeout
-from yarl import URL
-
 from gateways.dataplane.adapters import ProviderAdapter
+from gateways.dataplane.targets import Attempt, Target, build_target
 from proxies.crypto import hash_secret
 from proxies.resources import path_pattern
 
@@ -59,7 +57,7 @@ class Route:
         "access_allows",
         "adapter",
         "allowed_models",
-        "auth_headers",
+        "attempt",
         "chain",
         "context_segments",
         "deployment_header",
@@ -73,12 +71,13 @@ class Route:
         "provider",
         "proxy",
         "resources",
-        "signer",
-        "timeout",
-        "upstream_base",
+        "target",
+        "targets",
     )
 
-    def __init__(self, deployment: dict[str, Any], credential: str, adapter: ProviderAdapter):
+    def __init__(
+        self, deployment: dict[str, Any], credentials: dict[str, Any], adapter: ProviderAdapter
+    ):
         snapshot = deployment["snapshot"]
         proxy, provider = snapshot["proxy"], snapshot["provider"]
         self.proxy: str = proxy["id"]
@@ -100,23 +99,16 @@ class Route:
         # The request's steps (gateways.dataplane.chain), compiled from the deployment and
         # set by whoever builds the snapshot.
         self.chain: Any = None
-        # In its encoded form: the raw resource path is appended to it as it stands.
-        base = (provider.get("upstream_url") or "").rstrip("/")
-        self.upstream_base: str = str(URL(base)) if base else ""
-        auth = provider.get("upstream_auth") or {}
-        self.auth_headers = adapter.auth_headers(
-            auth.get("header", ""), auth.get("prefix", ""), credential
-        )
-        # Signs each upstream request where the credential is a signing key (AWS SigV4).
-        self.signer = adapter.upstream_signer(credential, self.upstream_base)
+        # The provider as this process calls it (credentials rotate without a redeploy), and
+        # the other providers routing may send calls to, by ID.
+        self.target = build_target(provider, credentials.get(provider["id"]))
+        self.attempt = Attempt(self.target)
+        self.targets: dict[str, Target] = {
+            other_id: build_target(other, credentials.get(other_id))
+            for other_id, other in (snapshot.get("providers") or {}).items()
+        }
         self.allowed_models = frozenset(provider.get("allowed_models") or ())
         self.needs_model = bool(self.allowed_models)
-        timeouts = provider.get("timeouts") or {}
-        self.timeout = ClientTimeout(
-            total=None,
-            sock_connect=float(timeouts.get("connect") or 10.0),
-            sock_read=float(timeouts.get("read") or 120.0),
-        )
         inbound = proxy.get("inbound_key") or {}
         self.key_in_query: bool = inbound.get("in") == "query"
         name = inbound.get("name") or "Authorization"

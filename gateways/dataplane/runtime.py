@@ -91,7 +91,7 @@ def build_snapshot(
     routes: dict[str, Route] = {}
     for deployment in config.get("deployments") or []:
         provider = deployment["snapshot"]["provider"]
-        route = Route(deployment, credentials.get(provider["id"], ""), adapter_for(provider))
+        route = Route(deployment, credentials, adapter_for(provider))
         chain = previous.get(deployment["id"])
         if chain is None:
             chain = compile_chain(route, deployment)

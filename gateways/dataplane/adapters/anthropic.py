@@ -31,6 +31,7 @@ _ERROR_TYPES = {
 
 class AnthropicAdapter(ProviderAdapter):
     family = "anthropic"
+    operations = {"/v1/messages": "messages", "/v1/messages/count_tokens": "count_tokens"}
     wire_format = "anthropic"
     requests_stream_usage = False  # message_start / message_delta always carry usage
     # Recent Anthropic SDKs send ``Authorization: Bearer`` rather than ``x-api-key``.

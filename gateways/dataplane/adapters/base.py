@@ -4,6 +4,7 @@ lives behind it, so the relay never asks which provider it is talking to."""
 
 import re
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import orjson
 from yarl import URL
@@ -87,6 +88,14 @@ class ProviderAdapter:
     # The literal path segment after which one segment is opaque: kept encoded, forwarded as
     # the caller encoded it, and the request's model (see ``gateways.dataplane.paths``).
     opaque_segment_after: ClassVar[str | None] = None
+    # The operations another provider of the same wire format can serve too, by this API's
+    # resource path (failover maps a request from one provider's path to another's).
+    operations: ClassVar[dict[str, str]] = {
+        "/chat/completions": "chat.completions",
+        "/completions": "completions",
+        "/embeddings": "embeddings",
+        "/responses": "responses",
+    }
 
     def __init__(self, provider: dict[str, Any]):
         paths = provider.get("usage_paths") or {}
@@ -117,6 +126,52 @@ class ProviderAdapter:
         giving the headers to send), for APIs whose credential is a signing key rather than a
         header; None where ``auth_headers`` are all it takes."""
         return None
+
+    def operation_of(self, resource: str) -> tuple[str, str] | None:
+        """The operation a resource path asks for, and the model the path names ("" when the
+        body names it): what another provider of this wire format is asked instead. None when
+        only this provider serves the path."""
+        operation = self.operations.get(resource)
+        return (operation, "") if operation is not None else None
+
+    def resource_for(self, operation: str, model: str) -> str | None:
+        """The raw resource path of ``operation`` on this API (``model``: for APIs that name the
+        model in the path); None when this API does not offer it."""
+        for resource, offered in self.operations.items():
+            if offered == operation:
+                return resource
+        return None
+
+    def with_model(
+        self, resource: str, raw_resource: str, parsed: Any, model: str
+    ) -> tuple[str, str]:
+        """Ask for ``model`` instead (a routing policy chose it): in the body, changed in
+        place, or in the path; returns the (checked, raw) resource paths to send."""
+        if self.model_source != "path":
+            if isinstance(parsed, dict) and self.model_path:
+                container = parsed
+                for key in self.model_path[:-1]:
+                    container = container.setdefault(key, {})
+                container[self.model_path[-1]] = model
+            return resource, raw_resource
+        checked, raw = resource.split("/"), raw_resource.split("/")
+        if self.opaque_segment_after:
+            # The segment after the literal one is the model, encoded whole.
+            after = self.opaque_segment_after
+            found = [i + 1 for i, part in enumerate(checked[:-1]) if part == after]
+            if not found:
+                return resource, raw_resource
+            checked[found[0]] = raw[found[0]] = quote(model, safe="")
+            return "/".join(checked), "/".join(raw)
+        match = self.model_pattern.search(resource) if self.model_pattern else None
+        if match is None:
+            return resource, raw_resource
+        start, end = match.span(1)
+        replaced = (resource[:start] + model + resource[end:]).split("/")
+        for index, (before, after) in enumerate(zip(checked, replaced, strict=True)):
+            if before != after:
+                raw[index] = quote(after, safe=":")
+        return "/".join(replaced), "/".join(raw)
 
     def request_model(self, resource: str, parsed: Any, opaque: str = "") -> str:
         """The model a request asks for, from its body or its (checked) path per the template;

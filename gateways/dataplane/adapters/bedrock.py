@@ -23,6 +23,7 @@ the response ``jsonPath``).
 import base64
 import binascii
 from typing import Any
+from urllib.parse import quote, unquote
 
 import orjson
 
@@ -97,6 +98,16 @@ class BedrockAdapter(ProviderAdapter):
     opaque_segment_after = "model"
     requests_stream_usage = False
     sse_usage_marker = b"usage"
+    operations = {}  # the model is in the path: see ``operation_of``
+
+    def operation_of(self, resource: str) -> tuple[str, str] | None:
+        parts = resource.split("/")
+        if len(parts) != 4 or parts[1] != "model":
+            return None
+        return parts[3], unquote(parts[2])
+
+    def resource_for(self, operation: str, model: str) -> str | None:
+        return f"/model/{quote(model, safe='')}/{operation}"
 
     def __init__(self, provider: dict[str, Any]):
         super().__init__(provider)

@@ -11,7 +11,9 @@ the OpenAI-compatible routes; for the native ``generateContent`` API set the res
 ``jsonPath`` to ``$.candidates[0].content.parts[0].text``. Streams are judged in both shapes.
 """
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 from gateways.dataplane.adapters.base import ProviderAdapter, Usage, is_count
 
@@ -29,10 +31,26 @@ _STATUS_NAMES = {
 }
 
 
+# The native routes: /{version}/models/{model}:{method}.
+_MODEL_ROUTE = re.compile(r"/(v1|v1beta)/models/([^/:]+):([A-Za-z]+)")
+
+
 class GeminiAdapter(ProviderAdapter):
     family = "gemini"
     wire_format = "gemini"
     sse_usage_marker = b"usage"  # usageMetadata natively, "usage" on the OpenAI routes
+    operations = {}  # the model is in the path: see ``operation_of``
+
+    def operation_of(self, resource: str) -> tuple[str, str] | None:
+        match = _MODEL_ROUTE.fullmatch(resource)
+        if match is None:
+            return None
+        version, model, method = match.groups()
+        return f"{version}:{method}", model
+
+    def resource_for(self, operation: str, model: str) -> str | None:
+        version, _, method = operation.partition(":")
+        return f"/{version}/models/{quote(model, safe='')}:{method}" if method else None
 
     def request_model(self, resource: str, parsed: Any, opaque: str = "") -> str:
         if resource.startswith("/v1beta/openai/"):

@@ -18,3 +18,4 @@ class MistralAdapter(ProviderAdapter):
 
     family = "mistral"
     requests_stream_usage = False
+    operations = {"/v1/chat/completions": "chat.completions", "/v1/embeddings": "embeddings"}

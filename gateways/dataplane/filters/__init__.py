@@ -11,6 +11,8 @@ from gateways.dataplane.filters.guardrails import Guardrails, Unavailable, Upstr
 from gateways.dataplane.filters.keys import KeyAuth
 from gateways.dataplane.filters.limits import RateLimits
 from gateways.dataplane.filters.models import ModelAllowlist
+from gateways.dataplane.filters.routing import ModelRoundRobin, ProviderFailover
+from gateways.dataplane.health import Health
 from gateways.dataplane.routes import Route
 from guardrails.engine import ChainCompileError
 from guardrails.engine import compile_chain as compile_guardrails
@@ -24,12 +26,13 @@ def compile_chain(
     deployment: dict[str, Any],
     *,
     limiter: Limiter,
+    health: Health,
     max_body: int,
     allowed_networks: tuple = (),
 ) -> FilterChain:
     """The filters a route's requests pass, in order: key authentication, body, model
-    allowlist, guardrails (request phase; the response phase runs on the way back), rate
-    limits. A step the deployment does not need is left out.
+    allowlist, routing (round robin, failover), guardrails (request phase; the response phase
+    runs on the way back), rate limits. A step the deployment does not need is left out.
 
     Guardrails that cannot be compiled affect only their own route, which then refuses every
     request (503) rather than serve it unguarded."""
@@ -38,10 +41,15 @@ def compile_chain(
         filters.append(ModelAllowlist(route))
     # An upstream at a literal address this process may not contact (a name is checked by
     # the client's resolver, at every new connection).
-    refused = url_host_refusal(route.upstream_base, allowed_networks, resolve=False)
+    refused = url_host_refusal(route.target.upstream_base, allowed_networks, resolve=False)
     if refused:
         log.error("proxy %s: its upstream is refused: %s", route.proxy, refused)
         return FilterChain([*filters, UpstreamRefused(refused)])
+    unreachable = set()
+    for provider, target in route.targets.items():
+        if url_host_refusal(target.upstream_base, allowed_networks, resolve=False):
+            log.error("proxy %s: failover target %s is refused", route.proxy, provider)
+            unreachable.add(provider)
     adapter = route.adapter
     attachments = deployment["snapshot"].get("guardrails") or {}
     try:
@@ -59,8 +67,24 @@ def compile_chain(
             detail,
         )
         return FilterChain([*filters, Unavailable()])
+    filters.extend(routing_filters(route, proxy + provider, health, unreachable))
     if guardrails:
         filters.append(Guardrails(adapter, guardrails))
     if limits:
         filters.append(RateLimits(limiter, limits))
     return FilterChain(filters)
+
+
+def routing_filters(
+    route: Route, attachments: list[dict[str, Any]], health: Health, refused: set[str]
+) -> list:
+    """The routing steps the attachments ask for: round robins choose the model, failover
+    lists where else to try (never a provider at a ``refused`` address)."""
+    steps: list[Filter] = []
+    for attachment in attachments:
+        policy = attachment.get("policy")
+        if policy in ("model-round-robin", "model-weighted-round-robin"):
+            steps.append(ModelRoundRobin(route, attachment, health))
+        elif policy == "provider-failover":
+            steps.append(ProviderFailover(route, attachment, refused))
+    return steps
