@@ -54,6 +54,13 @@ Test controls travel as request headers (the gateway forwards them):
 Every request is recorded (method, path and raw path, query, headers, body, whether its
 stream was cut by the client): ``GET /__requests__`` lists them, ``DELETE /__requests__``
 clears them.
+
+Faults by path prefix, for routing tests (several providers on one fake upstream, each with its
+own prefix in its URL): ``POST /__faults__`` with ``{"prefix": "/primary", "status": 503,
+"retry_after": "1", "delay": 0.5, "mode": "drop", "count": 2}`` answers requests under that
+prefix with that status (and ``Retry-After``), waits ``delay`` seconds before answering, or
+cuts their streams (``mode``), for the next ``count`` requests (every one without a count);
+``DELETE /__faults__`` clears them.
 """
 
 import asyncio
@@ -93,6 +100,7 @@ class FakeUpstream:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.vendors = vendors()
+        self.faults: list[dict[str, Any]] = []
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -110,6 +118,13 @@ class FakeUpstream:
             if not message.get("more_body"):
                 break
         path = scope["path"]
+        if path == "/__faults__":
+            if scope["method"] == "DELETE":
+                self.faults.clear()
+            else:
+                self.faults.append(orjson.loads(body))
+            await send({"type": "http.response.start", "status": 200, "headers": JSON})
+            return await send({"type": "http.response.body", "body": b"{}"})
         if path == "/__requests__":
             if scope["method"] == "DELETE":
                 self.requests.clear()
@@ -141,8 +156,31 @@ class FakeUpstream:
         )
         await self.respond(exchange)
 
+    def fault_for(self, path: str) -> dict[str, Any] | None:
+        """The fault set for ``path``'s prefix, counted down when it has a count."""
+        for fault in self.faults:
+            if path.startswith(fault["prefix"]):
+                if "count" in fault:
+                    if fault["count"] <= 0:
+                        continue
+                    fault["count"] -= 1
+                return fault
+        return None
+
     async def respond(self, exchange: Exchange) -> None:
         headers = exchange.headers
+        fault = self.fault_for(exchange.path)
+        if fault is not None:
+            if fault.get("delay"):
+                await asyncio.sleep(float(fault["delay"]))
+            if fault.get("mode"):
+                headers["x-fake-mode"] = fault["mode"]
+            if fault.get("status"):
+                extra = []
+                if fault.get("retry_after") is not None:
+                    extra.append((b"retry-after", str(fault["retry_after"]).encode()))
+                error = {"error": {"message": "injected fault", "type": "server_error"}}
+                return await exchange.answer(json_reply(int(fault["status"]), error, extra))
         delay = float(headers.get("x-fake-delay") or 0)
         if delay:
             await asyncio.sleep(delay)

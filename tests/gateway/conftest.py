@@ -57,6 +57,11 @@ class Upstream:
 
     def clear(self) -> None:
         httpx.delete(f"{self.url}/__requests__")
+        httpx.delete(f"{self.url}/__faults__")
+
+    def fault(self, prefix: str, **fault) -> None:
+        """Make requests under ``prefix`` fail (see the fake upstream's ``/__faults__``)."""
+        httpx.post(f"{self.url}/__faults__", json={"prefix": prefix, **fault})
 
 
 @pytest.fixture(scope="session")
