@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from guardrails.engine import ChainCompileError, compile_policy
 from guardrails.errors import AttachmentNotFound
 from guardrails.limits import BackendUnavailable, Limiter
+from guardrails.limits.pricing import ModelPricing, PriceTable, float_or_none
 from guardrails.limits.rules import is_limit_attachment
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import all_policies
@@ -34,6 +35,23 @@ def attachment_get(*, attachment_id, proxy=None, provider=None) -> GuardrailAtta
 
 def model_prices() -> QuerySet[ModelPrice]:
     return ModelPrice.objects.all()
+
+
+def price_table() -> PriceTable:
+    """The editable price table, as the gateway prices calls with it (blocking: call it off
+    the event loop, e.g. when a gateway reloads its snapshot). The shipped list while the
+    table is empty."""
+    rows = [
+        ModelPricing(
+            p.model,
+            float(p.input_per_million),
+            float(p.output_per_million),
+            float_or_none(p.cached_input_per_million),
+            float_or_none(p.cache_write_per_million),
+        )
+        for p in model_prices()
+    ]
+    return PriceTable(rows) if rows else PriceTable.shipped()
 
 
 def attachment_limit_usage(

@@ -12,16 +12,18 @@ import logging
 import time
 
 import aiohttp
+import orjson
 from django.conf import settings
 
 from core.egress import PublicResolver, parse_networks
+from core.revision import publish
 from gateways.dataplane import access_log, ops
 from gateways.dataplane.adapters import neutral_error_body
 from gateways.dataplane.attempts import call_upstream
 from gateways.dataplane.call import Call, Outcome, Refusal, stray_row
 from gateways.dataplane.chain import FilterChain
 from gateways.dataplane.filters import compile_chain
-from gateways.dataplane.health import Health
+from gateways.dataplane.health import CIRCUITS_CHANNEL, Health, circuit_report
 from gateways.dataplane.heartbeat import Heartbeat
 from gateways.dataplane.paths import split_proxy
 from gateways.dataplane.relay import answer_with
@@ -30,7 +32,8 @@ from gateways.dataplane.routes import Route
 from gateways.dataplane.runtime import Snapshot, SnapshotStore
 from gateways.usage import UsageWriter
 from guardrails.catalog.url_checks import close_url_check_client
-from guardrails.limits import Limiter, load_price_table
+from guardrails.limits import Limiter
+from guardrails.selectors import price_table
 
 log = logging.getLogger("gatehouse.gateway")
 
@@ -153,7 +156,30 @@ class GatewayApp:
         """After a reload (off the event loop): the admin-editable prices, which price every
         call's usage and the cost budgets."""
         if self.limiter is not None:
-            self.limiter.prices = load_price_table()
+            self.limiter.prices = price_table()
+
+    def circuits(self) -> list[dict]:
+        """The circuits not simply closed and the models suspended, per proxy routing to
+        them, for the heartbeat (the admin and the API show them)."""
+        entries = []
+        for route in self.store.current.routes.values():
+            entries.extend(circuit_report(route.proxy, route.attempt.name, self.health))
+            for step in route.chain.filters:
+                entries.extend(step.report(route, self.health))
+        return entries
+
+    def share_circuits(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Announce the circuits this process opens to every other one through Redis, and
+        open here those they announce (the config listener hands them over from its thread)."""
+
+        def announce(target: str, until: float) -> None:
+            message = orjson.dumps({"target": target, "until": until})
+            loop.run_in_executor(None, publish, CIRCUITS_CHANNEL, message)
+
+        self.health.on_open = announce
+        self.store.on_circuit = lambda target, until: loop.call_soon_threadsafe(
+            self.health.open_remote, target, until
+        )
 
     # --- lifespan ----------------------------------------------------------------------------
 
@@ -177,6 +203,8 @@ class GatewayApp:
             if self.session is not None:
                 return
             self.limiter = Limiter.from_settings()
+            if settings.REDIS_URL:
+                self.share_circuits(asyncio.get_running_loop())
             await asyncio.to_thread(self.store.reload)
             self.store.start()
             self.usage.start()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import redis
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -22,6 +23,7 @@ from core.revision import NOTIFY_CHANNEL, current_config_revision
 from deployments.selectors import gateway_runtime_config
 from gateways.dataplane.adapters import adapter_for
 from gateways.dataplane.chain import FilterChain
+from gateways.dataplane.health import CIRCUITS_CHANNEL
 from gateways.dataplane.routes import KeyRecord, Route
 from gateways.selectors import gateway_get
 from proxies.crypto import hash_secret
@@ -45,8 +47,6 @@ class Snapshot:
     token_hashes: frozenset[str] = frozenset()
     # Why this process serves nothing (its token was revoked or never valid), else "".
     refused: str = ""
-    # The model price table's rows, for cost budgets (``guardrails.limits.PriceTable``).
-    prices: list[dict[str, Any]] = field(default_factory=list)
 
 
 def token_accepted(token: str | None, hashes: frozenset[str]) -> bool:
@@ -115,7 +115,6 @@ def build_snapshot(
         foreign_keys=frozenset(config.get("other_gateway_keys") or ()),
         tokens_required=bool(config.get("tokens_required")),
         token_hashes=frozenset(config.get("token_hashes") or ()),
-        prices=config.get("prices") or [],
     )
 
 
@@ -142,6 +141,9 @@ class SnapshotStore:
         self.gateway_id = gateway_id
         self.compile_chain = compile_chain
         self.token = token  # this process's registration token, if it was given one
+        # Told (target, until) of a circuit another process opened (from the listener's
+        # thread), when Redis announces them.
+        self.on_circuit: Callable[[str, float], None] | None = None
         # Called (off the event loop) after each successful reload, e.g. to refresh prices.
         self.on_reload = on_reload
         self.current = Snapshot(gateway=gateway_id, revision=-1)
@@ -220,14 +222,22 @@ class SnapshotStore:
         connection.close()
 
     def _listen_redis(self) -> None:
-        """Wake the watcher as soon as a change is announced; polling stays the safety net."""
+        """Wake the watcher as soon as a change is announced (polling stays the safety net),
+        and hand circuits other processes opened to ``on_circuit``."""
         while not self._stop.is_set():
             try:
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(NOTIFY_CHANNEL)
+                pubsub.subscribe(NOTIFY_CHANNEL, CIRCUITS_CHANNEL)
                 while not self._stop.is_set():
-                    if pubsub.get_message(timeout=1.0):
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message["channel"] == CIRCUITS_CHANNEL.encode():
+                        if self.on_circuit is not None:
+                            opened = orjson.loads(message["data"])
+                            self.on_circuit(opened["target"], float(opened["until"]))
+                    else:
                         self._wake.set()
             except Exception:
                 self._stop.wait(2.0)

@@ -16,7 +16,7 @@ Once per process (in the ASGI lifespan)::
 
 Whenever a snapshot is (re)built, off the event loop::
 
-    limiter.prices = load_price_table()  # the admin-editable table (ORM read)
+    limiter.prices = price_table()  # guardrails.selectors: the admin-editable table (ORM)
     limits = compile_limits(snapshot["guardrails"]["proxy"], snapshot["guardrails"]["provider"])
 
 ``compile_limits`` returns a ``LimitSet`` (falsy when the route has no limits) and raises
@@ -70,7 +70,7 @@ counter; ``guardrails.selectors.attachment_limit_usage`` wraps it for an attachm
 
 from guardrails.limits.backends import BackendUnavailable, MemoryBackend, RedisBackend
 from guardrails.limits.limiter import Decision, LimitContext, Limiter, Reservation
-from guardrails.limits.pricing import PriceTable, load_price_table
+from guardrails.limits.pricing import PriceTable
 from guardrails.limits.rules import NO_LIMITS, Counter, LimitSet, compile_limits
 
 __all__ = [
@@ -86,5 +86,4 @@ __all__ = [
     "RedisBackend",
     "Reservation",
     "compile_limits",
-    "load_price_table",
 ]

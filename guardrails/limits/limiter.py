@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from django.conf import settings
+
 from guardrails.limits import metrics
 from guardrails.limits.backends import (
     COST,
@@ -141,8 +143,6 @@ class Limiter:
     @classmethod
     def from_settings(cls, *, prices: PriceTable | None = None) -> "Limiter":
         """Redis at ``GATEHOUSE_LIMITS_REDIS_URL`` or ``REDIS_URL``; in-process without one."""
-        from django.conf import settings
-
         url = getattr(settings, "GATEHOUSE_LIMITS_REDIS_URL", "") or settings.REDIS_URL
         if url:
             timeout = float(getattr(settings, "GATEHOUSE_LIMITS_REDIS_TIMEOUT", 1.0))

@@ -86,8 +86,8 @@ class PriceTable:
                     p.model,
                     float(p.input),
                     float(p.output),
-                    _float_or_none(p.cached_input),
-                    _float_or_none(p.cache_write),
+                    float_or_none(p.cached_input),
+                    float_or_none(p.cache_write),
                 )
                 for p in shipped_prices()
             ]
@@ -164,8 +164,8 @@ def pricing_from_params(value: dict[str, Any] | None) -> ModelPricing | None:
         "(fallback)",
         float(value["input"]),
         float(value["output"]),
-        _float_or_none(value.get("cachedInput")),
-        _float_or_none(value.get("cacheWrite")),
+        float_or_none(value.get("cachedInput")),
+        float_or_none(value.get("cacheWrite")),
     )
 
 
@@ -214,24 +214,6 @@ class CostEstimate:
         return min(pricing.cost_nano(self.prompt, self.max_output), counter.max_reservation)
 
 
-def load_price_table() -> PriceTable:
-    """The editable table from the database (blocking: call it off the event loop, e.g. when
-    a gateway reloads its snapshot). Falls back to the shipped table while it is empty."""
-    from guardrails.selectors import model_prices
-
-    rows = [
-        ModelPricing(
-            p.model,
-            float(p.input_per_million),
-            float(p.output_per_million),
-            _float_or_none(p.cached_input_per_million),
-            _float_or_none(p.cache_write_per_million),
-        )
-        for p in model_prices()
-    ]
-    return PriceTable(rows) if rows else PriceTable.shipped()
-
-
 def sync_builtin_prices(**kwargs: Any) -> None:
     """Load the shipped price list (connected to ``post_migrate``): new models are added and
     the rows it set before refreshed; rows an admin edited or another list set are kept."""
@@ -240,5 +222,5 @@ def sync_builtin_prices(**kwargs: Any) -> None:
     model_prices_refresh(prices=list(shipped_prices()), price_list=SHIPPED, upgrade=True)
 
 
-def _float_or_none(value: Any) -> float | None:
+def float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)

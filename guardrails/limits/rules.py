@@ -15,9 +15,11 @@ counts. Two limits of one attachment with the same kind and window share a count
 import re
 from typing import Any
 
+from guardrails.engine import compile_policy
 from guardrails.limits.backends import COST, REQUESTS, TOKENS
 from guardrails.limits.pricing import NANO_PER_USD, ModelPricing
 from guardrails.limits.windows import Window
+from guardrails.registry import get_policy
 from proxies.resources import path_pattern
 
 KIND_CODES = {"requests": REQUESTS, "tokens": TOKENS, "cost": COST}
@@ -219,8 +221,6 @@ NO_LIMITS = LimitSet([])
 
 
 def is_limit_attachment(attachment: dict[str, Any]) -> bool:
-    from guardrails.registry import get_policy
-
     policy_class = get_policy(attachment.get("policy"))
     return policy_class is not None and policy_class.category == "ratelimit"
 
@@ -230,8 +230,6 @@ def compile_limits(
 ) -> LimitSet:
     """The limits of a deployment snapshot's chains (``snapshot["guardrails"]["proxy"]`` and
     ``["provider"]``), once per snapshot. Raises ``ChainCompileError`` like ``compile_chain``."""
-    from guardrails.engine import compile_policy
-
     groups = [
         compile_policy(a).group
         for a in [*proxy_attachments, *provider_attachments]

@@ -7,10 +7,10 @@ from guardrails.limits.price_list import ListedPrice, shipped_prices
 from guardrails.limits.pricing import (
     ModelPricing,
     PriceTable,
-    load_price_table,
     sync_builtin_prices,
 )
 from guardrails.models import ModelPrice
+from guardrails.selectors import price_table
 
 SHIPPED = PriceTable.shipped()
 
@@ -101,7 +101,7 @@ def test_gateways_price_requests_from_the_database_table():
     services.model_price_create(
         model="house-model", input_per_million=Decimal("1"), output_per_million=Decimal("3")
     )
-    assert load_price_table().lookup("house-model-v2").output == 3.0
+    assert price_table().lookup("house-model-v2").output == 3.0
 
 
 @pytest.mark.django_db
@@ -154,7 +154,7 @@ def test_a_usage_record_is_priced_from_its_counts():
 
 @pytest.mark.django_db
 def test_the_pricing_table_in_the_database_keeps_cache_write_prices():
-    assert load_price_table().lookup("claude-sonnet-4-5-20250929").cache_write == 3.75
+    assert price_table().lookup("claude-sonnet-4-5-20250929").cache_write == 3.75
 
 
 @pytest.mark.django_db
