@@ -32,6 +32,13 @@ def _publisher(url: str):
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
+def publish(channel: str, message: bytes | str) -> None:
+    """Best effort: tell every listening process on ``channel`` (blocking; Redis only)."""
+    if settings.REDIS_URL:
+        with contextlib.suppress(Exception):
+            _publisher(settings.REDIS_URL).publish(channel, message)
+
+
 def _announce() -> None:
     """Tell listening gateways at once (Redis pub/sub when configured); polling is the net."""
     if not settings.REDIS_URL:

@@ -89,6 +89,11 @@ class Filter:
     async def on_end(self, call: Call) -> None:
         return None
 
+    def report(self, route: Any, health: Any) -> list[dict[str, Any]]:
+        """What operators should see of the step's targets (open circuits, suspended models:
+        ``health.circuit_report`` rows); most steps have none."""
+        return []
+
 
 def _overrides(step: Filter, hook: str) -> bool:
     return getattr(type(step), hook) is not getattr(Filter, hook)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+# Where processes announce the circuits they open (Redis pub/sub), so all skip a dead target.
+CIRCUITS_CHANNEL = "gatehouse_circuits"
 # A half-open circuit's probe that has not reported back by then lets another go.
 PROBE_TIMEOUT = 60.0
 CLOSED = "closed"
@@ -126,3 +128,20 @@ class Health:
     def suspend(self, scope: str, model: str, seconds: float) -> None:
         if seconds > 0:
             self.suspended[(scope, model)] = self.clock() + seconds
+
+
+def circuit_report(proxy: str, target: str, health: Health) -> list[dict[str, Any]]:
+    """``target``'s circuit as operators see it (none while it is simply closed)."""
+    circuit = health.state(target)
+    if circuit is None:
+        return []
+    until = circuit.until if circuit.state == OPEN else None
+    return [
+        {
+            "proxy": proxy,
+            "target": target,
+            "state": circuit.state,
+            "until": until,
+            "failures": circuit.failures,
+        }
+    ]

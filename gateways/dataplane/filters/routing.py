@@ -10,7 +10,7 @@ from typing import Any
 
 from gateways.dataplane.call import Call, Outcome, Refusal
 from gateways.dataplane.chain import Filter
-from gateways.dataplane.health import BreakerPolicy, Health
+from gateways.dataplane.health import BreakerPolicy, Health, circuit_report
 from gateways.dataplane.routes import Route
 from gateways.dataplane.targets import Attempt, Plan
 
@@ -117,6 +117,24 @@ class ModelRoundRobin(Filter):
             return client[0]
         return ""
 
+    def report(self, route: Route, health: Health) -> list[dict[str, Any]]:
+        """The models suspended now."""
+        rows = []
+        for model in self.models:
+            until = health.suspended.get((self.scope, model))
+            if until is not None and health.is_suspended(self.scope, model):
+                target = f"{route.provider}/{model}"
+                rows.append(
+                    {
+                        "proxy": route.proxy,
+                        "target": target,
+                        "state": "suspended",
+                        "until": until,
+                        "failures": 0,
+                    }
+                )
+        return rows
+
     async def on_end(self, call: Call) -> None:
         """A model that answered 5xx or 429 is suspended for ``suspendDuration``."""
         if call.routed_model is None or call.routed_model[0] != self.scope or not call.attempts:
@@ -154,6 +172,14 @@ class ProviderFailover(Filter):
             cooldown=float(breaker.get("cooldownSeconds", 30)),
             shared=bool(breaker.get("shared", True)),
         )
+
+    def report(self, route: Route, health: Health) -> list[dict[str, Any]]:
+        """The circuits of the failover targets that are not simply closed."""
+        rows = []
+        for provider, model in self.targets:
+            name = f"{provider}/{model}" if model else provider
+            rows.extend(circuit_report(route.proxy, name, health))
+        return rows
 
     async def on_request(self, call: Call) -> Refusal | None:
         route = call.route
