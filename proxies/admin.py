@@ -94,6 +94,8 @@ class ProviderTemplateAdmin(ServiceAdmin):
 
 # --- providers -------------------------------------------------------------------------------
 
+TIMEOUT_FIELDS = ("connect_timeout", "read_timeout", "first_byte_timeout", "total_timeout")
+
 
 def aws_credentials_fieldset(*classes: str) -> tuple[str, dict[str, Any]]:
     """AWS Bedrock's credential field by field, for those who do not use a Bedrock API key."""
@@ -125,7 +127,15 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            general = ["template", "name", "version", "description", "upstream_url", "credential"]
+            general = [
+                "template",
+                "name",
+                "version",
+                "description",
+                "upstream_url",
+                "credential",
+                "credential_pool",
+            ]
             return (
                 (None, {"fields": general}),
                 (
@@ -140,14 +150,14 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
                         "fields": ("inbound_key_in", "inbound_key_name", "inbound_key_prefix"),
                     },
                 ),
-                ("Timeouts (seconds)", {"fields": ("connect_timeout", "read_timeout")}),
+                ("Timeouts (seconds)", {"fields": TIMEOUT_FIELDS}),
                 ("Streams", {"fields": ("stream_usage",)}),
                 aws_credentials_fieldset("collapse"),
             )
         connection = ["name", "slug", "template", "version", "description", "upstream_url"]
         connection.append("credential_status")
         if self.has_change_permission(request, obj):
-            connection.append("credential")
+            connection.extend(("credential", "credential_pool"))
         aws = ()
         if obj.template.adapter == Adapter.AWS_BEDROCK and self.has_change_permission(request, obj):
             aws = (aws_credentials_fieldset("gh-tab-connection"),)
@@ -156,7 +166,7 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
             *aws,
             (
                 "Timeouts (seconds)",
-                {"classes": ("gh-tab-connection",), "fields": ("connect_timeout", "read_timeout")},
+                {"classes": ("gh-tab-connection",), "fields": TIMEOUT_FIELDS},
             ),
             ("Streams", {"classes": ("gh-tab-connection",), "fields": ("stream_usage",)}),
             (
@@ -193,8 +203,12 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
     def credential_status(self, obj: Provider) -> str:
         if not obj.has_credential:
             return "not set"
+        count = obj.credential_key_count
+        parts = [f"a pool of {count} keys"] if count > 1 else []
         when = obj.credential_updated_at
-        return f"set (last changed {when:%Y-%m-%d %H:%M %Z})" if when else "set"
+        if when:
+            parts.append(f"last changed {when:%Y-%m-%d %H:%M %Z}")
+        return f"set ({', '.join(parts)})" if parts else "set"
 
     @admin.display(description="Resources the template offers")
     def offered_resources(self, obj: Provider) -> str:

@@ -134,6 +134,13 @@ def _fixed_url_help() -> str:
     return escape(f"{text} Fixed by the template for {listed}." if listed else text)
 
 
+class SecretTextarea(forms.Textarea):
+    """A textarea that never renders what was typed into it, even on a form with errors."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 def _secret(label: str, help_text: str = "") -> forms.CharField:
     return forms.CharField(
         label=label,
@@ -166,6 +173,14 @@ class ProviderForm(ServiceModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="The provider's API key (for AWS Bedrock, a Bedrock API key, or AWS keys "
         "in their own fields below). Stored encrypted and never shown again.",
+    )
+    credential_pool = forms.CharField(
+        label="Key pool",
+        required=False,
+        widget=SecretTextarea(attrs={"rows": 3, "cols": 60, "autocomplete": "off"}),
+        help_text="Instead of one key: several API keys, one per line (up to 20), used in "
+        "rotation; a key answering 401 or 429 rests for a while. Stored encrypted and never "
+        "shown again.",
     )
     aws_access_key_id = forms.CharField(label="AWS access key ID", required=False)
     aws_secret_access_key = _secret("AWS secret access key")
@@ -210,6 +225,13 @@ class ProviderForm(ServiceModelForm):
                 url.required = False
                 url.help_text = _fixed_url_help()
             return
+        pool = self.fields.get("credential_pool")
+        if pool is not None:
+            pool.label = "New key pool"
+            pool.help_text = (
+                "Leave blank to keep the current credential; several API keys, one per line "
+                "(up to 20), replace it and are used in rotation."
+            )
         if credential is not None:
             credential.label = "New upstream credential"
             credential.help_text = (
@@ -223,10 +245,12 @@ class ProviderForm(ServiceModelForm):
 
     def write(self, data: dict[str, Any]) -> Provider:
         aws = {key: data[field] for field, key in AWS_CREDENTIAL_FIELDS.items() if data.get(field)}
-        if aws and data.get("credential"):
-            message = "Give an API key or AWS keys, not both."
+        pool = [line.strip() for line in (data.get("credential_pool") or "").splitlines()]
+        pool = [key for key in pool if key]
+        if sum(bool(given) for given in (aws, pool, data.get("credential"))) > 1:
+            message = "Give one of an API key, a key pool or AWS keys; not both."
             raise ValidationFailed(message, errors=[{"field": "credential", "message": message}])
-        credential = aws or data.get("credential")
+        credential = aws or pool or data.get("credential")
         try:
             if self.adding:
                 fields = self.changed(data, PROVIDER_FIELDS)
@@ -242,6 +266,8 @@ class ProviderForm(ServiceModelForm):
                 **self.changed(data, PROVIDER_FIELDS),
             )
         except DomainError as exc:
+            if pool:  # a key's row shows on the pool, by line number, never by value
+                exc.errors = [_pool_error(e) for e in exc.errors]
             if aws:  # the object's fields show on the form's fields for them
                 fields = {
                     f"credential.{key}": field for field, key in AWS_CREDENTIAL_FIELDS.items()
@@ -250,6 +276,15 @@ class ProviderForm(ServiceModelForm):
                     {**e, "field": fields.get(e["field"], e["field"])} for e in exc.errors
                 ]
             raise
+
+
+def _pool_error(error: dict[str, str]) -> dict[str, str]:
+    field = error.get("field") or ""
+    if not field.startswith("credential"):
+        return error
+    index = field.removeprefix("credential").strip("[]")
+    where = f"Line {int(index) + 1}: " if index.isdigit() else ""
+    return {"field": "credential_pool", "message": where + error["message"]}
 
 
 # --- proxies ---------------------------------------------------------------------------------

@@ -82,6 +82,11 @@ class Provider(models.Model):
     upstream_url = models.URLField(max_length=500)
     credential_ciphertext = models.TextField(blank=True, editable=False)
     credential_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    credential_key_count = models.PositiveSmallIntegerField(
+        default=0,
+        editable=False,
+        help_text="How many upstream keys the credential holds (a key pool holds several).",
+    )
     access_mode = models.CharField(
         max_length=16, choices=AccessMode.choices, default=AccessMode.ALLOW_ALL
     )
@@ -98,8 +103,23 @@ class Provider(models.Model):
     )
     inbound_key_name = models.CharField(max_length=100)
     inbound_key_prefix = models.CharField(max_length=40, blank=True)
-    connect_timeout = models.FloatField(default=10.0)
-    read_timeout = models.FloatField(default=120.0)
+    connect_timeout = models.FloatField(
+        default=10.0, help_text="Seconds to open a connection to the upstream."
+    )
+    read_timeout = models.FloatField(
+        default=120.0, help_text="Seconds the upstream may stay silent while answering."
+    )
+    first_byte_timeout = models.FloatField(
+        "first byte timeout",
+        null=True,
+        blank=True,
+        help_text="Seconds until the upstream's first response byte; empty: no such limit.",
+    )
+    total_timeout = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds for the whole exchange, a stream included; empty: no such limit.",
+    )
     stream_usage = models.BooleanField(
         "Ask streams for usage",
         default=True,
@@ -117,7 +137,10 @@ class Provider(models.Model):
                 name="provider_access_mode_valid",
             ),
             models.CheckConstraint(
-                condition=Q(connect_timeout__gt=0) & Q(read_timeout__gt=0),
+                condition=Q(connect_timeout__gt=0)
+                & Q(read_timeout__gt=0)
+                & (Q(first_byte_timeout__isnull=True) | Q(first_byte_timeout__gt=0))
+                & (Q(total_timeout__isnull=True) | Q(total_timeout__gt=0)),
                 name="provider_timeouts_positive",
             ),
         ]

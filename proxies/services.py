@@ -30,6 +30,7 @@ from proxies.errors import (
     TemplateReadOnly,
 )
 from proxies.identifiers import normalize_context, unique_slug
+from proxies.key_pool import key_count, key_pool, pool_text
 from proxies.models import (
     AccessMode,
     Adapter,
@@ -58,6 +59,8 @@ PROVIDER_FIELDS = (
     "inbound_key_prefix",
     "connect_timeout",
     "read_timeout",
+    "first_byte_timeout",
+    "total_timeout",
     "stream_usage",
 )
 PROXY_FIELDS = (
@@ -130,11 +133,12 @@ def provider_create(
     *,
     name: str,
     template: ProviderTemplate | str,
-    credential: str | dict = "",
+    credential: str | dict | list[str] = "",
     upstream_url: str = "",
     **fields: Any,
 ) -> Provider:
-    """Register a provider from a template; the template pre-fills what the user leaves out."""
+    """Register a provider from a template; the template pre-fills what the user leaves out.
+    ``credential``: an API key, a list of them (a key pool), or AWS Bedrock's object."""
     if isinstance(template, str):
         template = template_get(template)
     name = (name or "").strip()
@@ -176,10 +180,10 @@ def provider_create(
         )
     check_upstream_url(provider.upstream_url)
     _clean_provider_lists(provider)
+    _check_timeouts(provider)
     credential = _credential_text(template, credential, provider.upstream_url)
     if credential:
-        provider.credential_ciphertext = crypto.encrypt(credential)
-        provider.credential_updated_at = timezone.now()
+        _store_credential(provider, credential)
     try:
         validated_save(provider)
     except IntegrityError:
@@ -205,9 +209,24 @@ def _clean_provider_lists(provider: Provider) -> None:
         )
 
 
+def _check_timeouts(provider: Provider) -> None:
+    errors = [
+        {"field": name, "message": "Must be more than 0 seconds."}
+        for name in ("connect_timeout", "read_timeout", "first_byte_timeout", "total_timeout")
+        if getattr(provider, name) is not None and getattr(provider, name) <= 0
+    ]
+    first_byte, total = provider.first_byte_timeout, provider.total_timeout
+    if not errors and first_byte is not None and total is not None and first_byte > total:
+        message = "The first byte cannot be given longer than the whole exchange."
+        errors.append({"field": "first_byte_timeout", "message": message})
+    if errors:
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise ValidationFailed(f"Invalid timeouts: {summary}", errors=errors)
+
+
 @transaction.atomic
 def provider_update(
-    *, provider: Provider, credential: str | dict | None = None, **fields: Any
+    *, provider: Provider, credential: str | dict | list[str] | None = None, **fields: Any
 ) -> Provider:
     """Change provider settings. A new credential takes effect on gateways without redeploy.
 
@@ -247,6 +266,7 @@ def provider_update(
     for key, value in fields.items():
         setattr(provider, key, value)
     _clean_provider_lists(provider)
+    _check_timeouts(provider)
     if credential is not None:
         _set_credential(provider, credential)
     try:
@@ -256,9 +276,13 @@ def provider_update(
     return provider
 
 
-def _credential_text(template: ProviderTemplate, credential: str | dict, upstream_url: str) -> str:
-    """The credential as stored: AWS Bedrock's may be an object of AWS keys (checked, kept
-    as JSON); every other provider's is a string."""
+def _credential_text(
+    template: ProviderTemplate, credential: str | dict | list[str], upstream_url: str
+) -> str:
+    """The credential as stored: a key pool as a JSON list (a pool of one as that key); AWS
+    Bedrock's may be an object of AWS keys (checked, kept as JSON); else the key itself."""
+    if isinstance(credential, list):
+        return pool_text(key_pool(credential))
     if template.adapter == Adapter.AWS_BEDROCK:
         return bedrock_credential_text(credential, upstream_url=upstream_url)
     if isinstance(credential, dict):
@@ -267,18 +291,32 @@ def _credential_text(template: ProviderTemplate, credential: str | dict, upstrea
     return credential
 
 
-def _set_credential(provider: Provider, credential: str | dict) -> None:
-    credential = _credential_text(provider.template, credential, provider.upstream_url)
-    provider.credential_ciphertext = crypto.encrypt(credential)
+def _store_credential(provider: Provider, text: str) -> None:
+    provider.credential_ciphertext = crypto.encrypt(text)
+    provider.credential_key_count = key_count(text)
     provider.credential_updated_at = timezone.now()
+
+
+def _set_credential(provider: Provider, credential: str | dict | list[str]) -> None:
+    _store_credential(
+        provider, _credential_text(provider.template, credential, provider.upstream_url)
+    )
     bump_config_revision()
 
 
 @transaction.atomic
-def provider_set_credential(*, provider: Provider, credential: str | dict) -> Provider:
-    """Rotate the upstream credential; running gateways pick it up without a redeploy."""
+def provider_set_credential(*, provider: Provider, credential: str | dict | list[str]) -> Provider:
+    """Rotate the upstream credential (a key, a key pool or AWS Bedrock's object); running
+    gateways pick it up without a redeploy."""
     _set_credential(provider, credential)
-    provider.save(update_fields=["credential_ciphertext", "credential_updated_at", "updated_at"])
+    provider.save(
+        update_fields=[
+            "credential_ciphertext",
+            "credential_key_count",
+            "credential_updated_at",
+            "updated_at",
+        ]
+    )
     return provider
 
 

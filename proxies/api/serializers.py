@@ -136,25 +136,61 @@ class InboundKeySerializer(serializers.Serializer):
 
 
 class TimeoutsSerializer(serializers.Serializer):
+    """Seconds; ``first_byte`` and ``total`` may be null (no such limit)."""
+
     connect = StrictFloatField(
-        source="connect_timeout", min_value=0.1, max_value=600, required=False
+        source="connect_timeout",
+        min_value=0.1,
+        max_value=600,
+        required=False,
+        help_text="To open a connection to the upstream.",
     )
-    read = StrictFloatField(source="read_timeout", min_value=0.1, max_value=3600, required=False)
+    read = StrictFloatField(
+        source="read_timeout",
+        min_value=0.1,
+        max_value=3600,
+        required=False,
+        help_text="The upstream may stay silent this long while answering.",
+    )
+    first_byte = StrictFloatField(
+        source="first_byte_timeout",
+        min_value=0.1,
+        max_value=3600,
+        required=False,
+        allow_null=True,
+        help_text="Until the upstream's first response byte; null: no such limit.",
+    )
+    total = StrictFloatField(
+        source="total_timeout",
+        min_value=0.1,
+        max_value=86400,
+        required=False,
+        allow_null=True,
+        help_text="For the whole exchange, a stream included; null: no such limit.",
+    )
 
 
 @extend_schema_field(
-    {"oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}]}
+    {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 20},
+            {"type": "object", "additionalProperties": {"type": "string"}},
+        ]
+    }
 )
 class UpstreamCredentialField(serializers.Field):
-    """An upstream credential: a string (an API key), or an object of AWS keys, which the
-    service checks field by field (AWS Bedrock only)."""
+    """An upstream credential: a string (an API key), a list of them (a key pool), or an
+    object of AWS keys (AWS Bedrock only). The service checks the pool and the object."""
 
-    default_error_messages = {"invalid": "Expected a string, or an object of AWS keys."}
+    default_error_messages = {
+        "invalid": "Expected a string, a list of keys, or an object of AWS keys."
+    }
 
-    def to_internal_value(self, data: Any) -> str | dict:
+    def to_internal_value(self, data: Any) -> str | dict | list:
         if isinstance(data, str):
             return data.strip()
-        if isinstance(data, dict):
+        if isinstance(data, dict | list):
             return data
         self.fail("invalid")
 
@@ -181,12 +217,18 @@ class ProviderSerializer(ImmutableIdMixin, serializers.Serializer):
         write_only=True,
         required=False,
         style={"input_type": "password"},
-        help_text="Upstream API key; for AWS Bedrock also an object of AWS keys "
+        help_text="Upstream API key, or a list of 1 to 20 keys used in rotation (a key pool); "
+        "for AWS Bedrock also an object of AWS keys "
         '(`{"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "region", '
         '"role_arn", "external_id"}`), or empty for the gateway host\'s AWS credentials. '
         "Stored encrypted, never returned.",
     )
     has_credential = serializers.BooleanField(read_only=True)
+    credential_keys = serializers.IntegerField(
+        source="credential_key_count",
+        read_only=True,
+        help_text="How many keys the credential holds: 0 (none), 1, or a key pool's size.",
+    )
     credential_updated_at = serializers.DateTimeField(read_only=True)
     access_control = AccessControlSerializer(source="*", required=False)
     allowed_models = serializers.ListField(

@@ -80,8 +80,8 @@ def test_a_credential_object_for_another_provider_is_refused(api):
     expect.error(api.post(URL, payload, "json"), 400, "VALIDATION_FAILED", "credential")
 
 
-def test_a_credential_that_is_neither_string_nor_object_is_refused(api):
-    expect.error(create(api, ["AKIA"]), 400, field="credential")
+def test_a_credential_that_is_neither_string_list_nor_object_is_refused(api):
+    expect.error(create(api, 42), 400, field="credential")
 
 
 def test_a_credential_object_rotates_a_providers_credential(api):

@@ -53,7 +53,7 @@ def test_nested_settings_are_saved(api):
         "exceptions": [{"method": "POST", "path": "/chat/completions"}],
     }
     assert body["allowed_models"] == ["gpt-4o-mini"]
-    assert body["timeouts"] == {"connect": 2.0, "read": 30.0}
+    assert body["timeouts"] == {"connect": 2.0, "read": 30.0, "first_byte": None, "total": None}
 
 
 def test_openai_compatible_needs_an_upstream_url(api):
@@ -109,7 +109,7 @@ def test_missing_fields_are_listed(api):
     ("payload", "field"),
     [
         ({"name": 123}, "name"),
-        ({"credential": ["a"]}, "credential"),
+        ({"credential": 7}, "credential"),
         ({"allowed_models": "gpt-4o"}, "allowed_models"),
         ({"timeouts": {"connect": "fast"}}, "timeouts.connect"),
         ({"access_control": {"mode": "maybe"}}, "access_control.mode"),

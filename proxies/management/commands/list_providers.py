@@ -1,6 +1,7 @@
 """List providers."""
 
 from core.commands import ServiceCommand, format_time
+from proxies.models import Provider
 from proxies.selectors import provider_list
 
 
@@ -21,6 +22,7 @@ class Command(ServiceCommand):
                         "template": p.template.slug,
                         "upstream_url": p.upstream_url,
                         "has_credential": p.has_credential,
+                        "credential_keys": p.credential_key_count,
                         "updated_at": p.updated_at,
                     }
                     for p in providers
@@ -35,9 +37,16 @@ class Command(ServiceCommand):
                     p.name,
                     p.template.slug,
                     p.upstream_url,
-                    "set" if p.has_credential else "-",
+                    _credential(p),
                     format_time(p.updated_at),
                 )
                 for p in providers
             ],
         )
+
+
+def _credential(provider: Provider) -> str:
+    if not provider.has_credential:
+        return "-"
+    count = provider.credential_key_count
+    return f"{count} keys" if count > 1 else "set"
