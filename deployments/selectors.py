@@ -13,6 +13,7 @@ from deployments.snapshot import build_proxy_snapshot, snapshot_digest
 from gateways.models import Gateway
 from gateways.selectors import gateway_token_hashes, gateway_tokens_required
 from proxies import crypto
+from proxies.key_pool import credential_value
 from proxies.models import APIKey, APIKeyStatus, Provider, Proxy
 
 
@@ -68,7 +69,9 @@ def is_out_of_date(deployment: Deployment) -> bool:
 
 def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
     """Everything a gateway process holds in memory: the live deployments on it, the keys
-    that may call them there, and the decrypted upstream credentials they need."""
+    that may call them there, and the decrypted upstream credentials they need (of every
+    provider a snapshot names, failover targets included): a string (an API key, AWS
+    Bedrock's JSON object, or "" for none) or a list of strings for a key pool."""
     revision = current_config_revision()
     deployments = list(
         Deployment.objects.filter(gateway=gateway, status=DeploymentStatus.DEPLOYED)
@@ -97,9 +100,12 @@ def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
                 "expires_at": key.expires_at.timestamp() if key.expires_at else None,
             }
         )
-    provider_ids = {d.snapshot["provider"]["id"] for d in deployments}
+    provider_ids = set()
+    for d in deployments:
+        provider_ids.add(d.snapshot["provider"]["id"])
+        provider_ids.update(d.snapshot.get("providers") or {})
     credentials = {
-        p.slug: crypto.decrypt(p.credential_ciphertext)
+        p.slug: credential_value(crypto.decrypt(p.credential_ciphertext))
         for p in Provider.objects.filter(slug__in=provider_ids)
     }
     token_hashes = gateway_token_hashes(gateway)

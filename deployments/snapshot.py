@@ -1,5 +1,6 @@
 """The deployment snapshot: a proxy's effective configuration (proxy + provider settings +
-guardrail chains) as plain JSON. Deploying copies it; gateways serve only what it says."""
+guardrail chains, and the providers its failover policies fall back to) as plain JSON.
+Deploying copies it; gateways serve only what it says."""
 
 import hashlib
 from typing import Any
@@ -7,7 +8,8 @@ from typing import Any
 import orjson
 
 from guardrails.models import GuardrailAttachment
-from proxies.models import Proxy
+from guardrails.routing import failover_target_slugs
+from proxies.models import Provider, Proxy
 from proxies.selectors import effective_inbound_key
 
 SNAPSHOT_SCHEMA = 1
@@ -23,9 +25,11 @@ def _chain(**owner: Any) -> list[dict[str, Any]]:
 
 def build_proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
     """Everything a gateway needs to serve ``proxy``, except secrets (loaded live, so a
-    credential rotates without a redeploy)."""
+    credential rotates without a redeploy). ``providers`` holds every provider a
+    provider-failover policy of the proxy or of its provider names as a target."""
     provider = proxy.provider
-    template = provider.template
+    chains = {"proxy": _chain(proxy=proxy), "provider": _chain(provider=provider)}
+    targets = failover_target_slugs(chains["proxy"] + chains["provider"])
     return {
         "schema": SNAPSHOT_SCHEMA,
         "proxy": {
@@ -36,30 +40,42 @@ def build_proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
             "resources": proxy.resources,
             "inbound_key": effective_inbound_key(proxy),
         },
-        "provider": {
-            "id": provider.slug,
-            "name": provider.name,
-            "template": template.slug,
-            "adapter": template.adapter,
-            "upstream_url": provider.upstream_url,
-            "upstream_auth": {
-                "header": template.upstream_auth_header,
-                "prefix": template.upstream_auth_prefix,
-            },
-            "access_control": {
-                "mode": provider.access_mode,
-                "exceptions": provider.access_exceptions,
-            },
-            "allowed_models": provider.allowed_models,
-            "model_location": template.model_location,
-            "usage_paths": template.usage_paths,
-            "timeouts": {"connect": provider.connect_timeout, "read": provider.read_timeout},
-            "stream_usage": provider.stream_usage,
+        "provider": provider_snapshot(provider),
+        "providers": {
+            p.slug: provider_snapshot(p)
+            for p in Provider.objects.filter(slug__in=targets).select_related("template")
         },
-        "guardrails": {
-            "proxy": _chain(proxy=proxy),
-            "provider": _chain(provider=provider),
+        "guardrails": chains,
+    }
+
+
+def provider_snapshot(provider: Provider) -> dict[str, Any]:
+    """How a gateway calls one provider: upstream, template details and settings."""
+    template = provider.template
+    return {
+        "id": provider.slug,
+        "name": provider.name,
+        "template": template.slug,
+        "adapter": template.adapter,
+        "upstream_url": provider.upstream_url,
+        "upstream_auth": {
+            "header": template.upstream_auth_header,
+            "prefix": template.upstream_auth_prefix,
         },
+        "access_control": {
+            "mode": provider.access_mode,
+            "exceptions": provider.access_exceptions,
+        },
+        "allowed_models": provider.allowed_models,
+        "model_location": template.model_location,
+        "usage_paths": template.usage_paths,
+        "timeouts": {
+            "connect": provider.connect_timeout,
+            "read": provider.read_timeout,
+            "first_byte": provider.first_byte_timeout,
+            "total": provider.total_timeout,
+        },
+        "stream_usage": provider.stream_usage,
     }
 
 
