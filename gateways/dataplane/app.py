@@ -66,6 +66,7 @@ class GatewayApp:
         self.health = Health()
         self.limiter: Limiter | None = None
         self.starting = asyncio.Lock()
+        self.draining = False  # shutdown began: no longer ready
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -112,7 +113,7 @@ class GatewayApp:
         self, scope, send, snapshot: Snapshot, proxy_id: str, rest: bytes
     ) -> None:
         """A path that names no proxy here: an operational endpoint, or 404 / 503."""
-        if proxy_id == ops.PREFIX and await ops.serve(scope, send, snapshot, rest):
+        if proxy_id == ops.PREFIX and await ops.serve(scope, send, snapshot, rest, self.readiness):
             return
         if snapshot.refused:
             status, code, message = 503, "gateway_not_registered", snapshot.refused
@@ -130,6 +131,33 @@ class GatewayApp:
             started=started,
         )
         self.usage.record(row)
+
+    async def readiness(self) -> tuple[bool, dict]:
+        """Whether this process can serve, and why not (see ``ops``)."""
+        snapshot = self.store.current
+        reasons = []
+        if snapshot.revision < 0:
+            reasons.append("no configuration loaded yet")
+        if snapshot.refused:
+            reasons.append(snapshot.refused)
+        if self.draining:
+            reasons.append("shutting down")
+        needs_store = any(
+            step.name == "rate-limits" and step.limits.fails_closed
+            for route in snapshot.routes.values()
+            for step in route.chain.filters
+        )
+        if needs_store and not await self.limiter.store_reachable():
+            reasons.append("the rate-limit store does not answer")
+        checked = self.store.checked_at
+        details = {
+            "gateway": self.gateway_id,
+            "revision": snapshot.revision,
+            "config_age_seconds": round(time.time() - checked, 1) if checked else None,
+        }
+        if reasons:
+            details["reasons"] = reasons
+        return not reasons, details
 
     def record(self, call: Call) -> None:
         """The call's usage row, its key's last use and its access-log line."""
@@ -230,6 +258,7 @@ class GatewayApp:
             )
 
     async def shutdown(self) -> None:
+        self.draining = True
         self.store.stop()
         if self.limiter is not None:
             # Applies the settles already queued before closing the connection.

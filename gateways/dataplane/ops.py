@@ -1,6 +1,15 @@
 """The gateway process's own endpoints under ``/_gatehouse/`` (proxy IDs cannot contain "_", so
-they never shadow a proxy): ``health`` (alive, and the configuration revision it serves) and
-``metrics`` (Prometheus; once the gateway has registration tokens, it asks for one)."""
+they never shadow a proxy):
+
+- ``healthz``: the process is alive (liveness: restart it when this fails);
+- ``readyz``: it can serve (readiness: send it traffic while this passes): a snapshot is
+  loaded, its registration token is accepted, it is not shutting down, and the rate-limit
+  store answers where a limit refuses calls without it. The database is not required: a
+  gateway keeps serving its snapshot while the database is away (the body says how old its
+  configuration is);
+- ``health``: alive, and the configuration revision it serves (kept for existing checks);
+- ``metrics``: Prometheus (once the gateway has registration tokens, it asks for one).
+"""
 
 import orjson
 
@@ -24,8 +33,17 @@ async def respond(
     await send({"type": "http.response.body", "body": body})
 
 
-async def serve(scope, send, snapshot: Snapshot, rest: bytes) -> bool:
-    """Answer an operational request; False when ``rest`` names none."""
+async def serve(scope, send, snapshot: Snapshot, rest: bytes, readiness=None) -> bool:
+    """Answer an operational request; False when ``rest`` names none. ``readiness``: an
+    async callable giving ``(ready, details)``."""
+    if rest == b"/healthz":
+        await respond(send, 200, b'{"status":"ok"}')
+        return True
+    if rest == b"/readyz" and readiness is not None:
+        ready, details = await readiness()
+        body = {"status": "ready" if ready else "unavailable", **details}
+        await respond(send, 200 if ready else 503, orjson.dumps(body))
+        return True
     if rest == b"/health":
         body = {"status": "ok", "gateway": snapshot.gateway, "revision": snapshot.revision}
         await respond(send, 200, orjson.dumps(body))

@@ -10,6 +10,7 @@ import contextlib
 import hmac
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,8 @@ class SnapshotStore:
         # Called (off the event loop) after each successful reload, e.g. to refresh prices.
         self.on_reload = on_reload
         self.current = Snapshot(gateway=gateway_id, revision=-1)
+        # When the configuration was last read from the database (0: never).
+        self.checked_at = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -162,6 +165,7 @@ class SnapshotStore:
             self._database_failed(exc)
             return False
         self._database_recovered()
+        self.checked_at = time.time()
         snapshot = build_snapshot(config, self.compile_chain, self._chains)
         refused = registration_refusal(
             self.gateway_id, self.token, snapshot.tokens_required, snapshot.token_hashes
@@ -196,6 +200,8 @@ class SnapshotStore:
             return
         if revision != self.current.revision or self._failing:
             self.reload()
+        else:
+            self.checked_at = time.time()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="gatehouse-config", daemon=True)

@@ -247,6 +247,13 @@ class RedisBackend:
         )
         return cls(client, cooldown=cooldown)
 
+    async def ping(self) -> bool:
+        """Whether Redis answers now (for readiness checks)."""
+        try:
+            return bool(await self.client.ping())
+        except Exception:  # RedisError, OSError: not reachable
+            return False
+
     def _check_available(self) -> None:
         if self._down_until and time.monotonic() < self._down_until:
             raise BackendUnavailable("Redis is unavailable (cooling down after an error).")
@@ -386,6 +393,9 @@ class MemoryBackend:
         self._lock = threading.Lock()
         self._next_purge = 0.0
         self.on_failure: Callable[[BackendUnavailable], None] | None = None  # never called
+
+    async def ping(self) -> bool:
+        return True
 
     def _get(self, key: str, now: float) -> list | None:
         entry = self._counters.get(key)

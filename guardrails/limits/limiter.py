@@ -157,6 +157,10 @@ class Limiter:
         failed, which is logged and counted as usual)."""
         await self.backend.flush()
 
+    async def store_reachable(self) -> bool:
+        """Whether the counters' store answers now (always, in-process)."""
+        return await self.backend.ping()
+
     async def close(self) -> None:
         """Apply what is queued, then let go of the store (at shutdown)."""
         await self.backend.close()

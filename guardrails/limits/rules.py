@@ -195,13 +195,15 @@ class LimitSet:
     """Everything one route enforces. ``resolve`` answers from a cache after the first
     request for a resource."""
 
-    __slots__ = ("_cache", "groups", "has_cost", "has_tokens")
+    __slots__ = ("_cache", "fails_closed", "groups", "has_cost", "has_tokens")
 
     def __init__(self, groups: list[LimitGroup]):
         self.groups = tuple(groups)
         counters = [c for g in self.groups for c in g.counters()]
         self.has_tokens = any(c.kind == "tokens" for c in counters)
         self.has_cost = any(c.kind == "cost" for c in counters)
+        # Whether some limit refuses calls while its store is unreachable.
+        self.fails_closed = any(not c.fail_open for c in counters)
         self._cache: dict[str, tuple[tuple[Counter, str], ...]] = {}
 
     def __bool__(self) -> bool:
