@@ -18,7 +18,7 @@ from django.conf import settings  # noqa: E402
 from gateways.dataplane.app import GatewayApp  # noqa: E402
 
 DJANGO_PREFIXES = ("/admin/", "/api/", "/static/")
-DJANGO_PATHS = frozenset({"/admin", "/api", "/favicon.ico", "/"})
+DJANGO_PATHS = frozenset({"/admin", "/api", "/favicon.ico", "/", "/metrics"})
 
 gateway_application = GatewayApp(
     os.environ.get("GATEHOUSE_GATEWAY") or settings.GATEHOUSE_DEFAULT_GATEWAY,

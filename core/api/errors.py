@@ -7,11 +7,19 @@ import uuid
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
+from prometheus_client import Counter
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError
+
+# Served with the control plane's other metrics (core.metrics).
+API_ERRORS = Counter(
+    "gatehouse_api_errors",
+    "Management API requests answered with an error, by status and error code.",
+    ["status", "code"],
+)
 
 log = logging.getLogger("gatehouse.api")
 
@@ -94,6 +102,13 @@ def _flatten(detail, prefix: str = "") -> list[dict[str, str]]:
 
 
 def exception_handler(exc, context):
+    response = error_response(exc, context)
+    API_ERRORS.labels(str(response.status_code), response.data.get("code", "ERROR")).inc()
+    return response
+
+
+def error_response(exc, context) -> Response:
+    """Any error as the API's error body, with its status."""
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.errors), status=exc.status)
     if isinstance(exc, Http404):

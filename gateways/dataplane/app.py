@@ -25,11 +25,19 @@ from gateways.dataplane.chain import FilterChain
 from gateways.dataplane.filters import compile_chain
 from gateways.dataplane.health import CIRCUITS_CHANNEL, Health, circuit_report
 from gateways.dataplane.heartbeat import Heartbeat
+from gateways.dataplane.observe import Observer
 from gateways.dataplane.paths import split_proxy
 from gateways.dataplane.relay import answer_with
 from gateways.dataplane.request import forward_headers, resolve_path
 from gateways.dataplane.routes import Route
 from gateways.dataplane.runtime import Snapshot, SnapshotStore
+from gateways.metrics import (
+    OPEN_CIRCUITS,
+    SNAPSHOT_AGE,
+    SNAPSHOT_REVISION,
+    USAGE_DROPPED,
+    USAGE_QUEUE,
+)
 from gateways.usage import UsageWriter
 from guardrails.catalog.url_checks import close_url_check_client
 from guardrails.limits import Limiter
@@ -55,6 +63,7 @@ class GatewayApp:
             gateway_id,
             lambda: self.store.current.revision,
             serving=lambda: not self.store.current.refused,
+            on_tick=self.refresh_gauges,
         )
         self.beats = heartbeat
         self.max_body = settings.GATEHOUSE_MAX_BODY_BYTES
@@ -64,6 +73,7 @@ class GatewayApp:
         # What this process knows of the health of what it calls (circuits, resting keys,
         # suspended models), kept across reloads.
         self.health = Health()
+        self.observer = Observer(gateway_id)
         self.limiter: Limiter | None = None
         self.starting = asyncio.Lock()
         self.draining = False  # shutdown began: no longer ready
@@ -163,6 +173,7 @@ class GatewayApp:
         """The call's usage row, its key's last use and its access-log line."""
         row = call.usage_row()
         self.usage.record(row)
+        self.observer.call_ended(call, self.limiter.prices, row.latency_ms / 1000)
         if call.key is not None:
             self.usage.touch_key(call.key.key_hash, call.wall)
         if access_log.enabled():
@@ -185,6 +196,17 @@ class GatewayApp:
         call's usage and the cost budgets."""
         if self.limiter is not None:
             self.limiter.prices = price_table()
+
+    def refresh_gauges(self) -> None:
+        """The process's gauges (from the heartbeat's thread, every second)."""
+        gateway = self.gateway_id
+        SNAPSHOT_REVISION.labels(gateway).set(self.store.current.revision)
+        if self.store.checked_at:
+            SNAPSHOT_AGE.labels(gateway).set(time.time() - self.store.checked_at)
+        USAGE_QUEUE.labels(gateway).set(len(self.usage.pending))
+        USAGE_DROPPED.labels(gateway).set(self.usage.dropped)
+        open_circuits = sum(1 for name in list(self.health.circuits) if self.health.state(name))
+        OPEN_CIRCUITS.labels(gateway).set(open_circuits)
 
     def circuits(self) -> list[dict]:
         """The circuits not simply closed and the models suspended, per proxy routing to

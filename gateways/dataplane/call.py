@@ -114,6 +114,7 @@ class Call:
     reason: str = ""
     streamed: bool = False
     upstream_ms: float | None = None
+    first_byte_ms: float | None = None  # a stream's first byte to the client
     usage: dict[str, int] | None = None
     # What the usage cost in nano-dollars (1e-9 USD), priced once when the call ends: the usage
     # row and the cost budgets' settle take this same number. None: nothing priced.

@@ -18,13 +18,15 @@ log = logging.getLogger("gatehouse.gateway")
 
 
 class Heartbeat:
-    def __init__(self, gateway_id: str, revision_of=lambda: "", serving=lambda: True):
+    def __init__(self, gateway_id: str, revision_of=lambda: "", serving=lambda: True, on_tick=None):
         self.gateway_id = gateway_id
         self.instance_id = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.revision_of = revision_of
         # False while the process serves nothing (its registration token was revoked): it then
         # withdraws its row, so the gateway reads Not Active once no other process beats.
         self.serving = serving
+        # Called every beat, database or not (the process's gauges).
+        self.on_tick = on_tick
         self._withdrawn = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -80,6 +82,11 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self.on_tick is not None:
+                try:
+                    self.on_tick()
+                except Exception:
+                    log.exception("gateway %s: refreshing the gauges failed", self.gateway_id)
             if self.serving():
                 self._withdrawn = False
                 self.beat()

@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 
 from gateways.dataplane.adapters.base import finish_usage
-from gateways.dataplane.call import Call, Outcome, Refusal
+from gateways.dataplane.call import Call, Outcome, Refusal, elapsed_ms
 from gateways.dataplane.chain import FilterChain, StreamFilter, UpstreamAnswer
 from gateways.dataplane.sse import EventTooLarge
 from gateways.dataplane.streams import StreamCodec
@@ -243,6 +243,8 @@ async def relay_events(
 
 
 async def send_part(call: Call, data: bytes) -> None:
+    if call.first_byte_ms is None:
+        call.first_byte_ms = elapsed_ms(call.started)
     await call.send({"type": "http.response.body", "body": data, "more_body": True})
 
 
