@@ -31,6 +31,7 @@ from gateways.dataplane.relay import answer_with
 from gateways.dataplane.request import forward_headers, resolve_path
 from gateways.dataplane.routes import Route
 from gateways.dataplane.runtime import Snapshot, SnapshotStore
+from gateways.dataplane.tracing import end_call_span, start_call_span, tracer_from_environment
 from gateways.metrics import (
     OPEN_CIRCUITS,
     SNAPSHOT_AGE,
@@ -74,6 +75,8 @@ class GatewayApp:
         # suspended models), kept across reloads.
         self.health = Health()
         self.observer = Observer(gateway_id)
+        # OpenTelemetry, when the OTEL_* variables turn it on (None: off, and free).
+        self.tracer = tracer_from_environment()
         self.limiter: Limiter | None = None
         self.starting = asyncio.Lock()
         self.draining = False  # shutdown began: no longer ready
@@ -98,6 +101,8 @@ class GatewayApp:
             await self.without_route(scope, send, snapshot, proxy_id, rest)
             return
         call = Call(scope, receive, send, snapshot, route, scope["method"])
+        if self.tracer is not None:
+            call.tracer, call.span = self.tracer, start_call_span(self.tracer, scope)
         chain: FilterChain = route.chain
         try:
             refusal = resolve_path(call, rest) or forward_headers(call)
@@ -118,6 +123,8 @@ class GatewayApp:
             call.price(self.limiter.prices)
             await chain.run_end(call)
             self.record(call)
+            if call.span is not None:
+                end_call_span(call.span, call, self.gateway_id)
 
     async def without_route(
         self, scope, send, snapshot: Snapshot, proxy_id: str, rest: bytes

@@ -8,6 +8,7 @@ is being relayed, nothing is retried: a stream's first byte may already be with 
 import asyncio
 import random
 import time
+from typing import Any
 
 import aiohttp
 import orjson
@@ -25,6 +26,13 @@ from gateways.dataplane.relay import (
 )
 from gateways.dataplane.sigv4 import CredentialsUnavailable
 from gateways.dataplane.targets import Attempt, Plan, Target
+from gateways.dataplane.tracing import (
+    SpanKind,
+    Status,
+    StatusCode,
+    start_child,
+    traceparent_headers,
+)
 
 NO_TARGET = Refusal(
     503,
@@ -32,6 +40,7 @@ NO_TARGET = Refusal(
     "No upstream of this proxy can take the request right now.",
     outcome=Outcome.FAILED,
 )
+TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
 # How long a key the upstream refused or throttled rests when it says nothing of its own.
 KEY_REST = 60.0
 
@@ -107,6 +116,36 @@ async def open_upstream(
     if target.keys is not None:
         call.key_used, auth = target.keys.take(health.key_resting)
     headers = [*call.headers, *auth]
+    span = None
+    if call.span is not None:
+        span = start_child(call.tracer, call.span, f"attempt {attempt.name}", SpanKind.CLIENT)
+        span.set_attribute("server.address", url.host or "")
+        # The caller's trace context continues in ours (the call span's parent).
+        headers = [(n, v) for n, v in headers if n not in TRACE_HEADERS]
+        headers.extend(traceparent_headers(span))
+    try:
+        upstream = await send(session, call, target, url, headers, body)
+    except UpstreamFailure as failure:
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR, failure.refusal.code))
+            span.end()
+        raise
+    if span is not None:
+        span.set_attribute("http.response.status_code", upstream.status)
+        span.end()
+    return upstream
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    call: Call,
+    target: Target,
+    url: Any,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> aiohttp.ClientResponse:
+    """One request to ``target``: signed where its credential signs, bounded by its
+    timeouts."""
     if target.signer is not None:
         try:
             headers = await target.signer.sign(call.method, str(url), headers, body)

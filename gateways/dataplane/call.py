@@ -108,6 +108,10 @@ class Call:
     attempts: list[dict[str, Any]] | None = None
     route_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     key_used: str | None = None  # the fingerprint of the upstream key a key pool gave
+    # Tracing (gateways.dataplane.tracing), when it is on: the tracer and the call's span.
+    tracer: Any = None
+    span: Any = None
+    response_model: str = ""  # the model the upstream says answered
     # What happened.
     status: int = 0
     outcome: str = Outcome.OK

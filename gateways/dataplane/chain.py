@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from gateways.dataplane.call import Call, Refusal
+from gateways.dataplane.tracing import start_child
 
 
 class UpstreamAnswer:
@@ -115,6 +116,8 @@ class FilterChain:
 
     async def run_request(self, call: Call) -> Refusal | None:
         """Each request hook in order until one refuses."""
+        if call.span is not None:
+            return await self.traced(call, self.request, "on_request")
         for step in self.request:
             refusal = await step.on_request(call)
             if refusal is not None:
@@ -122,8 +125,24 @@ class FilterChain:
         return None
 
     async def run_response(self, call: Call, answer: UpstreamAnswer) -> Refusal | None:
+        if call.span is not None:
+            return await self.traced(call, self.response, "on_response", answer)
         for step in self.response:
             refusal = await step.on_response(call, answer)
+            if refusal is not None:
+                return refusal
+        return None
+
+    async def traced(self, call: Call, steps: tuple, hook: str, *args: Any) -> Refusal | None:
+        """The hooks with a span each (tracing is on)."""
+        for step in steps:
+            span = start_child(call.tracer, call.span, f"{step.name} {hook[3:]}")
+            try:
+                refusal = await getattr(step, hook)(call, *args)
+                if refusal is not None:
+                    span.set_attribute("gatehouse.refusal", refusal.code)
+            finally:
+                span.end()
             if refusal is not None:
                 return refusal
         return None

@@ -138,8 +138,9 @@ async def relay_whole(
         usage = adapter.usage_from_headers(headers, adapter.extract_usage(parsed))
         if usage:
             call.usage = finish_usage(usage)
+        call.response_model = adapter.response_model(parsed)
         if not call.model:
-            call.model = adapter.response_model(parsed)
+            call.model = call.response_model
     refusal = await chain.run_response(call, answer) if chain.response else None
     if refusal is not None:
         await answer_with(call, refusal)
