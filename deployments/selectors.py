@@ -1,6 +1,8 @@
-"""Reads for deployments: history with tags, out-of-date checks, and what a gateway serves."""
+"""Reads for deployments: history with tags, out-of-date checks, what a gateway serves, and
+the state of a deployed proxy's routing targets as its gateways see them."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -10,8 +12,10 @@ from core.revision import current_config_revision
 from deployments.errors import DeploymentNotFound
 from deployments.models import CURRENT_STATUSES, Deployment, DeploymentStatus
 from deployments.snapshot import build_proxy_snapshot, snapshot_digest
-from gateways.models import Gateway
+from gateways.models import Gateway, GatewayProcess, heartbeat_cutoff
 from gateways.selectors import gateway_token_hashes, gateway_tokens_required
+from guardrails.catalog.routing import ModelRouting, ProviderFailover, routing_targets
+from guardrails.registry import get_policy
 from proxies import crypto
 from proxies.key_pool import credential_value
 from proxies.models import APIKey, APIKeyStatus, Provider, Proxy
@@ -122,3 +126,105 @@ def gateway_runtime_config(gateway: Gateway) -> dict[str, Any]:
         "other_gateway_keys": other_gateway_keys,
         "credentials": credentials,
     }
+
+
+# Worst first: what a target shows when the gateways' processes see it differently.
+STATE_SEVERITY = {"closed": 0, "half_open": 1, "suspended": 2, "open": 3}
+
+
+def snapshot_routing_targets(snapshot: dict[str, Any]) -> list[dict[str, str]]:
+    """What a deployed proxy may call, as circuit breakers name it (``target``:
+    ``provider`` or ``provider/model``): its own provider, then the targets of its
+    provider-failover policy, then the models of its round robin. ``role`` says which."""
+    home = snapshot["provider"]["id"]
+    rows = [{"target": home, "provider": home, "model": "", "role": "primary"}]
+    chains = snapshot.get("guardrails") or {}
+    attachments = (chains.get("proxy") or []) + (chains.get("provider") or [])
+    for attachment in attachments:
+        if attachment["policy"] == ProviderFailover.name:
+            for target in routing_targets(attachment["params"] or {}):
+                name = "/".join(part for part in (target["provider"], target["model"]) if part)
+                rows.append({"target": name, **target, "role": "failover"})
+    for attachment in attachments:
+        policy = get_policy(attachment["policy"])
+        if policy is not None and issubclass(policy, ModelRouting):
+            for row in (attachment["params"] or {}).get("models") or []:
+                model = row["model"]
+                rows.append(
+                    {"target": f"{home}/{model}", "provider": home, "model": model, "role": "model"}
+                )
+    unique: dict[str, dict[str, str]] = {}
+    for row in rows:
+        unique.setdefault(row["target"], row)
+    return list(unique.values())
+
+
+def proxy_routing_state(proxy: Proxy) -> dict[str, Any]:
+    """The routing targets of ``proxy``'s current deployments, each with the state the active
+    processes of their gateways report (worst wins: open, suspended, half-open, closed),
+    when it lasts ``until``, its ``failures`` and which processes see it so. Targets a
+    process reports that no current snapshot names (a deployment being replaced) follow."""
+    deployments = list(
+        Deployment.objects.filter(proxy=proxy, status__in=CURRENT_STATUSES)
+        .select_related("gateway")
+        .order_by("gateway__name")
+    )
+    targets: dict[str, dict[str, Any]] = {}
+    for deployment in deployments:
+        for row in snapshot_routing_targets(deployment.snapshot):
+            targets.setdefault(row["target"], {**row, "reports": []})
+    processes = GatewayProcess.objects.filter(
+        gateway_id__in={d.gateway_id for d in deployments}, last_seen_at__gte=heartbeat_cutoff()
+    ).select_related("gateway")
+    for process in processes.order_by("gateway__name", "hostname", "pid"):
+        for reported in process.circuits or []:
+            if not isinstance(reported, dict) or reported.get("proxy") != proxy.slug:
+                continue
+            name = str(reported.get("target") or "")
+            provider, _, model = name.partition("/")
+            target = targets.setdefault(
+                name,
+                {
+                    "target": name,
+                    "provider": provider,
+                    "model": model,
+                    "role": "reported",
+                    "reports": [],
+                },
+            )
+            target["reports"].append(
+                {
+                    "gateway": process.gateway.slug,
+                    "instance_id": process.instance_id,
+                    "hostname": process.hostname,
+                    "pid": process.pid,
+                    "state": reported.get("state") or "closed",
+                    "until": _moment(reported.get("until")),
+                    "failures": reported.get("failures") or 0,
+                }
+            )
+    return {
+        "proxy": proxy.slug,
+        "gateways": [d.gateway.slug for d in deployments],
+        "targets": [_worst(target) for target in targets.values()],
+    }
+
+
+def _worst(target: dict[str, Any]) -> dict[str, Any]:
+    reports = target.pop("reports")
+    state = max((r["state"] for r in reports), key=STATE_SEVERITY.get, default="closed")
+    seeing = [r for r in reports if r["state"] == state]
+    untils = [r["until"] for r in seeing if r["until"] is not None]
+    return {
+        **target,
+        "state": state,
+        "until": max(untils) if untils else None,
+        "failures": max((r["failures"] for r in seeing), default=0),
+        "processes": seeing,
+    }
+
+
+def _moment(epoch: Any) -> datetime | None:
+    if isinstance(epoch, int | float) and not isinstance(epoch, bool):
+        return datetime.fromtimestamp(epoch, tz=UTC)
+    return None

@@ -52,6 +52,12 @@ class GatewayProcess(models.Model):
     pid = models.PositiveIntegerField(null=True, blank=True)
     address = models.CharField(max_length=255, blank=True)
     snapshot_version = models.CharField(max_length=64, blank=True)
+    circuits = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the process reported at its last heartbeat of the routing targets "
+        "that are not simply closed: open or half-open circuits, suspended models.",
+    )
     started_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
 

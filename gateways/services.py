@@ -1,5 +1,6 @@
 """Writes for gateways, their tokens and the heartbeats of gateway processes."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,9 @@ from proxies import crypto
 from proxies.identifiers import unique_slug
 
 GATEWAY_FIELDS = {"name", "description", "base_url", "environment"}
+# What a routing target can be, besides closed (healthy, never reported): a circuit open or
+# half-open (probing), or a round robin's model suspended.
+CIRCUIT_STATES = ("open", "half_open", "suspended")
 
 
 @transaction.atomic
@@ -117,11 +121,16 @@ def gateway_process_heartbeat(
     pid: int | None = None,
     address: str = "",
     snapshot_version: str = "",
+    circuits: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Record that a gateway process is alive (called from its background thread)."""
+    """Record that a gateway process is alive (called from its background thread), with the
+    routing targets it sees failing: ``circuits`` rows ``{"proxy", "target", "state",
+    "until", "failures"}`` (state ``open``, ``half_open`` or ``suspended``; ``until`` in
+    epoch seconds or None). Malformed rows are dropped, never trusted."""
     now = timezone.now()
+    reported = [row for row in map(circuit_row, circuits) if row is not None]
     updated = GatewayProcess.objects.filter(instance_id=instance_id).update(
-        last_seen_at=now, snapshot_version=snapshot_version
+        last_seen_at=now, snapshot_version=snapshot_version, circuits=reported
     )
     if not updated:
         GatewayProcess.objects.create(
@@ -131,9 +140,31 @@ def gateway_process_heartbeat(
             pid=pid,
             address=address,
             snapshot_version=snapshot_version,
+            circuits=reported,
             started_at=now,
             last_seen_at=now,
         )
+
+
+def circuit_row(row: Any) -> dict[str, Any] | None:
+    """One reported circuit in its stored shape, or None when it is not one."""
+    if not isinstance(row, dict):
+        return None
+    proxy, target, state = row.get("proxy"), row.get("target"), row.get("state")
+    until, failures = row.get("until"), row.get("failures") or 0
+    if not (isinstance(proxy, str) and isinstance(target, str) and state in CIRCUIT_STATES):
+        return None
+    if until is not None and (isinstance(until, bool) or not isinstance(until, int | float)):
+        return None
+    if isinstance(failures, bool) or not isinstance(failures, int):
+        return None
+    return {
+        "proxy": proxy[:40],
+        "target": target[:250],
+        "state": state,
+        "until": float(until) if until is not None else None,
+        "failures": failures,
+    }
 
 
 def gateway_process_stopped(*, instance_id: str) -> None:
