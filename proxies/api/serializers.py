@@ -351,3 +351,52 @@ class APIKeyCreatedSerializer(APIKeySerializer):
 
     def get_key(self, key: APIKey) -> str:
         return self.context["secret"]
+
+
+# --- routing state ---------------------------------------------------------------------------
+
+
+class RoutingProcessSerializer(serializers.Serializer):
+    """A gateway process that sees a target in the target's state."""
+
+    gateway = serializers.CharField(help_text="Gateway ID.")
+    instance_id = serializers.CharField()
+    hostname = serializers.CharField()
+    pid = serializers.IntegerField(allow_null=True)
+    state = serializers.CharField()
+    until = serializers.DateTimeField(allow_null=True)
+    failures = serializers.IntegerField()
+
+
+class RoutingTargetSerializer(serializers.Serializer):
+    """One upstream a deployed proxy may call, and how its gateways see it now."""
+
+    target = serializers.CharField(
+        help_text="How breakers and usage records name it: provider or provider/model."
+    )
+    provider = serializers.CharField(help_text="Provider ID.")
+    model = serializers.CharField(help_text="The model asked for; empty keeps the request's.")
+    role = serializers.ChoiceField(
+        choices=["primary", "failover", "model", "reported"],
+        help_text="primary: the proxy's own provider; failover: a provider-failover target; "
+        "model: a round robin's model; reported: named only by a gateway's report.",
+    )
+    state = serializers.ChoiceField(
+        choices=["closed", "half_open", "suspended", "open"],
+        help_text="The worst any active gateway process reports: open (skipped until "
+        "`until`), suspended (a round robin's model, until `until`), half_open (probing), "
+        "closed (healthy).",
+    )
+    until = serializers.DateTimeField(allow_null=True)
+    failures = serializers.IntegerField(help_text="Failures in a row counted by the breaker.")
+    processes = RoutingProcessSerializer(many=True, help_text="The processes seeing `state`.")
+
+
+class RoutingStateSerializer(serializers.Serializer):
+    """The routing targets of a proxy's current deployments and their state."""
+
+    proxy = serializers.CharField()
+    gateways = serializers.ListField(
+        child=serializers.CharField(), help_text="Gateways the proxy is deployed on."
+    )
+    targets = RoutingTargetSerializer(many=True)

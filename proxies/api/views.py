@@ -4,17 +4,20 @@ from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.errors import error_responses
 from core.api.viewsets import PROXY_PARAMETER, ProxyChildMixin, ServiceViewSet
 from deployments.models import CURRENT_STATUSES, Deployment
+from deployments.selectors import proxy_routing_state
 from proxies import services
 from proxies.api.serializers import (
     APIKeyCreatedSerializer,
     APIKeySerializer,
     ProviderSerializer,
     ProxySerializer,
+    RoutingStateSerializer,
     TemplateSerializer,
 )
 from proxies.errors import APIKeyNotFound, ProviderNotFound, ProxyNotFound, TemplateNotFound
@@ -191,6 +194,17 @@ class ProxyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceView
     def destroy(self, request, slug: str) -> Response:
         services.proxy_delete(proxy=self.get_object())
         return self.deleted()
+
+    @extend_schema(
+        summary="Routing state of a proxy",
+        description="Every upstream the proxy's current deployments may call (its provider, "
+        "its failover targets, its round robin's models), with the state of its circuit as "
+        "the gateways' active processes report it at their heartbeats: the worst wins.",
+        responses={200: RoutingStateSerializer, **READ_ERRORS},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def routing(self, request, slug: str) -> Response:
+        return Response(RoutingStateSerializer(proxy_routing_state(self.get_object())).data)
 
 
 @extend_schema(tags=["api keys"], parameters=[PROXY_PARAMETER])
