@@ -16,12 +16,27 @@ from core.admin import ServiceAdmin, admin_link, admin_url, user_may
 from core.errors import DomainError
 from guardrails import services
 from guardrails.admin_limits import LIMIT_CATEGORY
-from guardrails.admin_limits import is_rate_limit_policy as _is_limit
+from guardrails.catalog.routing import ROUTING_CATEGORY
 from guardrails.forms import GuardrailAttachmentForm
 from guardrails.models import GuardrailAttachment
 from guardrails.registry import all_policies, get_policy
 from guardrails.schema_form import PREFIX, error_field, params_from_post, schema_fields
 from guardrails.selectors import attachment_get, attachments_for
+
+# The owner page's tab for each category of policy ("" is the Guardrails tab's: the chain).
+TAB_ANCHORS = {"": "#guardrails", LIMIT_CATEGORY: "#ratelimits", ROUTING_CATEGORY: "#routing"}
+TAB_ADD_TITLES = {
+    "": "Add guardrail",
+    LIMIT_CATEGORY: "Add limit",
+    ROUTING_CATEGORY: "Add routing policy",
+}
+
+
+def _tab_category(policy: str) -> str:
+    """The category whose tab lists ``policy``: rate limits and routing have their own."""
+    policy_class = get_policy(policy) if policy else None
+    category = policy_class.category if policy_class is not None else ""
+    return category if category in TAB_ANCHORS else ""
 
 
 def _schema(schema: dict) -> str:
@@ -121,11 +136,12 @@ class GuardrailsTabMixin:
 
     def guardrails_tab(self, request: HttpRequest, owner) -> dict[str, Any]:
         """What the Guardrails tab shows: the chain in order and what the user may do. Rate
-        limits have their own tab (they run outside the chain), so they are left out here."""
+        limits and routing policies have their own tabs (they run outside the chain), so they
+        are left out here."""
         attachments = [
             a
             for a in attachments_for(**{self.guardrail_owner_field: owner})
-            if not _is_limit(a.policy)
+            if _tab_category(a.policy) == ""
         ]
         rows = []
         for position, attachment in enumerate(attachments):
@@ -162,11 +178,12 @@ class GuardrailsTabMixin:
         )
 
     def _owner_page(self, owner, policy: str = "") -> str:
-        return admin_url(owner) + ("#ratelimits" if _is_limit(policy) else "#guardrails")
+        return admin_url(owner) + TAB_ANCHORS[_tab_category(policy)]
 
     def _catalog_url(self, owner, policy: str = "") -> str:
         url = self._guardrail_url("guardrail_catalog", owner)
-        return url + f"?category={LIMIT_CATEGORY}" if _is_limit(policy) else url
+        category = _tab_category(policy)
+        return url + f"?category={category}" if category else url
 
     def _panel(
         self, request: HttpRequest, owner, status: int = 200, **context: Any
@@ -198,24 +215,27 @@ class GuardrailsTabMixin:
         owner = self.get_object_or_404(request, object_id)
         if not user_may(request, GuardrailAttachment, "add"):
             raise PermissionDenied
-        # Rate limits are added from their own tab; the Guardrails tab lists everything else.
-        limits = request.GET.get("category") == LIMIT_CATEGORY
+        # Rate limits and routing policies are added from their own tabs; the Guardrails tab
+        # lists everything else.
+        category = request.GET.get("category", "")
+        category = category if category in TAB_ANCHORS else ""
         policies = [
             {
                 **policy.describe(),
                 "url": self._guardrail_url("guardrail_add", owner, policy.name),
             }
             for policy in all_policies()
-            if (policy.category == LIMIT_CATEGORY) == limits
+            if _tab_category(policy.name) == category
         ]
         return self._panel(
             request,
             owner,
             step="catalog",
-            title="Add limit" if limits else "Add guardrail",
+            title=TAB_ADD_TITLES[category],
             policies=policies,
-            limits=limits,
-            back_url=admin_url(owner) + ("#ratelimits" if limits else "#guardrails"),
+            limits=category == LIMIT_CATEGORY,
+            routing=category == ROUTING_CATEGORY,
+            back_url=admin_url(owner) + TAB_ANCHORS[category],
         )
 
     def guardrail_add_view(self, request: HttpRequest, object_id: str, policy: str) -> HttpResponse:
@@ -293,7 +313,8 @@ class GuardrailsTabMixin:
             submit_label="Add" if attachment is None else "Save",
             editing=attachment is not None,
             catalog_url=self._catalog_url(owner, policy_class.name),
-            limits=_is_limit(policy_class.name),
+            limits=_tab_category(policy_class.name) == LIMIT_CATEGORY,
+            routing=_tab_category(policy_class.name) == ROUTING_CATEGORY,
             back_url=self._owner_page(owner, policy_class.name),
             status=400 if request.method == "POST" else 200,
         )
@@ -318,11 +339,12 @@ class GuardrailsTabMixin:
                     services.attachment_update(attachment=attachment, enabled=operation == "enable")
                 else:
                     chain = list(attachments_for(**{self.guardrail_owner_field: owner}))
-                    # Swap with the nearest neighbour the same tab lists (limits are apart).
+                    # Swap with the nearest neighbour the same tab lists (limits and routing
+                    # policies are apart).
                     listed = [
                         i
                         for i, a in enumerate(chain)
-                        if _is_limit(a.policy) == _is_limit(attachment.policy)
+                        if _tab_category(a.policy) == _tab_category(attachment.policy)
                     ]
                     place = listed.index(chain.index(attachment))
                     other = place - 1 if operation == "up" else place + 1

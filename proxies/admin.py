@@ -24,10 +24,11 @@ from core.admin import (
 )
 from core.errors import DomainError
 from deployments.models import CURRENT_STATUSES, Deployment
-from deployments.selectors import is_out_of_date
+from deployments.selectors import is_out_of_date, proxy_routing_state
 from gateways.selectors import gateways_with_status
 from guardrails.admin import GuardrailsTabMixin
 from guardrails.admin_limits import RateLimitsTabMixin, concrete_resources, recent_keys
+from guardrails.admin_routing import RoutingTabMixin, inherited_routing
 from proxies import services
 from proxies.forms import (
     AWS_CREDENTIAL_FIELDS,
@@ -112,7 +113,7 @@ def aws_credentials_fieldset(*classes: str) -> tuple[str, dict[str, Any]]:
 
 
 @admin.register(Provider)
-class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
+class ProviderAdmin(RoutingTabMixin, RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
     """Providers with tabs: Connection, Access Control, Security, Rate Limiting, Guardrails,
     Models. Their settings apply to every proxy on the provider."""
 
@@ -235,9 +236,11 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
                     {"id": "security", "label": "Security", "form": True},
                     {"id": "ratelimits", "label": "Rate Limiting", "form": False},
                     {"id": "guardrails", "label": "Guardrails", "form": False},
+                    {"id": "routing", "label": "Routing", "form": False},
                     {"id": "models", "label": "Models", "form": True},
                 ],
                 "guardrails": self.guardrails_tab(request, obj),
+                "routing": self.routing_tab(request, obj),
                 "limits": self.rate_limits_tab(
                     request,
                     obj,
@@ -272,7 +275,7 @@ class ProviderAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
 
 
 @admin.register(Proxy)
-class ProxyAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
+class ProxyAdmin(RoutingTabMixin, RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
     """The proxy page: header, tabs (Provider, Resources, Security, Guardrails) and the Get
     Started panel (invoke URL, API keys, deployed gateways)."""
 
@@ -349,10 +352,14 @@ class ProxyAdmin(RateLimitsTabMixin, GuardrailsTabMixin, ServiceAdmin):
                     {"id": "security", "label": "Security", "form": True},
                     {"id": "guardrails", "label": "Guardrails", "form": False},
                     {"id": "ratelimits", "label": "Rate Limiting", "form": False},
+                    {"id": "routing", "label": "Routing", "form": False},
                 ],
                 "header": self.header(request, obj),
                 "get_started": self.get_started(request, obj),
                 "guardrails": self.guardrails_tab(request, obj),
+                "routing": self.routing_tab(request, obj, state=proxy_routing_state(obj)),
+                "routing_inherited": inherited_routing(obj.provider),
+                "routing_provider_url": admin_url(obj.provider) + "#routing",
                 **self.limits_context(request, obj),
             }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -13,7 +13,7 @@ def change_url(provider):
     return reverse("admin:proxies_provider_change", args=[provider.pk])
 
 
-def test_provider_page_has_its_six_tabs(admin_client):
+def test_provider_page_has_its_seven_tabs(admin_client):
     tabs = admin_client.get(change_url(ProviderFactory())).context["tabs"]
 
     assert [t["label"] for t in tabs] == [
@@ -22,6 +22,7 @@ def test_provider_page_has_its_six_tabs(admin_client):
         "Security",
         "Rate Limiting",
         "Guardrails",
+        "Routing",
         "Models",
     ]
 

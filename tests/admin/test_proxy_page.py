@@ -28,7 +28,7 @@ def test_header_shows_name_provider_and_version(admin_client):
     assert all(part in header for part in ("Support Bot", proxy.provider.name, "v1.0"))
 
 
-def test_page_has_its_five_tabs(admin_client):
+def test_page_has_its_six_tabs(admin_client):
     tabs = admin_client.get(change_url(ProxyFactory())).context["tabs"]
 
     assert [t["label"] for t in tabs] == [
@@ -37,6 +37,7 @@ def test_page_has_its_five_tabs(admin_client):
         "Security",
         "Guardrails",
         "Rate Limiting",
+        "Routing",
     ]
 
 
