@@ -11,12 +11,16 @@ GATEWAY_SLUG = "bench"
 PROXY_SLUG = "bench-chat"
 # The proxies each target calls, all on the same gateway worker: on the same provider, no
 # guardrails, three content guardrails, or a request limit and a token limit; on an AWS
-# Bedrock provider signing with static keys, none.
+# Bedrock provider signing with static keys, none; a provider failover to a second provider
+# on the same upstream, from the bench provider (nothing fails) or from one whose every
+# call answers 503 (the bench upstream fails paths under /down/).
 PROXIES = {
     "gateway": "Bench Chat",
     "guarded": "Bench Guarded",
     "limited": "Bench Limited",
     "bedrock": "Bench Bedrock",
+    "routed": "Bench Routed",
+    "storm": "Bench Storm",
 }
 # AWS's documented example keys: the bench upstream does not check the signature.
 BEDROCK_KEYS = {
@@ -80,6 +84,22 @@ def setup_database(
             credential=BEDROCK_KEYS,
         )
     attached = {"guarded": GUARDRAILS, "limited": LIMITS}
+    if "routed" in targets or "storm" in targets:
+        fallback = proxy_services.provider_create(
+            name="Bench Fallback",
+            template="openai-compatible",
+            upstream_url=f"http://127.0.0.1:{upstream_port}/v1",
+            credential="sk-bench-fallback",
+        )
+        providers["routed"] = provider
+        providers["storm"] = proxy_services.provider_create(
+            name="Bench Down",
+            template="openai-compatible",
+            upstream_url=f"http://127.0.0.1:{upstream_port}/down/v1",
+            credential="sk-bench-down",
+        )
+        failover = (("provider-failover", {"targets": [{"provider": fallback.slug}]}),)
+        attached |= {"routed": failover, "storm": failover}
     keys = {}
     for target in [t for t in PROXIES if t in targets or t == "gateway"]:
         proxy = proxy_services.proxy_create(name=PROXIES[target], provider=providers[target])

@@ -299,10 +299,18 @@ def table(results: list[Result]) -> str:
 # Throughput a configuration must keep, as a share of the same run without it (issues 4, 5).
 # The floors: three content guardrails cost at most 20 %, two Redis-backed limits 35 %; a
 # Bedrock Converse call signed with SigV4 at most twice the CPU of an OpenAI JSON call (issue
-# 25), a floor on the CPU ratio rather than on throughput.
-FLOORS = {"guarded": 0.80, "limited": 0.65, "bedrock": 0.50}
+# 25), a floor on the CPU ratio rather than on throughput; a two-provider failover route at
+# most 10 % when nothing fails, and at least half the throughput while its first provider
+# fails everything (issue 26).
+FLOORS = {"guarded": 0.80, "limited": 0.65, "bedrock": 0.50, "routed": 0.90, "storm": 0.50}
 CPU_FLOORS = frozenset({"bedrock"})
-LABELS = {"guarded": "3 guardrails", "limited": "2 limits (Redis)", "bedrock": "Bedrock SigV4"}
+LABELS = {
+    "guarded": "3 guardrails",
+    "limited": "2 limits (Redis)",
+    "bedrock": "Bedrock SigV4",
+    "routed": "failover route",
+    "storm": "failover storm",
+}
 # Targets measured in some modes only (Bedrock's Converse: plain answers).
 MODES = {"bedrock": ("plain",)}
 

@@ -11,7 +11,9 @@ directly against the upstream. Prints requests/s, p50 and p99 and the latency th
 ``--guardrails`` and ``--limits`` add proxies with three content guardrails or a request and a
 token limit (on Redis) to the same gateway worker and measure them next to the plain proxy,
 printing each one's throughput as a share of the plain run; ``--bedrock`` adds an AWS Bedrock
-proxy whose Converse calls are signed with SigV4, and compares its CPU per request. Fails
+proxy whose Converse calls are signed with SigV4, and compares its CPU per request;
+``--routing`` adds a two-provider failover route, healthy and with its first provider failing
+every call (a failover storm). Fails
 (exit 1) when any request was not 2xx or when usage records are missing.
 """
 
@@ -47,7 +49,7 @@ from host import (
     wait_until,
     worker_pid,
 )
-from load import MODES, Bench, comparison, table
+from load import FLOORS, MODES, Bench, comparison, table
 
 RESOURCE = "/chat/completions"
 CONVERSE = "/model/bench-model/converse"
@@ -80,6 +82,12 @@ def arguments() -> argparse.Namespace:
         "--bedrock",
         action="store_true",
         help="also measure AWS Bedrock Converse calls signed with SigV4 (static keys)",
+    )
+    parser.add_argument(
+        "--routing",
+        action="store_true",
+        help="also measure a two-provider failover route, healthy and with its first "
+        "provider answering 503 to everything",
     )
     parser.add_argument(
         "--redis-url",
@@ -130,6 +138,8 @@ def arguments() -> argparse.Namespace:
             ("guarded", args.guardrails),
             ("limited", args.limits),
             ("bedrock", args.bedrock),
+            ("routed", args.routing),
+            ("storm", args.routing),
         )
         if on
     ]
@@ -312,7 +322,7 @@ def main() -> int:
         print()
         print(table(results))
         report["results"] = [r.__dict__ | {"rps": r.rps, "capacity": r.capacity} for r in results]
-        for target in ("guarded", "limited", "bedrock"):
+        for target in FLOORS:
             if target in args.targets:
                 text, report[f"comparison_{target}"] = comparison(results, target)
                 print(f"\n{text}")

@@ -6,6 +6,8 @@ gateway, not this server. Any POST gets a chat completion with usage; a body wit
 ``"stream": true`` gets an SSE stream of ``--chunks`` content chunks, a final usage chunk and
 ``[DONE]``, each chunk written separately as a real upstream would. A POST to a path ending in
 ``/converse`` gets an AWS Bedrock Converse answer instead (its signature is not checked).
+A POST whose path contains ``/down/`` gets a 503 with an OpenAI error body: a provider
+whose URL ends in ``/down`` is one that fails everything (the failover benchmark).
 ``GET /health`` answers 200.
 With ``--placeholders`` the answer mentions ``[EMAIL_0000]`` and ``[PHONE_0001]`` (what PII
 masking puts in a prompt naming an email address, then a phone number), split across two
@@ -155,6 +157,13 @@ class Responses:
         return found
 
 
+DOWN_BODY = orjson.dumps(
+    {"error": {"message": "bench upstream: down", "type": "server_error", "code": None}}
+)
+DOWN = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(DOWN_BODY), DOWN_BODY)
+)
 HEALTH = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok"
 
 
@@ -195,6 +204,8 @@ class UpstreamProtocol(asyncio.Protocol):
         keep_alive = self.parser.should_keep_alive()
         if self.parser.get_method() == b"GET":
             transport.write(HEALTH)
+        elif b"/down/" in self.url:
+            transport.write(DOWN)
         elif self.url.endswith(b"/converse"):
             for frame in self.responses.converse(keep_alive):
                 transport.write(frame)
