@@ -249,6 +249,7 @@ def insights_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRe
             "requests",
             lambda row, i: PALETTE[i % len(PALETTE)],
         ),
+        "routing": insights.routing_by_proxy(records),
         "errors": share_bars(
             errors, "label", "count", lambda row, i: KIND_COLOURS.get(row["kind"], PALETTE[-1])
         ),

@@ -1,6 +1,6 @@
 """Reads behind the Insights page and the usage summary API: usage records filtered by proxy,
 gateway, key, model and time range, summarised into totals, a trend over time, the traffic
-split, spend by proxy, key and model, and errors by kind."""
+split, spend by proxy, key and model, retries and failovers, and errors by kind."""
 
 import uuid
 from dataclasses import dataclass
@@ -12,7 +12,7 @@ from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
-from gateways.models import Gateway, UsageRecord
+from gateways.models import Gateway, UsageOutcome, UsageRecord
 from proxies.models import APIKey, Proxy
 
 
@@ -48,6 +48,10 @@ ERROR_KINDS = (
     ),
 )
 
+
+# Attempts a routed call lists without calling the target: its circuit was open, or it
+# cannot serve the request's operation.
+SKIPPED_ATTEMPTS = ("circuit_open", "unsupported")
 
 # Records that reported tokens but could not be priced (their model has no price).
 UNPRICED = Q(cost_usd__isnull=True, total_tokens__gt=0)
@@ -234,6 +238,37 @@ def spend_by_key(records: QuerySet, limit: int = TOP_SPENDERS) -> list[dict[str,
     for row in rows:
         row["name"] = names.get(row["api_key"], "")
     return rows
+
+
+def routing_by_proxy(records: QuerySet) -> dict[str, Any]:
+    """Retried requests and failovers, in total and per proxy (most first), from the attempts
+    routed calls list in ``details.attempts``. A request is retried when more than one
+    upstream attempt was made (a target skipped for its open circuit is no attempt); it
+    failed over when it succeeded on a target other than the proxy's own provider."""
+    per_proxy: dict[str, dict[str, Any]] = {}
+    # Only a call listing two attempts or more can be either (its own provider comes first).
+    routed = records.filter(details__attempts__1__isnull=False)
+    for proxy, provider, outcome, details in routed.values_list(
+        "proxy", "provider", "outcome", "details"
+    ).iterator():
+        listed = details.get("attempts") if isinstance(details, dict) else None
+        made = [
+            a
+            for a in listed or []
+            if isinstance(a, dict) and a.get("reason") not in SKIPPED_ATTEMPTS
+        ]
+        retried = len(made) > 1
+        failover = bool(made) and outcome == UsageOutcome.OK and made[-1].get("target") != provider
+        if retried or failover:
+            row = per_proxy.setdefault(proxy, {"proxy": proxy, "retried": 0, "failovers": 0})
+            row["retried"] += retried
+            row["failovers"] += failover
+    rows = sorted(per_proxy.values(), key=lambda r: (-r["retried"] - r["failovers"], r["proxy"]))
+    return {
+        "retried": sum(r["retried"] for r in rows),
+        "failovers": sum(r["failovers"] for r in rows),
+        "by_proxy": rows,
+    }
 
 
 def errors_by_kind(records: QuerySet) -> list[dict[str, Any]]:

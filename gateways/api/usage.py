@@ -20,6 +20,7 @@ from gateways.insights import (
     RANGES,
     UsageFilter,
     errors_by_kind,
+    routing_by_proxy,
     spend_by,
     spend_by_key,
     traffic_by_proxy,
@@ -164,6 +165,22 @@ class ModelSpendSerializer(SpendSerializer):
     model = serializers.CharField(allow_null=True, help_text="Model; null for the rest.")
 
 
+class ProxyRoutingSerializer(serializers.Serializer):
+    proxy = serializers.CharField(help_text="Proxy ID.")
+    retried = serializers.IntegerField()
+    failovers = serializers.IntegerField()
+
+
+class RoutingSummarySerializer(serializers.Serializer):
+    """What routing did, from the attempts routed calls list in their records' details."""
+
+    retried = serializers.IntegerField(help_text="Requests that took more than one attempt.")
+    failovers = serializers.IntegerField(
+        help_text="Requests answered by a target other than the proxy's own provider."
+    )
+    by_proxy = ProxyRoutingSerializer(many=True, help_text="Proxies with any, most first.")
+
+
 class ErrorKindSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="guardrail, rate_limit, upstream, auth or other.")
     label = serializers.CharField()
@@ -179,8 +196,8 @@ class SummaryRangeSerializer(serializers.Serializer):
 
 
 class UsageSummarySerializer(serializers.Serializer):
-    """Totals, a trend over time, the traffic split, spend by proxy, key and model, and
-    errors by kind for a time range."""
+    """Totals, a trend over time, the traffic split, spend by proxy, key and model, retries
+    and failovers, and errors by kind for a time range."""
 
     summary = UsageTotalsSerializer()
     trend = TrendBucketSerializer(many=True)
@@ -188,6 +205,7 @@ class UsageSummarySerializer(serializers.Serializer):
     spend_by_proxy = ProxySpendSerializer(many=True)
     spend_by_key = KeySpendSerializer(many=True)
     spend_by_model = ModelSpendSerializer(many=True)
+    routing = RoutingSummarySerializer()
     errors_by_kind = ErrorKindSerializer(many=True)
     range = SummaryRangeSerializer()
 
@@ -236,7 +254,8 @@ class UsageRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servi
         description=(
             "What the Insights page shows, for the records of the last `range` matching the "
             "proxy, gateway, API key and model given: totals (spend included), a trend over "
-            "time, the traffic split, spend by proxy, key and model, and errors by kind."
+            "time, the traffic split, spend by proxy, key and model, retries and failovers, "
+            "and errors by kind."
         ),
         parameters=SUMMARY_PARAMETERS,
         responses={200: UsageSummarySerializer, **error_responses(400, 401, 403)},
@@ -265,6 +284,7 @@ class UsageRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servi
             "spend_by_proxy": spend_by(records, "proxy"),
             "spend_by_key": spend_by_key(records),
             "spend_by_model": spend_by(records, "model"),
+            "routing": routing_by_proxy(records),
             "errors_by_kind": errors_by_kind(records),
             "range": {
                 "key": time_range.key,
