@@ -1,13 +1,23 @@
 """Run a gateway process: the invoke endpoint of one gateway, under uvicorn (uvloop +
-httptools), with N worker processes each holding its own snapshot and connection pool."""
+httptools), with N worker processes each holding its own snapshot and connection pool.
+
+On SIGTERM (or SIGINT) the process drains: it stops listening at once, so new connections are
+refused (a load balancer passes them to another gateway), closes idle keep-alive connections,
+lets the requests and streams in flight finish for up to ``--graceful-timeout`` seconds (then
+cuts them, recording them as cancelled by ``server_shutdown``), writes every usage record and
+exits 0.
+"""
 
 import logging
 import os
 import shutil
+import signal
 import tempfile
+from types import FrameType
 
 import uvicorn
 from django.core.management.base import BaseCommand, CommandError
+from uvicorn.supervisors import Multiprocess
 
 from gateways.dataplane.runtime import registration_refusal
 from gateways.errors import GatewayNotFound
@@ -77,7 +87,7 @@ class Command(BaseCommand):
                 shutil.rmtree(created, ignore_errors=True)
 
     def _serve(self, host, port, workers, graceful_timeout, log_level) -> None:
-        uvicorn.run(
+        config = uvicorn.Config(
             "gateways.asgi:application",
             host=host,
             port=port,
@@ -95,3 +105,40 @@ class Command(BaseCommand):
             # Nothing on the gateway uses the client address; skip parsing X-Forwarded-For.
             proxy_headers=False,
         )
+        if config.workers > 1:
+            WorkerSupervisor(config, sockets=[config.bind_socket()]).run()
+            return
+        # uvicorn drains on SIGTERM, then raises the signal again with the handler it found
+        # installed, so that the process ends killed by it; a gateway that drained stopped as
+        # asked, and exits 0 instead.
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, drained)
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise CommandError("The gateway did not start; the lines above say why.")
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def drained(signum: int, frame: FrameType | None) -> None:
+    """What a stop signal does once uvicorn has drained and handed it back: nothing more."""
+
+
+class WorkerSupervisor(Multiprocess):
+    """uvicorn's supervisor of worker processes, which stops listening as soon as it is told to
+    stop. The listening socket is shared by the supervisor and its workers; the workers close
+    their copies when they begin draining, but while the supervisor kept its own, the kernel
+    went on accepting connections that no worker would ever serve (reset when the supervisor
+    exited, after the drain) instead of refusing them."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list) -> None:
+        super().__init__(config, sockets)
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, self.stop_listening)
+
+    def stop_listening(self, signum: int, frame: FrameType | None) -> None:
+        for sock in self.sockets:
+            sock.close()
+        self.signal_queue.append(signum)  # the supervisor's own handling: stop the workers
