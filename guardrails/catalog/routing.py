@@ -38,16 +38,16 @@ STICKY_KEY = {
     "type": "object",
     "title": "Sticky sessions",
     "description": "Send the requests of one session to the same model. The session is "
-    "named by a header, a query parameter, a field of the payload (a JSON path) or the "
-    "client's IP address.",
+    "named by a header, a query parameter, a top-level field of the payload or the client's "
+    "IP address.",
     "properties": {
         "location": {"enum": list(STICKY_LOCATIONS), "title": "Session key in"},
         "identifier": {
             "type": "string",
             "maxLength": 200,
             "title": "Name",
-            "description": "The header or query parameter name, or the payload's JSON path "
-            "(e.g. $.user); not used for ip.",
+            "description": "The header or query parameter name, or the payload's top-level "
+            "field (e.g. user); not used for ip.",
         },
         "fallbackToAuth": {
             "type": "boolean",
