@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.access_log.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,20 +164,33 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# One JSON line per gateway request on the ``gatehouse.access`` logger (``run_gateway
-# --access-log`` turns it on): never a secret, a query string or a body.
+# One JSON line per request on the ``gatehouse.access`` logger, gateway and control plane
+# (``run_gateway --access-log`` turns it on for a gateway): never a secret, a query string or
+# a body.
 GATEHOUSE_ACCESS_LOG = env.bool("GATEHOUSE_ACCESS_LOG", default=False)
+# Every log line as one JSON object (time, level, logger, message and the record's fields),
+# the access log's format, for log shippers; ``text`` for reading in a terminal.
+GATEHOUSE_LOG_FORMAT = env.str("GATEHOUSE_LOG_FORMAT", default="text" if DEBUG else "json")
+if GATEHOUSE_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("GATEHOUSE_LOG_FORMAT must be json or text.")
+JSON_LOG_FORMATTER = {
+    "()": "pythonjsonlogger.orjson.OrjsonFormatter",
+    "fmt": "{levelname}{name}{message}",
+    "style": "{",
+    "timestamp": "time",
+    "rename_fields": {"levelname": "level", "name": "logger"},
+}
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "message": {"format": "%(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": JSON_LOG_FORMATTER,
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "access": {"class": "logging.StreamHandler", "formatter": "message"},
+        "console": {"class": "logging.StreamHandler", "formatter": GATEHOUSE_LOG_FORMAT},
+        "access": {"class": "logging.StreamHandler", "formatter": "json"},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -205,9 +219,6 @@ GATEHOUSE_DEPLOYMENT_HISTORY = env.int("GATEHOUSE_DEPLOYMENT_HISTORY", default=2
 GATEHOUSE_DEFAULT_GATEWAY = env.str("GATEHOUSE_DEFAULT_GATEWAY", default="default")
 # Largest request body the gateway accepts (bytes).
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=10 * 1024 * 1024)
-# The gateway's youngest-generation threshold for Python's cyclic garbage collector: net new
-# container objects between collections (Python's default is 700).
-GATEHOUSE_GC_THRESHOLD = env.int("GATEHOUSE_GC_THRESHOLD", default=50_000)
 # Networks outside the public internet that upstreams may live in (CIDRs, comma separated),
 # e.g. "10.0.0.0/8" for a self-hosted model server; loopback, link-local and private
 # addresses are refused otherwise.

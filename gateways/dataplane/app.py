@@ -184,7 +184,7 @@ class GatewayApp:
         if call.key is not None:
             self.usage.touch_key(call.key.key_hash, call.wall)
         if access_log.enabled():
-            access_log.write(self.gateway_id, row)
+            access_log.write(self.gateway_id, call, row)
 
     # --- the route's chain -------------------------------------------------------------------
 

@@ -44,6 +44,9 @@ def test_each_request_has_one_json_line(logged):
         200,
     )
     assert line["key_id"]
+    assert (line["plane"], line["logger"], line["level"]) == ("gateway", "gatehouse.access", "INFO")
+    assert line["time"] and line["latency_ms"] >= 0
+    assert line["trace_id"] is None  # tracing is off
 
 
 def test_a_key_in_the_query_string_never_reaches_the_log(logged):
