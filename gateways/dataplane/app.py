@@ -65,6 +65,7 @@ class GatewayApp:
             lambda: self.store.current.revision,
             serving=lambda: not self.store.current.refused,
             on_tick=self.refresh_gauges,
+            circuits=self.circuits,
         )
         self.beats = heartbeat
         self.max_body = settings.GATEHOUSE_MAX_BODY_BYTES
@@ -217,7 +218,8 @@ class GatewayApp:
 
     def circuits(self) -> list[dict]:
         """The circuits not simply closed and the models suspended, per proxy routing to
-        them, for the heartbeat (the admin and the API show them)."""
+        them, for the heartbeat (the admin and the API show them). Runs on the heartbeat's
+        thread: it reads the health state and never changes it."""
         entries = []
         for route in self.store.current.routes.values():
             entries.extend(circuit_report(route.proxy, route.attempt.name, self.health))

@@ -18,7 +18,14 @@ log = logging.getLogger("gatehouse.gateway")
 
 
 class Heartbeat:
-    def __init__(self, gateway_id: str, revision_of=lambda: "", serving=lambda: True, on_tick=None):
+    def __init__(
+        self,
+        gateway_id: str,
+        revision_of=lambda: "",
+        serving=lambda: True,
+        on_tick=None,
+        circuits=list,
+    ):
         self.gateway_id = gateway_id
         self.instance_id = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.revision_of = revision_of
@@ -27,6 +34,9 @@ class Heartbeat:
         self.serving = serving
         # Called every beat, database or not (the process's gauges).
         self.on_tick = on_tick
+        # The routing targets this process sees failing, reported with each beat (the admin,
+        # the API and show_routing read them); called from this thread, so it only reads.
+        self.circuits = circuits
         self._withdrawn = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,6 +75,7 @@ class Heartbeat:
                 hostname=socket.gethostname()[:255],
                 pid=os.getpid(),
                 snapshot_version=str(self.revision_of()),
+                circuits=self.circuits(),
             )
         except Exception as exc:
             self._gateway = None

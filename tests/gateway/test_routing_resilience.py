@@ -10,6 +10,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from deployments.selectors import proxy_routing_state
 from deployments.services import deploy
 from gateways.models import UsageRecord
 from guardrails.services import attachment_create
@@ -69,6 +70,8 @@ def world(committed, fake_upstream, start_gateway):
     proxy("fo-stream", provider(up, "pstream", "pstream"), retryOn=["5xx", "connect"])
     breaker = {"failureThreshold": 3, "cooldownSeconds": 1, "shared": True}
     proxy("fo-circuit", provider(up, "pcircuit", "pcircuit"), circuitBreaker=breaker)
+    lasting = {"failureThreshold": 2, "cooldownSeconds": 600, "shared": False}
+    proxy("fo-seen", provider(up, "pseen", "pseen"), circuitBreaker=lasting)
     round_robin = proxy("rr", provider(up, "prr", "prr"))
     attachment_create(
         policy="model-weighted-round-robin",
@@ -182,6 +185,24 @@ def test_a_failing_target_is_skipped_once_its_circuit_opens(world, upstream):
     assert len(sent_to(upstream, "pcircuit")) == 4
     assert call(world, "fo-circuit").status_code == 200
     assert len(sent_to(upstream, "pcircuit")) == 5
+
+
+def test_an_open_circuit_reaches_the_control_plane_with_the_next_heartbeat(world, upstream):
+    proxies = world[1]
+    upstream.fault("/pseen/", status=503)
+    assert [call(world, "fo-seen").status_code for _ in range(3)] == [200] * 3
+
+    def seen() -> dict | None:
+        state = proxy_routing_state(proxies["fo-seen"])
+        found = [t for t in state["targets"] if t["provider"] == "pseen"]
+        return found[0] if found and found[0]["state"] == "open" else None
+
+    target = wait_until(seen, timeout=5)
+    assert target["failures"] == 2 and target["until"] is not None
+    backup = [
+        t for t in proxy_routing_state(proxies["fo-seen"])["targets"] if t["provider"] == "backup"
+    ]
+    assert backup[0]["state"] == "closed"
 
 
 def test_weights_hold_over_a_thousand_requests(world, upstream):

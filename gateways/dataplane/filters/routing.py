@@ -122,7 +122,7 @@ class ModelRoundRobin(Filter):
         rows = []
         for model in self.models:
             until = health.suspended.get((self.scope, model))
-            if until is not None and health.is_suspended(self.scope, model):
+            if until is not None and until > health.clock():
                 target = f"{route.provider}/{model}"
                 rows.append(
                     {
