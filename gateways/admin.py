@@ -264,6 +264,7 @@ class UsageRecordAdmin(ReadOnlyRecordAdmin):
         "total_tokens",
         "cost_usd",
         "latency_ms",
+        "first_byte_ms",
     )
     list_filter = ("outcome", "gateway", "proxy")
     search_fields = ("proxy", "model", "resource")

@@ -144,6 +144,13 @@ class UsageRecord(models.Model):
     )
     latency_ms = models.FloatField()
     upstream_latency_ms = models.FloatField(null=True, blank=True)
+    first_byte_ms = models.FloatField(
+        "time to first byte (ms)",
+        null=True,
+        blank=True,
+        help_text="Streamed answers: from the request's arrival to the first byte of the "
+        "body sent to the client.",
+    )
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:

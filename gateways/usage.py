@@ -69,6 +69,7 @@ FIELDS = (
     "cost_usd",  # a Decimal (USD) or None
     "latency_ms",
     "upstream_latency_ms",
+    "first_byte_ms",
     "details",  # a dict (e.g. ``{"guardrails": [...]}``) or None for an empty one
 )
 

@@ -120,6 +120,7 @@ class UsageRowCleaner:
             cost,
             latency,
             upstream,
+            first_byte,
             details,
         ) = row
         if type(when) is not float or not 0.0 < when <= LATEST_TIMESTAMP:
@@ -178,6 +179,10 @@ class UsageRowCleaner:
             type(upstream) is not float or not 0.0 <= upstream <= LARGEST_FLOAT
         ):
             upstream = self.latency("upstream_latency_ms", upstream)
+        if first_byte is not None and (
+            type(first_byte) is not float or not 0.0 <= first_byte <= LARGEST_FLOAT
+        ):
+            first_byte = self.latency("first_byte_ms", first_byte)
         return (
             when,
             proxy,
@@ -198,6 +203,7 @@ class UsageRowCleaner:
             cost,
             latency,
             upstream,
+            first_byte,
             self.details(details),
         )
 

@@ -115,9 +115,22 @@ class SummaryQuerySerializer(serializers.Serializer):
     range = serializers.ChoiceField(choices=list(RANGES), default=DEFAULT_RANGE)
 
 
+class PercentilesSerializer(serializers.Serializer):
+    p50 = serializers.FloatField(allow_null=True)
+    p95 = serializers.FloatField(allow_null=True)
+    p99 = serializers.FloatField(allow_null=True)
+
+
 class UsageTotalsSerializer(serializers.Serializer):
     requests = serializers.IntegerField()
     avg_latency_ms = serializers.FloatField()
+    latency_ms = PercentilesSerializer(
+        help_text="Latency percentiles (nearest rank), in milliseconds; null without requests."
+    )
+    first_byte_ms = PercentilesSerializer(
+        help_text="Streamed answers: time to the first byte sent to the client, percentiles "
+        "in milliseconds; null without streams."
+    )
     success_rate = serializers.FloatField(
         allow_null=True, help_text="Percent of requests answered 2xx/3xx; null without requests."
     )

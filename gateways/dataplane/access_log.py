@@ -31,7 +31,7 @@ def write(gateway: str, call: Call, row: UsageRow) -> None:
         "streamed": row.streamed,
         "latency_ms": row.latency_ms,
         "upstream_latency_ms": row.upstream_latency_ms,
-        "first_byte_ms": call.first_byte_ms,
+        "first_byte_ms": row.first_byte_ms,
         "prompt_tokens": row.prompt_tokens,
         "completion_tokens": row.completion_tokens,
         "total_tokens": row.total_tokens,

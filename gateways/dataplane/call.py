@@ -63,6 +63,7 @@ class UsageRow(NamedTuple):
     cost_usd: Decimal | None
     latency_ms: float
     upstream_latency_ms: float | None
+    first_byte_ms: float | None
     details: dict[str, Any] | None
 
 
@@ -118,7 +119,7 @@ class Call:
     reason: str = ""
     streamed: bool = False
     upstream_ms: float | None = None
-    first_byte_ms: float | None = None  # a stream's first byte to the client
+    first_byte_ms: float | None = None  # a streamed answer's first body byte to the client
     usage: dict[str, int] | None = None
     # What the usage cost in nano-dollars (1e-9 USD), priced once when the call ends: the usage
     # row and the cost budgets' settle take this same number. None: nothing priced.
@@ -186,6 +187,7 @@ class Call:
             cost_usd=None if cost is None else usd(cost),
             latency_ms=elapsed_ms(self.started),
             upstream_latency_ms=self.upstream_ms,
+            first_byte_ms=self.first_byte_ms,
             details=details,
         )
 
@@ -214,6 +216,7 @@ def stray_row(
         cost_usd=None,
         latency_ms=elapsed_ms(started),
         upstream_latency_ms=None,
+        first_byte_ms=None,
         details=None,
     )
 

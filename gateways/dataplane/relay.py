@@ -160,7 +160,7 @@ async def relay_chunks(
     call.response_started = True
     try:
         async for chunk in upstream.content.iter_any():
-            await call.send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send_part(call, chunk)
     except TimeoutError:
         call.outcome, call.reason = Outcome.FAILED, "upstream_timeout"
     except (aiohttp.ClientError, OSError):

@@ -52,6 +52,16 @@ def test_totals_count_requests_latency_and_success(admin_client):
     )
 
 
+def test_latency_percentiles_and_time_to_first_byte_are_shown(admin_client):
+    for latency in (100, 200, 300, 400):
+        record(latency_ms=latency, streamed=True, first_byte_ms=latency / 4)
+
+    text = text_of(admin_client.get(URL))
+
+    assert "Latency p50 / p95 / p99" in text and "200.0 / 400.0 / 400.0 ms" in text
+    assert "Time to first byte p50 / p95" in text and "50.0 / 100.0 ms" in text
+
+
 def test_errors_are_grouped_by_kind(admin_client):
     for code in (422, 422, 429, 503, 401):
         record(status_code=code, outcome="rejected")

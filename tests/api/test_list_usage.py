@@ -70,6 +70,7 @@ def test_a_record_shows_every_field(api):
         "cost_usd": None,
         "latency_ms": 12.5,
         "upstream_latency_ms": None,
+        "first_byte_ms": None,
         "details": {},
     }
 

@@ -47,12 +47,23 @@ def test_the_summary_totals_the_records_in_range(api, traffic):
     assert summary(api, range="1h")["summary"] == {
         "requests": 3,
         "avg_latency_ms": 30.0,
+        "latency_ms": {"p50": 20.0, "p95": 60.0, "p99": 60.0},
+        "first_byte_ms": {"p50": None, "p95": None, "p99": None},
         "success_rate": 33.3,
         "tokens": 35,
         "cached_tokens": 0,
         "cost_usd": 0.0,
         "unpriced": 2,
     }
+
+
+def test_latency_percentiles_are_nearest_rank_over_the_records(api, db):
+    for latency in range(1, 101):  # 1 ms ... 100 ms
+        record(latency_ms=float(latency), first_byte_ms=float(latency) / 2, streamed=True)
+    record(latency_ms=5000.0)  # a plain answer: no first byte time
+    totals = summary(api, range="1h")["summary"]
+    assert totals["latency_ms"] == {"p50": 51.0, "p95": 96.0, "p99": 100.0}
+    assert totals["first_byte_ms"] == {"p50": 25.0, "p95": 47.5, "p99": 49.5}
 
 
 def test_a_longer_range_counts_older_records(api, traffic):

@@ -34,6 +34,7 @@ GOOD = {
     "cost_usd": Decimal("0.000003300"),
     "latency_ms": 12.5,
     "upstream_latency_ms": 10.0,
+    "first_byte_ms": None,
     "details": None,
 }
 
@@ -49,6 +50,7 @@ MALFORMED = {
     "huge_tokens": {"prompt_tokens": 2**40, "total_tokens": 2**63},
     "nan_latency": {"latency_ms": math.nan},
     "infinite_upstream_latency": {"upstream_latency_ms": math.inf},
+    "negative_first_byte": {"first_byte_ms": -1.0},
     "bad_outcome": {"outcome": "exploded-in-a-long-way"},
     "lone_surrogate_in_model": {"model": "fake\ud800"},
     "details_json_cannot_hold": {"details": {"big": 2**70, "items": {1, 2}, 7: "int key"}},
@@ -135,6 +137,8 @@ def test_every_good_row_beside_a_malformed_one_is_written(committed, kind):
         ({"latency_ms": 7}, "latency_ms", 7.0),
         ({"upstream_latency_ms": math.inf}, "upstream_latency_ms", None),
         ({"upstream_latency_ms": "fast"}, "upstream_latency_ms", None),
+        ({"first_byte_ms": math.nan}, "first_byte_ms", None),
+        ({"first_byte_ms": 4}, "first_byte_ms", 4.0),
         ({"outcome": "exploded"}, "outcome", "failed"),
         ({"deployment": "not-a-uuid"}, "deployment", None),
         ({"streamed": "yes"}, "streamed", False),

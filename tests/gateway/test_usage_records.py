@@ -41,6 +41,7 @@ def test_plain_request_records_tokens_and_latencies(world, upstream, since):
     assert record.gateway == world.gateway.slug
     assert record.model == "fake-model"
     assert 0 < record.upstream_latency_ms <= record.latency_ms
+    assert record.first_byte_ms is None  # a plain answer's body goes in one piece
 
 
 def test_record_names_the_key_and_deployment(world, upstream, since):
@@ -59,6 +60,7 @@ def test_streamed_request_records_usage_from_the_final_chunk(world, upstream, si
     record = one_record(since)
     assert record.streamed is True
     assert (record.prompt_tokens, record.completion_tokens, record.total_tokens) == (10, 3, 13)
+    assert 0 < record.upstream_latency_ms <= record.first_byte_ms <= record.latency_ms
 
 
 def test_anthropic_stream_records_usage_from_its_events(world, upstream, since):

@@ -16,7 +16,7 @@ def row(proxy: str, status_code: int | None = 200, method: str = "POST") -> tupl
     """One record in ``gateways.usage.FIELDS`` order."""
     return (
         *(time.time(), proxy, None, None, "provider", "model", method, "/chat/completions"),
-        *(status_code, "ok", "", False, 1, 2, 3, None, None, 1.5, 1.0, None),
+        *(status_code, "ok", "", False, 1, 2, 3, None, None, 1.5, 1.0, None, None),
     )
 
 
