@@ -200,6 +200,8 @@ LOGGING = {
             "level": "INFO" if GATEHOUSE_ACCESS_LOG else "WARNING",
             "propagate": False,
         },
+        # The payload-log policy's lines (destination "log"): JSON, whatever the log format.
+        "gatehouse.payload": {"handlers": ["access"], "level": "INFO", "propagate": False},
     },
 }
 

@@ -197,6 +197,7 @@ class GatewayApp:
             health=self.health,
             max_body=self.max_body,
             allowed_networks=self.allowed_networks,
+            gateway=self.gateway_id,
         )
 
     def refresh_prices(self, snapshot: Snapshot) -> None:

@@ -3,6 +3,7 @@
 from guardrails.catalog import (  # noqa: F401
     counting,
     json_schema,
+    payload,
     pii,
     prompt,
     ratelimit,

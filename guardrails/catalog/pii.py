@@ -210,6 +210,21 @@ class PIIMaskingRegex(Policy):
         pieces.append(data[done:])
         return b"".join(pieces).decode(), True
 
+    def scrub(self, data: bytes) -> tuple[bytes, int]:
+        """UTF-8 ``data`` with each PII match replaced by its entity's name (``[EMAIL]``), and
+        how many there were: for copies kept for inspection (the payload log), where no
+        placeholder has to come back."""
+        pieces: list[bytes] = []
+        done = 0
+        for match in self.pattern.finditer(data):
+            start, end = match.span()
+            pieces += (data[done:start], b"[%s]" % self.entity_of(data[start:end]).encode())
+            done = end
+        if not pieces:
+            return data, 0
+        pieces.append(data[done:])
+        return b"".join(pieces), len(pieces) // 2
+
     def replacement(self, found: bytes, state: dict[str, Any]) -> bytes:
         """What a match becomes: ``*****``, or its placeholder (kept in ``state``)."""
         if self.redact:

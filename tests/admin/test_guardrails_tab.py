@@ -267,3 +267,19 @@ def test_chain_changes_appear_in_the_owner_history(admin_client):
 
     history = reverse("admin:proxies_proxy_history", args=[attachment.proxy.pk])
     assert "Disabled Word Count Guardrail." in text_of(admin_client.get(history))
+
+
+def test_the_payload_log_is_in_the_catalog_and_attached_through_its_form(admin_client):
+    proxy = ProxyFactory()
+    assert "Payload Log" in text_of(admin_client.get(url(proxy, "catalog")))
+    form = text_of(admin_client.get(url(proxy, "add", "payload-log")))
+    assert 'name="p.destination"' in form and 'name="p.maxBytes"' in form
+
+    admin_client.post(
+        url(proxy, "add", "payload-log"),
+        {"p.destination": "log", "p.request": "on", "p.maxBytes": "1024", "p.email": "on"},
+    )
+
+    params = GuardrailAttachment.objects.get(proxy=proxy, policy="payload-log").params
+    assert (params["destination"], params["maxBytes"], params["request"]) == ("log", 1024, True)
+    assert (params["email"], params["phone"], params["response"]) == (True, False, False)

@@ -11,6 +11,7 @@ from gateways.dataplane.filters.guardrails import Guardrails, Unavailable, Upstr
 from gateways.dataplane.filters.keys import KeyAuth
 from gateways.dataplane.filters.limits import RateLimits
 from gateways.dataplane.filters.models import ModelAllowlist
+from gateways.dataplane.filters.payload import PayloadLog
 from gateways.dataplane.filters.routing import ModelRoundRobin, ProviderFailover
 from gateways.dataplane.health import Health
 from gateways.dataplane.routes import Route
@@ -29,10 +30,11 @@ def compile_chain(
     health: Health,
     max_body: int,
     allowed_networks: tuple = (),
+    gateway: str = "",
 ) -> FilterChain:
-    """The filters a route's requests pass, in order: key authentication, body, model
-    allowlist, routing (round robin, failover), guardrails (request phase; the response phase
-    runs on the way back), rate limits. A step the deployment does not need is left out.
+    """The filters a route's requests pass, in order: key authentication, body, payload log,
+    model allowlist, routing (round robin, failover), guardrails (request phase; the response
+    phase runs on the way back), rate limits. A step the deployment does not need is left out.
 
     Guardrails that cannot be compiled affect only their own route, which then refuses every
     request (503) rather than serve it unguarded."""
@@ -57,6 +59,8 @@ def compile_chain(
         provider = [adapter.guardrail_attachment(a) for a in attachments.get("provider") or []]
         guardrails = compile_guardrails(proxy, provider)
         limits = compile_limits(proxy, provider)
+        # The proxy's own payload log, else its provider's.
+        logs = [PayloadLog(gateway, a) for a in proxy + provider if a["policy"] == "payload-log"]
     except Exception as exc:
         detail = str(exc) if isinstance(exc, ChainCompileError) else type(exc).__name__
         log.error(
@@ -67,6 +71,8 @@ def compile_chain(
             detail,
         )
         return FilterChain([*filters, Unavailable()])
+    if logs:
+        filters.insert(2, logs[0])  # right after the body is read
     filters.extend(routing_filters(route, proxy + provider, health, unreachable))
     if guardrails:
         filters.append(Guardrails(adapter, guardrails))
