@@ -14,15 +14,7 @@ from core.forms import ServiceModelForm
 from guardrails import services
 from guardrails.limits.price_list import SHIPPED, shipped_prices
 from guardrails.models import ModelPrice
-
-PRICE_FIELDS = (
-    "vendor",
-    "input_per_million",
-    "output_per_million",
-    "cached_input_per_million",
-    "cache_write_per_million",
-    "checked_on",
-)
+from guardrails.services import PRICE_FIELDS
 
 
 class ModelPriceForm(ServiceModelForm):

@@ -112,7 +112,8 @@ def attachments_reorder(*, attachments: list[GuardrailAttachment]) -> None:
             attachment.save(update_fields=["order", "updated_at"])
 
 
-_PRICE_FIELDS = (
+# A model price's editable fields besides the model (the admin's form edits the same).
+PRICE_FIELDS = (
     "vendor",
     "input_per_million",
     "output_per_million",
@@ -163,7 +164,7 @@ def model_price_create(
 def model_price_update(*, price: ModelPrice, **changes: Any) -> ModelPrice:
     """Change a model's prices; a row a price list set that is edited is no longer refreshed
     by the next load. Gateways pick the change up on their next configuration reload."""
-    unknown = set(changes) - set(_PRICE_FIELDS)
+    unknown = set(changes) - set(PRICE_FIELDS)
     if unknown:
         raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))} of a model price.")
     for name, value in changes.items():
