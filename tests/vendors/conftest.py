@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -265,3 +267,34 @@ def start_tls_gateway(database_url, tls_certificate):  # noqa: F811  (the fixtur
     for server in started:
         server.stop()
         server.log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def bedrock_client(monkeypatch):
+    """``bedrock_client(deployed, **headers)``: a bedrock-runtime client calling it with its
+    key as a Bedrock API key (boto3 reads it from the environment), without retries, sending
+    ``headers`` (the fake upstream's controls) with each call."""
+    made = []
+
+    def make(deployed, **headers):
+        monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", deployed.key)
+        sdk = boto3.client(
+            "bedrock-runtime",
+            endpoint_url=deployed.url,
+            region_name="us-east-1",
+            verify=str(deployed.server.certificate.cert),
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+        )
+
+        def add_headers(request, **kwargs):
+            for name, value in headers.items():
+                request.headers[name] = value
+
+        if headers:
+            sdk.meta.events.register("before-sign.bedrock-runtime.*", add_headers)
+        made.append(sdk)
+        return sdk
+
+    yield make
+    for sdk in made:
+        sdk.close()

@@ -5,9 +5,7 @@ reach a gateway served over TLS."""
 
 import json
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gateways.fake_upstream.bedrock import ACCESS_KEY_ID, SECRET_ACCESS_KEY
@@ -40,31 +38,6 @@ def proxies(committed, fake_upstream, start_tls_gateway):
     )
 
 
-@pytest.fixture
-def client(monkeypatch):
-    """``client(deployed)``: a bedrock-runtime client calling it with its key as a Bedrock
-    API key (boto3 reads it from the environment)."""
-
-    made = []
-
-    def make(deployed):
-        monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", deployed.key)
-        made.append(
-            boto3.client(
-                "bedrock-runtime",
-                endpoint_url=deployed.url,
-                region_name="us-east-1",
-                verify=str(deployed.server.certificate.cert),
-                config=Config(retries={"max_attempts": 1, "mode": "standard"}),
-            )
-        )
-        return made[-1]
-
-    yield make
-    for sdk in made:
-        sdk.close()
-
-
 def tokens(row) -> tuple:
     return row.prompt_tokens, row.completion_tokens, row.total_tokens
 
@@ -89,9 +62,11 @@ def invoke_stream_text(response) -> str:
     return text
 
 
-def test_converse_reaches_bedrock_with_the_gateway_credential(proxies, upstream, usage_row, client):
+def test_converse_reaches_bedrock_with_the_gateway_credential(
+    proxies, upstream, usage_row, bedrock_client
+):
     bedrock = proxies["bedrock"]
-    response = client(bedrock).converse(modelId=MODEL, messages=MESSAGES)
+    response = bedrock_client(bedrock).converse(modelId=MODEL, messages=MESSAGES)
     assert response["output"]["message"]["content"][0]["text"] == "echo: Hello"
     received = the_request(upstream)
     assert received["raw_path"] == "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
@@ -100,9 +75,9 @@ def test_converse_reaches_bedrock_with_the_gateway_credential(proxies, upstream,
     assert (row.model, *tokens(row)) == (MODEL, 10, 3, 13)
 
 
-def test_converse_stream_relays_the_event_stream(proxies, upstream, usage_row, client):
+def test_converse_stream_relays_the_event_stream(proxies, upstream, usage_row, bedrock_client):
     bedrock = proxies["bedrock"]
-    response = client(bedrock).converse_stream(modelId=MODEL, messages=MESSAGES)
+    response = bedrock_client(bedrock).converse_stream(modelId=MODEL, messages=MESSAGES)
     text, usage = converse_stream_text(response)
     assert (text, usage["inputTokens"]) == ("chunk0 chunk1 chunk2 ", 10)
     assert_upstream_auth(
@@ -112,18 +87,18 @@ def test_converse_stream_relays_the_event_stream(proxies, upstream, usage_row, c
 
 
 def test_converse_stream_records_the_usage_of_its_metadata_event(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     bedrock = proxies["bedrock"]
-    converse_stream_text(client(bedrock).converse_stream(modelId=MODEL, messages=MESSAGES))
+    converse_stream_text(bedrock_client(bedrock).converse_stream(modelId=MODEL, messages=MESSAGES))
     assert tokens(usage_row(bedrock.proxy)) == (10, 3, 13)
 
 
 def test_invoke_model_reaches_bedrock_with_the_gateway_credential(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     bedrock = proxies["bedrock"]
-    response = client(bedrock).invoke_model(modelId=MODEL, body=json.dumps(ANTHROPIC_BODY))
+    response = bedrock_client(bedrock).invoke_model(modelId=MODEL, body=json.dumps(ANTHROPIC_BODY))
     assert json.loads(response["body"].read())["content"][0]["text"] == "echo: Hello"
     assert_upstream_auth(
         the_request(upstream), "authorization", f"Bearer {CREDENTIAL}", bedrock.key
@@ -131,35 +106,37 @@ def test_invoke_model_reaches_bedrock_with_the_gateway_credential(
     assert usage_row(bedrock.proxy).status_code == 200
 
 
-def test_invoke_model_records_its_usage(proxies, upstream, usage_row, client):
+def test_invoke_model_records_its_usage(proxies, upstream, usage_row, bedrock_client):
     bedrock = proxies["bedrock"]
-    client(bedrock).invoke_model(modelId=MODEL, body=json.dumps(ANTHROPIC_BODY))
+    bedrock_client(bedrock).invoke_model(modelId=MODEL, body=json.dumps(ANTHROPIC_BODY))
     assert tokens(usage_row(bedrock.proxy)) == (10, 3, 13)
 
 
 def test_invoke_model_with_response_stream_relays_the_event_stream(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     bedrock = proxies["bedrock"]
-    response = client(bedrock).invoke_model_with_response_stream(
+    response = bedrock_client(bedrock).invoke_model_with_response_stream(
         modelId=MODEL, body=json.dumps(ANTHROPIC_BODY)
     )
     assert invoke_stream_text(response) == "chunk0 chunk1 chunk2 "
     assert usage_row(bedrock.proxy).streamed is True
 
 
-def test_invoke_model_with_response_stream_records_its_usage(proxies, upstream, usage_row, client):
+def test_invoke_model_with_response_stream_records_its_usage(
+    proxies, upstream, usage_row, bedrock_client
+):
     bedrock = proxies["bedrock"]
-    response = client(bedrock).invoke_model_with_response_stream(
+    response = bedrock_client(bedrock).invoke_model_with_response_stream(
         modelId=MODEL, body=json.dumps(ANTHROPIC_BODY)
     )
     invoke_stream_text(response)
     assert tokens(usage_row(bedrock.proxy)) == (10, 3, 13)
 
 
-def test_cache_reads_reach_the_usage_row(proxies, upstream, usage_row, client):
+def test_cache_reads_reach_the_usage_row(proxies, upstream, usage_row, bedrock_client):
     bedrock = proxies["bedrock"]
-    sdk = client(bedrock)
+    sdk = bedrock_client(bedrock)
     sdk.meta.events.register(
         "before-send.bedrock-runtime.Converse",
         lambda request, **kwargs: request.headers.__setitem__("x-fake-cached-tokens", "6"),
@@ -169,17 +146,21 @@ def test_cache_reads_reach_the_usage_row(proxies, upstream, usage_row, client):
     assert usage_row(bedrock.proxy).cached_tokens == 6
 
 
-def test_usage_row_carries_the_cost_from_the_price_table(proxies, upstream, usage_row, client):
+def test_usage_row_carries_the_cost_from_the_price_table(
+    proxies, upstream, usage_row, bedrock_client
+):
     bedrock = proxies["bedrock"]
-    client(bedrock).converse(modelId=MODEL, messages=MESSAGES)
+    bedrock_client(bedrock).converse(modelId=MODEL, messages=MESSAGES)
     # claude-3-haiku: $0.25 per million input tokens, $1.25 per million output tokens.
     expected = (10 * 0.25 + 3 * 1.25) / 1_000_000
     assert float(usage_row(bedrock.proxy).cost_usd) == pytest.approx(expected)
 
 
-def test_access_keys_sign_the_upstream_call_with_sigv4(proxies, upstream, usage_row, client):
+def test_access_keys_sign_the_upstream_call_with_sigv4(
+    proxies, upstream, usage_row, bedrock_client
+):
     signing = proxies["signing"]
-    response = client(signing).converse(modelId=MODEL, messages=MESSAGES)
+    response = bedrock_client(signing).converse(modelId=MODEL, messages=MESSAGES)
     usage_row(signing.proxy)
     assert response["output"]["message"]["content"][0]["text"] == "echo: Hello"
     authorization = the_request(upstream)["headers"]["authorization"]
@@ -187,10 +168,10 @@ def test_access_keys_sign_the_upstream_call_with_sigv4(proxies, upstream, usage_
 
 
 def test_upstream_refusing_the_credential_raises_a_client_error(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     refused = proxies["refused"]
     with pytest.raises(ClientError) as caught:
-        client(refused).converse(modelId=MODEL, messages=MESSAGES)
+        bedrock_client(refused).converse(modelId=MODEL, messages=MESSAGES)
     assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
     assert usage_row(refused.proxy).status_code == 403

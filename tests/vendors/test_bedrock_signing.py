@@ -6,10 +6,8 @@ environment) for the assumed roles."""
 
 from urllib.parse import parse_qs
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gateways.fake_upstream.bedrock import (
@@ -75,30 +73,6 @@ def proxies(committed, fake_upstream, start_tls_gateway):
     )
 
 
-@pytest.fixture
-def client(monkeypatch):
-    """``client(deployed)``: a bedrock-runtime client calling it with its key as a Bedrock
-    API key (boto3 reads it from the environment)."""
-    made = []
-
-    def make(deployed):
-        monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", deployed.key)
-        made.append(
-            boto3.client(
-                "bedrock-runtime",
-                endpoint_url=deployed.url,
-                region_name="us-east-1",
-                verify=str(deployed.server.certificate.cert),
-                config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-            )
-        )
-        return made[-1]
-
-    yield make
-    for sdk in made:
-        sdk.close()
-
-
 def converse(sdk, text: str = "Hello") -> dict:
     messages = [{"role": "user", "content": [{"text": text}]}]
     return sdk.converse(modelId=MODEL, messages=messages)
@@ -120,10 +94,13 @@ def signed_with(received: dict) -> str:
 
 
 def test_access_keys_sign_for_bedrock_in_the_credentials_region(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     deployed = proxies["keys"]
-    assert converse(client(deployed))["output"]["message"]["content"][0]["text"] == "echo: Hello"
+    assert (
+        converse(bedrock_client(deployed))["output"]["message"]["content"][0]["text"]
+        == "echo: Hello"
+    )
     usage_row(deployed.proxy)
     (received,) = bedrock_calls(upstream)
     scope = received["headers"]["authorization"].split("Credential=")[1].split(",")[0]
@@ -132,10 +109,10 @@ def test_access_keys_sign_for_bedrock_in_the_credentials_region(
 
 
 def test_a_session_token_travels_signed_beside_its_temporary_keys(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     deployed = proxies["session"]
-    converse(client(deployed))
+    converse(bedrock_client(deployed))
     usage_row(deployed.proxy)
     (received,) = bedrock_calls(upstream)
     assert signed_with(received) == TEMPORARY_ACCESS_KEY_ID
@@ -143,9 +120,11 @@ def test_a_session_token_travels_signed_beside_its_temporary_keys(
     assert "x-amz-security-token" in received["headers"]["authorization"]
 
 
-def test_an_assumed_role_signs_with_the_credentials_sts_gave(proxies, upstream, usage_row, client):
+def test_an_assumed_role_signs_with_the_credentials_sts_gave(
+    proxies, upstream, usage_row, bedrock_client
+):
     deployed = proxies["role"]
-    converse(client(deployed))
+    converse(bedrock_client(deployed))
     usage_row(deployed.proxy)
     (assume,) = sts_calls(upstream)
     form = {name: values[0] for name, values in parse_qs(assume["body"]).items()}
@@ -154,9 +133,11 @@ def test_an_assumed_role_signs_with_the_credentials_sts_gave(proxies, upstream, 
     assert signed_with(bedrock_calls(upstream)[0]) == TEMPORARY_ACCESS_KEY_ID
 
 
-def test_an_assumed_role_is_fetched_once_for_many_calls(proxies, upstream, usage_row, client):
+def test_an_assumed_role_is_fetched_once_for_many_calls(
+    proxies, upstream, usage_row, bedrock_client
+):
     deployed = proxies["reused"]
-    sdk = client(deployed)
+    sdk = bedrock_client(deployed)
     for _ in range(3):
         converse(sdk)
     assert len(bedrock_calls(upstream)) == 3
@@ -164,10 +145,10 @@ def test_an_assumed_role_is_fetched_once_for_many_calls(proxies, upstream, usage
 
 
 def test_credentials_inside_their_refresh_window_are_refreshed_before_use(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     deployed = proxies["short"]
-    sdk = client(deployed)
+    sdk = bedrock_client(deployed)
     converse(sdk)
     converse(sdk)
     assert len(sts_calls(upstream)) == 2
@@ -175,27 +156,29 @@ def test_credentials_inside_their_refresh_window_are_refreshed_before_use(
 
 
 def test_a_role_without_keys_is_assumed_with_the_hosts_credentials(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     deployed = proxies["host_role"]
-    converse(client(deployed))
+    converse(bedrock_client(deployed))
     (assume,) = sts_calls(upstream)
     assert signed_with(assume) == ACCESS_KEY_ID
     assert signed_with(bedrock_calls(upstream)[0]) == TEMPORARY_ACCESS_KEY_ID
 
 
-def test_a_role_that_cannot_be_assumed_is_a_bad_gateway(proxies, upstream, usage_row, client):
+def test_a_role_that_cannot_be_assumed_is_a_bad_gateway(
+    proxies, upstream, usage_row, bedrock_client
+):
     deployed = proxies["denied"]
     with pytest.raises(ClientError) as caught:
-        converse(client(deployed))
+        converse(bedrock_client(deployed))
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
     assert caught.value.response["Error"]["Code"] == "upstream_credentials_unavailable"
     assert bedrock_calls(upstream) == []
     assert usage_row(deployed.proxy).status_code == 502
 
 
-def test_a_refused_role_is_not_asked_for_again_at_once(proxies, upstream, client):
-    sdk = client(proxies["refused_twice"])
+def test_a_refused_role_is_not_asked_for_again_at_once(proxies, upstream, bedrock_client):
+    sdk = bedrock_client(proxies["refused_twice"])
     for _ in range(2):
         with pytest.raises(ClientError):
             converse(sdk)
@@ -203,28 +186,30 @@ def test_a_refused_role_is_not_asked_for_again_at_once(proxies, upstream, client
 
 
 def test_no_credential_signs_with_the_gateway_hosts_environment(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     deployed = proxies["host"]
-    converse(client(deployed))
+    converse(bedrock_client(deployed))
     usage_row(deployed.proxy)
     assert signed_with(bedrock_calls(upstream)[0]) == ACCESS_KEY_ID
 
 
 def test_a_wrong_secret_gets_the_upstreams_403_in_bedrocks_shape(
-    proxies, upstream, usage_row, client
+    proxies, upstream, usage_row, bedrock_client
 ):
     deployed = proxies["wrong"]
     with pytest.raises(ClientError) as caught:
-        converse(client(deployed))
+        converse(bedrock_client(deployed))
     assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert "signature we calculated does not match" in caught.value.response["Error"]["Message"]
     assert usage_row(deployed.proxy).status_code == 403
 
 
-def test_the_signature_covers_the_body_a_guardrail_rewrote(proxies, upstream, usage_row, client):
+def test_the_signature_covers_the_body_a_guardrail_rewrote(
+    proxies, upstream, usage_row, bedrock_client
+):
     deployed = proxies["guarded"]
-    response = converse(client(deployed), "Write to jane.doe@example.com")
+    response = converse(bedrock_client(deployed), "Write to jane.doe@example.com")
     assert (
         response["output"]["message"]["content"][0]["text"] == "echo: Write to jane.doe@example.com"
     )

@@ -7,10 +7,8 @@ no guardrail changed relayed byte for byte."""
 import json
 import ssl
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import EventStreamError
 
 from tests.gateway.guardrail_world import echo, reply
@@ -42,35 +40,6 @@ def proxies(committed, fake_upstream, start_tls_gateway):
     )
 
 
-@pytest.fixture
-def client(monkeypatch):
-    """``client(deployed, **headers)``: a bedrock-runtime client calling it with its key as a
-    Bedrock API key, sending ``headers`` (the fake upstream's controls) with each call."""
-    made = []
-
-    def make(deployed, **headers):
-        monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", deployed.key)
-        sdk = boto3.client(
-            "bedrock-runtime",
-            endpoint_url=deployed.url,
-            region_name="us-east-1",
-            verify=str(deployed.server.certificate.cert),
-            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-        )
-
-        def add_headers(request, **kwargs):
-            for name, value in headers.items():
-                request.headers[name] = value
-
-        sdk.meta.events.register("before-sign.bedrock-runtime.*", add_headers)
-        made.append(sdk)
-        return sdk
-
-    yield make
-    for sdk in made:
-        sdk.close()
-
-
 def converse_stream_text(sdk, text: str) -> str:
     messages = [{"role": "user", "content": [{"text": text}]}]
     response = sdk.converse_stream(modelId=MODEL, messages=messages)
@@ -97,33 +66,33 @@ def invoke_stream_text(sdk, text: str) -> str:
 
 
 def test_converse_stream_restores_placeholders_split_across_frames(
-    proxies, upstream, client, usage_row
+    proxies, upstream, bedrock_client, usage_row
 ):
-    streamed = converse_stream_text(client(proxies["pii"], **echo(3)), TEXT)
+    streamed = converse_stream_text(bedrock_client(proxies["pii"], **echo(3)), TEXT)
     usage_row(proxies["pii"].proxy)
     assert "[EMAIL_0000]" in upstream.received()[0]["body"]
     assert streamed == TEXT
 
 
 def test_invoke_stream_restores_placeholders_in_the_models_chunks(
-    proxies, upstream, client, usage_row
+    proxies, upstream, bedrock_client, usage_row
 ):
-    streamed = invoke_stream_text(client(proxies["pii"], **echo(3)), TEXT)
+    streamed = invoke_stream_text(bedrock_client(proxies["pii"], **echo(3)), TEXT)
     usage_row(proxies["pii"].proxy)
     assert "jane.doe@example.com" not in upstream.received()[0]["body"]
     assert streamed == TEXT
 
 
-def test_a_guarded_stream_records_its_usage(proxies, upstream, client, usage_row):
-    converse_stream_text(client(proxies["pii"]), "Hello")
+def test_a_guarded_stream_records_its_usage(proxies, upstream, bedrock_client, usage_row):
+    converse_stream_text(bedrock_client(proxies["pii"]), "Hello")
     row = usage_row(proxies["pii"].proxy)
     assert (row.streamed, row.prompt_tokens, row.completion_tokens) == (True, 10, 3)
 
 
 def test_word_count_stops_a_converse_stream_with_an_error_the_sdk_raises(
-    proxies, upstream, client, usage_row
+    proxies, upstream, bedrock_client, usage_row
 ):
-    sdk = client(proxies["words"], **reply("one two three four five six", 4))
+    sdk = bedrock_client(proxies["words"], **reply("one two three four five six", 4))
     with pytest.raises(EventStreamError) as caught:
         converse_stream_text(sdk, "Hello")
     usage_row(proxies["words"].proxy)
@@ -132,9 +101,9 @@ def test_word_count_stops_a_converse_stream_with_an_error_the_sdk_raises(
 
 
 def test_word_count_stops_an_invoke_stream_with_an_error_the_sdk_raises(
-    proxies, upstream, client, usage_row
+    proxies, upstream, bedrock_client, usage_row
 ):
-    sdk = client(proxies["words"], **reply("one two three four five six", 4))
+    sdk = bedrock_client(proxies["words"], **reply("one two three four five six", 4))
     with pytest.raises(EventStreamError):
         invoke_stream_text(sdk, "Hello")
     assert usage_row(proxies["words"].proxy).reason == "guardrail_intervened"
@@ -164,9 +133,9 @@ def test_frames_no_guardrail_changed_go_out_byte_for_byte(proxies, upstream, usa
 
 
 def test_a_stream_the_upstream_broke_off_ends_with_an_error_the_sdk_raises(
-    proxies, upstream, client, usage_row
+    proxies, upstream, bedrock_client, usage_row
 ):
-    sdk = client(proxies["pii"], **{"x-fake-mode": "drop"})
+    sdk = bedrock_client(proxies["pii"], **{"x-fake-mode": "drop"})
     with pytest.raises(EventStreamError) as caught:
         converse_stream_text(sdk, "Hello")
     assert caught.value.response["Error"]["Code"] == "internalServerException"
