@@ -3,6 +3,7 @@ upstream's injected faults, backoff honouring Retry-After, circuits that open, a
 are shared through Redis, round robins with weights and suspension, and key pools. Each
 scenario has providers of its own (circuits and suspensions are per target, per process)."""
 
+import json
 import time
 
 import httpx
@@ -85,6 +86,16 @@ def world(committed, fake_upstream, start_gateway):
         params={"models": [{"model": "a"}, {"model": "b"}], "suspendDuration": 1},
     )
     proxy("pool", provider(up, "ppool", "ppool", credential=["invalid-first", "sk-second"]))
+    for name, sticky in (
+        ("rr-header", {"location": "header", "identifier": "X-Session"}),
+        ("rr-user", {"location": "payload", "identifier": "user"}),
+        ("rr-ip", {"location": "ip"}),
+    ):
+        attachment_create(
+            policy="model-round-robin",
+            proxy=proxy(name, provider(up, f"p{name}", f"p{name}")),
+            params={"models": [{"model": m} for m in "abcd"], "stickyKey": sticky},
+        )
     for made in proxies.values():
         deploy(proxy=made, gateway=gateway)
     keys = {name: api_key(made)[1] for name, made in proxies.items()}
@@ -212,6 +223,38 @@ def test_weights_hold_over_a_thousand_requests(world, upstream):
     heavy = sum('"heavy"' in body for body in models)
     assert len(models) == 1000
     assert abs(heavy - 750) <= 30
+
+
+def models_sent(upstream, prefix: str) -> list[str]:
+    return [json.loads(r["body"])["model"] for r in sent_to(upstream, prefix)]
+
+
+def test_a_header_session_keeps_its_model(world, upstream):
+    first = call(world, "rr-header")
+    session = first.headers["x-session"]
+    assert session.rpartition("_M")[2] in "0123"
+    for _ in range(5):
+        assert call(world, "rr-header", headers={"X-Session": session}).status_code == 200
+    other = call(world, "rr-header")  # no session: the next model, and a new session
+    assert other.headers["x-session"] != session
+    sent = models_sent(upstream, "prr-header")
+    assert len(set(sent[:6])) == 1 and sent[6] != sent[0]
+
+
+def test_a_payload_field_keeps_each_user_on_one_model(world, upstream):
+    for _ in range(4):
+        for user in ("ann", "bob", "cyd"):
+            assert call(world, "rr-user", user=user).status_code == 200
+    sent = models_sent(upstream, "prr-user")
+    per_user = [set(sent[i::3]) for i in range(3)]
+    assert all(len(models) == 1 for models in per_user)
+
+
+def test_the_client_address_keeps_its_model(world, upstream):
+    for _ in range(6):
+        response = call(world, "rr-ip")
+        assert response.status_code == 200 and "x-session" not in response.headers
+    assert len(set(models_sent(upstream, "prr-ip"))) == 1
 
 
 def test_a_model_that_answers_5xx_is_suspended_until_its_time_is_up(world, upstream):

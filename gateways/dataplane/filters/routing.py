@@ -33,6 +33,10 @@ class ModelRoundRobin(Filter):
         self.current = [0] * len(self.models)  # smooth weighted round robin's running weights
         self.suspend_for = float(params.get("suspendDuration", 0))
         self.sticky = params.get("stickyKey") or None
+        # A header session: a call without one is given ``<random>_M<index>`` in that header.
+        self.session_header = None
+        if self.sticky and self.sticky.get("location") == "header":
+            self.session_header = self.sticky["identifier"].lower().encode("latin-1")
         self.scope = f"{route.proxy}:{attachment.get('id', '')}"
         self.health = health
 
@@ -47,10 +51,9 @@ class ModelRoundRobin(Filter):
         index = self.sticky_choice(call, available) if self.sticky else None
         if index is None:
             index = self.next_index(available)
-            if self.sticky:
+            if self.session_header is not None:
                 session = base64.urlsafe_b64encode(os.urandom(9)).decode()
-                name = self.sticky["identifier"].lower().encode("latin-1")
-                call.route_headers.append((name, f"{session}_M{index}".encode()))
+                call.route_headers.append((self.session_header, f"{session}_M{index}".encode()))
         model = self.models[index]
         call.resource, call.raw_resource = self.adapter.with_model(
             call.resource, call.raw_resource, call.parsed, model
@@ -79,14 +82,16 @@ class ModelRoundRobin(Filter):
 
     def sticky_choice(self, call: Call, available: list[int]) -> int | None:
         """The model a sticky key names: a session ID ``<random>_M<index>`` this gateway gave
-        out; else, when asked, one picked by the caller's key or address."""
+        out; any other value (a user ID, the client's address) picks one by its hash; without
+        a value, when asked, the caller's key or address does."""
         value = self.sticky_value(call)
+        seed = None
         if value:
             head, _, index = value.rpartition("_M")
             if head and index.isdigit() and int(index) in available:
                 return int(index)
-        seed = None
-        if self.sticky.get("fallbackToAuth") and call.key is not None:
+            seed = value
+        elif self.sticky.get("fallbackToAuth") and call.key is not None:
             seed = call.key.id
         elif self.sticky.get("fallbackToIP"):
             client = call.scope.get("client") or ("", 0)
