@@ -51,9 +51,20 @@ class Command(BaseCommand):
             default=30.0,
             help="Seconds in-flight requests get to finish on SIGTERM before they are cut.",
         )
+        parser.add_argument(
+            "--ssl-certfile",
+            help="Serve HTTPS with this certificate (PEM), where no load balancer in front "
+            "ends TLS: SDKs send bearer keys over HTTPS only.",
+        )
+        parser.add_argument("--ssl-keyfile", help="The certificate's private key (PEM).")
         parser.add_argument("--log-level", default="info")
 
     def handle(self, *args, gateway, host, port, workers, access_log, graceful_timeout, **opts):
+        if bool(opts["ssl_certfile"]) != bool(opts["ssl_keyfile"]):
+            raise CommandError("--ssl-certfile and --ssl-keyfile go together.")
+        for flag in ("ssl_certfile", "ssl_keyfile"):
+            if opts[flag] and not os.path.isfile(opts[flag]):
+                raise CommandError(f"--{flag.replace('_', '-')}: there is no file {opts[flag]}.")
         try:
             found = gateway_get(gateway)
         except GatewayNotFound as exc:
@@ -81,12 +92,12 @@ class Command(BaseCommand):
             prepare_multiprocess_dir(directory)
             os.environ[MULTIPROCESS_DIR] = directory
         try:
-            self._serve(host, port, workers, graceful_timeout, opts["log_level"])
+            self._serve(host, port, workers, graceful_timeout, opts)
         finally:
             if created is not None:
                 shutil.rmtree(created, ignore_errors=True)
 
-    def _serve(self, host, port, workers, graceful_timeout, log_level) -> None:
+    def _serve(self, host, port, workers, graceful_timeout, opts) -> None:
         config = uvicorn.Config(
             "gateways.asgi:application",
             host=host,
@@ -98,8 +109,10 @@ class Command(BaseCommand):
             # The gateway writes its own access log (GATEHOUSE_ACCESS_LOG): uvicorn's would
             # print query strings, where a proxy may take its callers' keys.
             access_log=False,
-            log_level=log_level,
+            log_level=opts["log_level"],
             timeout_graceful_shutdown=graceful_timeout,
+            ssl_certfile=opts["ssl_certfile"],
+            ssl_keyfile=opts["ssl_keyfile"],
             server_header=False,
             date_header=False,
             # Nothing on the gateway uses the client address; skip parsing X-Forwarded-For.
