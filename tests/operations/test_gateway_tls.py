@@ -5,6 +5,7 @@ import ssl
 
 import httpx
 import pytest
+from django.core.management import CommandError, call_command
 
 from deployments.services import deploy
 from tests.factories import GatewayFactory, api_key
@@ -60,3 +61,14 @@ def test_a_gateway_with_its_own_certificate_speaks_no_plain_http(tls_gateway):
     client = tls_gateway[0]
     with pytest.raises(httpx.HTTPError):
         httpx.get(str(client.base_url).replace("https", "http") + "/_gatehouse/healthz")
+
+
+def test_a_certificate_without_its_key_is_a_one_line_error(tls_certificate):
+    with pytest.raises(CommandError, match="go together"):
+        call_command("run_gateway", "any", "--ssl-certfile", str(tls_certificate.cert))
+
+
+def test_a_certificate_file_that_is_not_there_is_a_one_line_error(tmp_path):
+    missing = str(tmp_path / "missing.pem")
+    with pytest.raises(CommandError, match="there is no file"):
+        call_command("run_gateway", "any", "--ssl-certfile", missing, "--ssl-keyfile", missing)
