@@ -25,6 +25,7 @@ def control_plane(committed, database_url, launch):
         ALLOWED_HOSTS=HOST_NAME,
         CSRF_TRUSTED_ORIGINS=f"https://{HOST_NAME}",
         SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
+        GATEHOUSE_DEFAULT_GATEWAY="",
     )
     # Production's own defaults, not the test suite's plain-HTTP overrides.
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
@@ -48,6 +49,12 @@ def control_plane(committed, database_url, launch):
 
 def get(control_plane, path: str, **headers: str) -> httpx.Response:
     return httpx.get(f"{control_plane.url}{path}", headers={**BEHIND_TLS, **headers}, timeout=5)
+
+
+def test_it_serves_no_invoke_traffic(control_plane):
+    response = get(control_plane, "/some-proxy/chat/completions")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert "GatewayNotFound" not in control_plane.log()
 
 
 def test_the_admin_sign_in_page_answers(control_plane):
