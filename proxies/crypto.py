@@ -14,6 +14,8 @@ import secrets
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 @functools.cache
@@ -27,6 +29,15 @@ def _fernet() -> MultiFernet:
 
 def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode() if plaintext else ""
+
+
+def reencrypt(ciphertext: str) -> str | None:
+    """``ciphertext`` encrypted again with the first key (``MultiFernet.rotate``), or None
+    when no configured key reads it."""
+    try:
+        return _fernet().rotate(ciphertext.encode()).decode()
+    except InvalidToken:
+        return None
 
 
 def decrypt(ciphertext: str) -> str:
@@ -57,3 +68,11 @@ def new_secret(prefix: str, nbytes: int = 32) -> str:
 def mask(secret: str, prefix: str) -> str:
     """The displayable form: product prefix, an ellipsis and the last five characters."""
     return f"{prefix}…{secret[-5:]}"
+
+
+@receiver(setting_changed)
+def forget_keys(*, setting: str, **kwargs) -> None:
+    """Read the keys again when a test changes the settings they come from."""
+    if setting in ("GATEHOUSE_ENCRYPTION_KEY", "GATEHOUSE_KEY_PEPPER", "SECRET_KEY"):
+        _fernet.cache_clear()
+        _pepper.cache_clear()

@@ -320,6 +320,22 @@ def provider_set_credential(*, provider: Provider, credential: str | dict | list
     return provider
 
 
+def credentials_reencrypt() -> tuple[int, list[str]]:
+    """Encrypt every stored credential again with the first ``GATEHOUSE_ENCRYPTION_KEY``,
+    after a new key was put first: then the old key can go. Returns how many were
+    re-encrypted and the providers whose credential no configured key reads (left as they
+    are). The plaintexts do not change, so gateways have nothing to reload."""
+    done, unreadable = 0, []
+    for provider in Provider.objects.exclude(credential_ciphertext="").order_by("slug"):
+        again = crypto.reencrypt(provider.credential_ciphertext)
+        if again is None:
+            unreadable.append(provider.slug)
+            continue
+        Provider.objects.filter(pk=provider.pk).update(credential_ciphertext=again)
+        done += 1
+    return done, unreadable
+
+
 @transaction.atomic
 def provider_delete(*, provider: Provider) -> None:
     """Delete a provider no proxy uses and no provider-failover policy names as a target."""
