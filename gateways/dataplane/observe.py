@@ -1,6 +1,6 @@
 """Prometheus metrics of the calls a gateway process answers (``gateways.metrics``), recorded
-once per call, when it ends. Labelled children are made once each and kept: a label lookup
-costs more than the increment it is for."""
+once per call, when it ends. Labelled children are made once each and kept, per route: a
+label lookup costs more than the increment it is for."""
 
 from typing import Any
 
@@ -26,10 +26,67 @@ LIMIT_CODES = ("rate_limited", "rate_limit_unavailable")
 TOKEN_KINDS = (("prompt_tokens", "prompt"), ("completion_tokens", "completion"))
 
 
+class RouteMetrics:
+    """The children of one proxy's metrics on one provider, each made when first used (a
+    series appears once it has something to count)."""
+
+    def __init__(self, proxy: str, gateway: str, provider: str):
+        self.where = (proxy, gateway, provider)
+        self.duration: Any = None
+        self.upstream: Any = None
+        self.first_byte: Any = None
+        self.requests: dict[tuple[str, str, str], Any] = {}  # (model, status class, outcome)
+        self.tokens: dict[tuple[str, str], Any] = {}  # (model, kind)
+        self.cost: dict[str, Any] = {}  # model
+
+    def count_request(self, model: str, status_class: str, outcome: str) -> None:
+        key = (model, status_class, outcome)
+        found = self.requests.get(key)
+        if found is None:
+            found = self.requests[key] = REQUESTS.labels(*self.where, *key)
+        found.inc()
+
+    def count_tokens(self, model: str, kind: str, tokens: int) -> None:
+        key = (model, kind)
+        found = self.tokens.get(key)
+        if found is None:
+            found = self.tokens[key] = TOKENS.labels(*self.where, *key)
+        found.inc(tokens)
+
+    def count_cost(self, model: str, usd: float) -> None:
+        found = self.cost.get(model)
+        if found is None:
+            found = self.cost[model] = COST.labels(*self.where, model)
+        found.inc(usd)
+
+    def time_request(self, seconds: float) -> None:
+        if self.duration is None:
+            self.duration = REQUEST_DURATION.labels(*self.where)
+        self.duration.observe(seconds)
+
+    def time_upstream(self, seconds: float) -> None:
+        if self.upstream is None:
+            self.upstream = UPSTREAM_DURATION.labels(*self.where)
+        self.upstream.observe(seconds)
+
+    def time_first_byte(self, seconds: float) -> None:
+        if self.first_byte is None:
+            self.first_byte = FIRST_BYTE.labels(*self.where)
+        self.first_byte.observe(seconds)
+
+
 class Observer:
     def __init__(self, gateway: str):
         self.gateway = gateway
-        self.children: dict[tuple, Any] = {}
+        self.routes: dict[tuple[str, str], RouteMetrics] = {}  # (proxy, provider)
+        self.children: dict[tuple, Any] = {}  # the rarer metrics: guardrails, limits, routing
+
+    def route(self, proxy: str, provider: str) -> RouteMetrics:
+        key = (proxy, provider)
+        found = self.routes.get(key)
+        if found is None:
+            found = self.routes[key] = RouteMetrics(proxy, self.gateway, provider)
+        return found
 
     def child(self, metric: Any, *labels: str) -> Any:
         key = (metric, labels)
@@ -51,32 +108,33 @@ class Observer:
 
     def call_ended(self, call: Call, prices: PriceTable, duration: float) -> None:
         route = call.route
-        where = (route.proxy, self.gateway, route.provider)
+        metrics = self.route(route.proxy, route.provider)
         model = self.model_label(call, prices)
         status_class = f"{call.status // 100}xx" if call.status else "none"
-        self.child(REQUESTS, *where, model, status_class, call.outcome).inc()
-        self.child(REQUEST_DURATION, *where).observe(duration)
+        metrics.count_request(model, status_class, call.outcome)
+        metrics.time_request(duration)
         if call.upstream_ms is not None:
-            self.child(UPSTREAM_DURATION, *where).observe(call.upstream_ms / 1000)
+            metrics.time_upstream(call.upstream_ms / 1000)
         if call.streamed and call.first_byte_ms is not None:
-            self.child(FIRST_BYTE, *where).observe(call.first_byte_ms / 1000)
+            metrics.time_first_byte(call.first_byte_ms / 1000)
         usage = call.usage
         if usage:
             for field, kind in TOKEN_KINDS:
                 if usage.get(field):
-                    self.child(TOKENS, *where, model, kind).inc(usage[field])
+                    metrics.count_tokens(model, kind, usage[field])
             if usage.get("cached_tokens"):
-                self.child(TOKENS, *where, model, "cached").inc(usage["cached_tokens"])
+                metrics.count_tokens(model, "cached", usage["cached_tokens"])
         if call.cost_nano:
-            self.child(COST, *where, model).inc(call.cost_nano / 1e9)
+            metrics.count_cost(model, call.cost_nano / 1e9)
         if call.guardrail_events:
             for event in call.guardrail_events:
                 labels = (event["policy"], event["action"], event["direction"])
                 self.child(GUARDRAIL_ACTIONS, route.proxy, self.gateway, *labels).inc()
-        code, _, policy = call.reason.partition(":")
-        if code in LIMIT_CODES and policy:
-            status = str(call.status)
-            self.child(LIMIT_REJECTIONS, route.proxy, self.gateway, policy, status).inc()
+        if call.reason:
+            code, _, policy = call.reason.partition(":")
+            if code in LIMIT_CODES and policy:
+                status = str(call.status)
+                self.child(LIMIT_REJECTIONS, route.proxy, self.gateway, policy, status).inc()
         if call.attempts:
             self.attempts_ended(call)
 
