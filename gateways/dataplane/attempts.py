@@ -179,10 +179,11 @@ async def follow_plan(
         plan = Plan([route.attempt] * min(len(keys.headers), 3), frozenset({"401", "429"}), 3)
     call.attempts = []
     # The body as the filters left it, before any target's additions: each target adds its
-    # own (a copy per target other than the proxy's own provider).
-    original = (
-        orjson.dumps(call.parsed) if call.parsed is not None and len(plan.attempts) > 1 else None
-    )
+    # own (a copy per target other than the proxy's own provider). Unchanged, it is the bytes
+    # the client sent.
+    original = None
+    if call.parsed is not None and len(plan.attempts) > 1:
+        original = orjson.dumps(call.parsed) if call.body_changed else call.body
     last_failure: Refusal | None = None
     tried = 0
     for index, attempt in enumerate(plan.attempts):

@@ -177,6 +177,12 @@ class ProviderFailover(Filter):
             cooldown=float(breaker.get("cooldownSeconds", 30)),
             shared=bool(breaker.get("shared", True)),
         )
+        # The proxy's provider, then the targets this deployment has: the same for every call.
+        self.attempts = [route.attempt]
+        for provider, model in self.targets:
+            target = route.targets.get(provider)
+            if target is not None:
+                self.attempts.append(Attempt(target, model))
 
     def report(self, route: Route, health: Health) -> list[dict[str, Any]]:
         """The circuits of the failover targets that are not simply closed."""
@@ -187,14 +193,8 @@ class ProviderFailover(Filter):
         return rows
 
     async def on_request(self, call: Call) -> Refusal | None:
-        route = call.route
-        attempts = [route.attempt]
-        for provider, model in self.targets:
-            target = route.targets.get(provider)
-            if target is not None:
-                attempts.append(Attempt(target, model))
         call.plan = Plan(
-            attempts=attempts,
+            attempts=self.attempts,
             retry_on=self.retry_on,
             max_attempts=self.max_attempts,
             backoff_initial=self.backoff_initial,
