@@ -4,7 +4,9 @@
 a few percent (a metric per call, a step every request takes) cannot be told apart with it.
 This counts the worker's instructions instead: the worker runs under valgrind's callgrind, the
 bench upstream answers at full speed, and an in-process client sends exactly ``--requests``
-requests (8 at a time) to the plain proxy. Counters are zeroed before each measurement and
+requests (8 at a time) to one of the benchmark's proxies (``--target``: the plain proxy,
+``guarded`` with the three guardrails and the prompt carrying PII, ``routed`` with a healthy
+failover route). Counters are zeroed before each measurement and
 dumped after it, so each count covers those requests alone. The event loop's thread is what
 serves requests; the worker's other threads (usage writer, configuration watcher, heartbeat)
 are reported apart, since their polling runs per second of wall time and valgrind slows the
@@ -12,7 +14,7 @@ worker fifty times.
 
 Run it in two checkouts (``git worktree add``) to compare commits:
 
-    .venv/bin/python bench/instructions.py [--requests 400] [--repeat 2] [--stream]  # ~5 min
+    .venv/bin/python bench/instructions.py [--target routed] [--stream] [--requests 400]  # ~5 min
 
 Needs valgrind (``apt-get install -y valgrind``).
 """
@@ -24,21 +26,23 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import orjson
 from database import setup_database, use_bench_environment
 from host import PYTHON, ROOT, free_port, fresh_environment, post_ok, start, wait_until
+from run import PII_CONTENT
 
 LOOP_FRAME = "uvloop_4loop_4Loop__run "  # the event loop's run, in callgrind's names
 THREAD_FRAME = "thread_run"
 WARMUP = 300
 
 
-def load(url: str, key: str, stream: bool, requests: int) -> None:
+def load(url: str, key: str, stream: bool, requests: int, content: str = "hello") -> None:
     """Send exactly ``requests`` chat completions, 8 at a time; each must answer 200."""
-    body = {"model": "bench-model", "messages": [{"role": "user", "content": "hello"}]}
+    body = {"model": "bench-model", "messages": [{"role": "user", "content": content}]}
     data = orjson.dumps(body | ({"stream": True} if stream else {}))
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
 
@@ -74,11 +78,11 @@ def inclusive(dump: Path, frame: str) -> int | None:
     return None
 
 
-def measure(pid: int, tmp: Path, url: str, key: str, stream: bool, requests: int) -> tuple:
-    load(url, key, stream, 50)
+def measure(pid: int, tmp: Path, send: Callable[[int], None], requests: int) -> tuple:
+    send(50)
     time.sleep(1)  # the usage writer's last batch
     subprocess.run(["callgrind_control", "-z", str(pid)], capture_output=True, check=False)
-    load(url, key, stream, requests)
+    send(requests)
     time.sleep(1)
     before = set(tmp.glob(f"callgrind.{pid}.*"))
     subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True, check=False)
@@ -94,6 +98,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=2, help="measurements")
     parser.add_argument("--stream", action="store_true", help="streamed completions")
+    parser.add_argument("--target", choices=("gateway", "guarded", "routed"), default="gateway")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("needs valgrind: apt-get install -y valgrind", file=sys.stderr)
@@ -102,11 +107,15 @@ def main() -> int:
     tmp, env = fresh_environment("gatehouse-instructions-", PYTHONHASHSEED="0")
     upstream_port, gateway_port = free_port(), free_port()
     proxies = setup_database(
-        upstream_port=upstream_port, gateway_port=gateway_port, targets=["gateway"]
+        upstream_port=upstream_port, gateway_port=gateway_port, targets=[args.target]
     )
-    slug, key = proxies["gateway"]
+    slug, key = proxies[args.target]
     url = f"http://127.0.0.1:{gateway_port}/{slug}/chat/completions"
     upstream_cmd = [PYTHON, str(ROOT / "bench" / "upstream.py"), "--port", str(upstream_port)]
+    content = "hello"
+    if args.target == "guarded":  # as run.py --guardrails: PII masked, placeholders restored
+        upstream_cmd.append("--placeholders")
+        content = PII_CONTENT
     upstream = start("upstream", upstream_cmd, env=env, logs=tmp)
     gateway_cmd = [
         *("valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp / 'callgrind'}.%p"),
@@ -117,14 +126,18 @@ def main() -> int:
     counts = []
     try:
         wait_until(lambda: post_ok(url, key), timeout=300, what="the gateway under valgrind")
-        load(url, key, args.stream, WARMUP)  # every branch compiled and cached
+
+        def send(requests: int) -> None:
+            load(url, key, args.stream, requests, content)
+
+        send(WARMUP)  # every branch compiled and cached
         for _ in range(args.repeat):
-            counts.append(measure(gateway.popen.pid, tmp, url, key, args.stream, args.requests))
+            counts.append(measure(gateway.popen.pid, tmp, send, args.requests))
     finally:
         gateway.stop(timeout=60)
         upstream.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    mode = "stream" if args.stream else "plain"
+    mode = ("stream" if args.stream else "plain") + f" ({args.target})"
     loops = " / ".join(f"{loop:,.0f}" for loop, _ in counts)
     threads = " / ".join(f"{other:,.0f}" for _, other in counts)
     print("| mode | event loop instructions per request | other threads |")
