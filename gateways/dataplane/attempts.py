@@ -17,6 +17,7 @@ from gateways.dataplane.call import Call, Outcome, Refusal, elapsed_ms
 from gateways.dataplane.chain import FilterChain
 from gateways.dataplane.health import Health
 from gateways.dataplane.relay import (
+    TOO_DEEP,
     UpstreamFailure,
     answer_with,
     relay,
@@ -183,7 +184,11 @@ async def follow_plan(
     # the client sent.
     original = None
     if call.parsed is not None and len(plan.attempts) > 1:
-        original = orjson.dumps(call.parsed) if call.body_changed else call.body
+        try:
+            original = orjson.dumps(call.parsed) if call.body_changed else call.body
+        except orjson.JSONEncodeError:
+            await answer_with(call, TOO_DEEP)
+            return None
     last_failure: Refusal | None = None
     tried = 0
     for index, attempt in enumerate(plan.attempts):
@@ -269,7 +274,10 @@ def prepare(
     if parsed is None:
         return raw, query, call.body
     target.adapter.prepare_body(resource, parsed)
-    return raw, query, orjson.dumps(parsed)
+    try:
+        return raw, query, orjson.dumps(parsed)
+    except orjson.JSONEncodeError:
+        return TOO_DEEP
 
 
 def failure_kind(status: int) -> str | None:

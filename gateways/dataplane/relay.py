@@ -37,9 +37,11 @@ HOP_BY_HOP = frozenset(
 # route the gateway's own rate-limit headers replace the upstream's.
 RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
 RESPONSE_DROP_LIMITED = RESPONSE_DROP | LIMIT_HEADER_NAMES
-TOO_DEEP = (
+TOO_DEEP = Refusal(
+    400,
+    "invalid_request",
     "The request body is nested too deeply to be rewritten (more than 255 levels of arrays "
-    "and objects)."
+    "and objects).",
 )
 
 
@@ -74,7 +76,7 @@ def upstream_body(call: Call) -> bytes | Refusal:
     try:
         return orjson.dumps(parsed)
     except orjson.JSONEncodeError:
-        return Refusal(400, "invalid_request", TOO_DEEP)
+        return TOO_DEEP
 
 
 def response_headers(raw: Any, call: Call) -> list[tuple[bytes, bytes]]:

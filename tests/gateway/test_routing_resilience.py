@@ -155,6 +155,18 @@ def test_the_usage_row_lists_the_attempts_behind_the_answer(world, upstream):
     assert row.status_code == 200
 
 
+def test_a_body_too_deep_to_rewrite_for_the_next_target_gets_400(world, upstream):
+    upstream.fault("/p429/", status=429, count=1)
+    nested: list = []
+    for _ in range(299):
+        nested = [nested]
+    response = call(world, "fo-429", metadata={"deep": nested})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert len(sent_to(upstream, "p429")) == 1
+    assert sent_to(upstream, "backup") == []
+
+
 def test_retry_after_is_waited_for(world, upstream):
     upstream.fault("/pafter/", status=503, retry_after="0.5", count=1)
     started = time.monotonic()
