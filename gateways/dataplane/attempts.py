@@ -227,7 +227,12 @@ async def follow_plan(
             return None
         status = upstream.status
         kind = failure_kind(status)
-        call.attempts.append(record(name, status, since(started), f"upstream_{status}"))
+        if kind is None and not call.attempts:
+            # Answered by its first attempt: counted in the metrics, not listed in the usage
+            # row, which names the provider, the status and the latency already.
+            call.first_attempt = name
+        else:
+            call.attempts.append(record(name, status, since(started), f"upstream_{status}"))
         if kind is not None:
             if plan.breaker is not None and kind != "401":
                 health.failed(name, plan.breaker)

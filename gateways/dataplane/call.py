@@ -103,10 +103,12 @@ class Call:
     codec: Any = None  # a streamed answer's wire format (gateways.dataplane.streams)
     # Routing (gateways.dataplane.filters.routing): the plan the relay follows (None: the
     # route's own provider, once), the model a round robin chose, the attempts made (for
-    # the usage row's details) and headers the routing adds to the answer.
+    # the usage row's details; none when the first attempt answered, and ``first_attempt``
+    # names its target instead) and headers the routing adds to the answer.
     plan: Any = None
     routed_model: tuple[str, str] | None = None
     attempts: list[dict[str, Any]] | None = None
+    first_attempt: str | None = None
     route_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     key_used: str | None = None  # the fingerprint of the upstream key a key pool gave
     # Tracing (gateways.dataplane.tracing), when it is on: the tracer and the call's span.

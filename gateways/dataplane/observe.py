@@ -137,6 +137,10 @@ class Observer:
                 self.child(LIMIT_REJECTIONS, route.proxy, self.gateway, policy, status).inc()
         if call.attempts:
             self.attempts_ended(call)
+        elif call.first_attempt is not None:
+            result = "ok" if call.outcome == "ok" else "failed"
+            labels = (route.proxy, self.gateway, call.first_attempt, result)
+            self.child(UPSTREAM_ATTEMPTS, *labels).inc()
 
     def attempts_ended(self, call: Call) -> None:
         proxy, attempts = call.route.proxy, call.attempts

@@ -155,6 +155,61 @@ def test_the_usage_row_lists_the_attempts_behind_the_answer(world, upstream):
     assert row.status_code == 200
 
 
+def routing_metrics(server, proxy: str) -> dict[tuple[str, ...], float]:
+    """The routing counters of ``proxy``: (target, result) attempts, ("retries",) and
+    ("failovers",)."""
+    text = httpx.get(f"{server.url}/_gatehouse/metrics", timeout=5).text
+    counts = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("proxy") != proxy:
+                continue
+            if sample.name == "gatehouse_upstream_attempts_total":
+                counts[(sample.labels["target"], sample.labels["result"])] = sample.value
+            elif sample.name in ("gatehouse_retries_total", "gatehouse_failovers_total"):
+                counts[(sample.name.split("_")[1],)] = sample.value
+    return counts
+
+
+def grown(before: dict, after: dict) -> dict:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+
+def test_a_call_its_first_attempt_answered_is_counted_and_lists_no_attempts(world, upstream):
+    server, proxies, _, _ = world
+    proxy = proxies["fo-429"]
+    before = routing_metrics(server, proxy.slug)
+    last = UsageRecord.objects.filter(proxy=proxy.slug).order_by("-id").first()
+    assert call(world, "fo-429").status_code == 200
+    row = wait_until(
+        lambda: (
+            UsageRecord.objects.filter(proxy=proxy.slug, id__gt=last.id if last else 0)
+            .order_by("-id")
+            .first()
+        ),
+        timeout=5,
+    )
+    assert row.status_code == 200 and row.provider == proxy.provider.slug
+    assert "attempts" not in row.details
+    counted = wait_until(lambda: grown(before, routing_metrics(server, proxy.slug)), timeout=5)
+    assert counted == {(proxy.provider.slug, "ok"): 1}
+
+
+def test_a_retried_call_counts_each_attempt_a_retry_and_a_failover(world, upstream):
+    server, proxies, _, _ = world
+    proxy = proxies["fo-429"]
+    before = routing_metrics(server, proxy.slug)
+    upstream.fault("/p429/", status=429, count=1)
+    assert call(world, "fo-429").status_code == 200
+    counted = wait_until(lambda: grown(before, routing_metrics(server, proxy.slug)), timeout=5)
+    assert counted == {
+        (proxy.provider.slug, "retried"): 1,
+        ("backup", "ok"): 1,
+        ("retries",): 1,
+        ("failovers",): 1,
+    }
+
+
 def test_a_body_too_deep_to_rewrite_for_the_next_target_gets_400(world, upstream):
     upstream.fault("/p429/", status=429, count=1)
     nested: list = []
