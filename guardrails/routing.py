@@ -1,8 +1,8 @@
 """Rules for routing policies that need more than their own parameters: a failover target is
-an existing provider speaking the wire format of the provider it stands in for, a proxy has at
-most one routing policy of each kind (counting its provider's), and a provider named as a
-target is not deleted from under a policy. Used by the services, so admin, API and commands
-refuse alike."""
+an existing provider speaking the wire format of the provider it stands in for, with no
+policies of its own (a call failing over to it would not pass them), a proxy has at most one
+routing policy of each kind (counting its provider's), and a provider named as a target is not
+deleted from under a policy. Used by the services, so admin, API and commands refuse alike."""
 
 from typing import Any
 
@@ -97,7 +97,45 @@ def target_errors(targets: list[dict[str, str]], *, home: Provider) -> list[dict
                 f"of '{home.slug}'; a failover target must speak the same."
             )
             errors.append({"field": field, "message": message})
+        elif candidate.pk != home.pk and (policies := own_policies(candidate)):
+            message = (
+                f"Provider '{slug}' has policies of its own ({', '.join(policies)}), which a "
+                "call failing over to it would not pass; attach them to the proxy instead."
+            )
+            errors.append({"field": field, "message": message})
     return errors
+
+
+def own_policies(provider: Provider) -> list[str]:
+    """The enabled policies attached to ``provider`` other than routing policies: what every
+    call through its own proxies passes, and a call failing over to it from another provider
+    would not (that call runs its own proxy's chain)."""
+    rows = GuardrailAttachment.objects.filter(provider=provider, enabled=True).order_by("order")
+    return [row.policy for row in rows if not routing_kind(row.policy)]
+
+
+def check_provider_policy(*, policy: str, provider: Provider) -> None:
+    """Refuse enabling a policy (other than a routing policy) on ``provider`` while a
+    provider-failover names it as a target: calls failing over to it would bypass it."""
+    if routing_kind(policy):
+        return
+    # A failover to another model on a proxy's own provider passes that provider's policies.
+    naming = [
+        a
+        for a in failover_attachments_naming(provider)
+        if (a.proxy.provider_id if a.proxy_id else a.provider_id) != provider.pk
+    ]
+    if not naming:
+        return
+    owners = ", ".join(
+        f"proxy '{a.proxy.slug}'" if a.proxy_id else f"provider '{a.provider.slug}'" for a in naming
+    )
+    message = (
+        f"Provider '{provider.slug}' is a failover target of {owners}; calls failing over to "
+        f"it would not pass this {policy} policy. Attach it to the proxies instead, or take "
+        f"'{provider.slug}' out of those failover targets first."
+    )
+    raise ValidationFailed(message, errors=[{"field": "policy", "message": message}])
 
 
 def failover_attachments_naming(provider: Provider) -> list[GuardrailAttachment]:

@@ -14,7 +14,7 @@ from guardrails.limits.price_list import SHIPPED as SHIPPED_LIST
 from guardrails.limits.price_list import ListedPrice
 from guardrails.models import GuardrailAttachment, ModelPrice
 from guardrails.registry import ParameterError, get_policy
-from guardrails.routing import check_routing_attachment
+from guardrails.routing import check_provider_policy, check_routing_attachment
 
 
 def validated_params(policy: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -53,6 +53,8 @@ def attachment_create(
         raise ValidationFailed("Attach a guardrail to exactly one proxy or provider.")
     version, cleaned = validated_params(policy, params)
     check_routing_attachment(policy=policy, params=cleaned, proxy=proxy, provider=provider)
+    if provider is not None and enabled:
+        check_provider_policy(policy=policy, provider=provider)
     siblings = GuardrailAttachment.objects.filter(proxy=proxy, provider=provider)
     if order is None:
         order = (siblings.aggregate(m=Max("order"))["m"] or 0) + 1 if siblings.exists() else 1
@@ -86,6 +88,8 @@ def attachment_update(
             attachment=attachment,
         )
     if enabled is not None:
+        if enabled and not attachment.enabled and attachment.provider is not None:
+            check_provider_policy(policy=attachment.policy, provider=attachment.provider)
         attachment.enabled = enabled
     if order is not None:
         if order < 0:

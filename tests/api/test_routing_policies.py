@@ -92,3 +92,15 @@ def test_deleting_a_provider_named_as_a_target_is_a_conflict(api, proxy, backup)
 def test_the_catalog_describes_routing_policies(api):
     body = api.get("/api/v1/guardrails/catalog/provider-failover/").json()
     assert (body["category"], body["phases"]) == ("routing", [])
+
+
+def test_policies_a_failover_would_bypass_are_field_errors(api, proxy, backup):
+    response = api.post(
+        f"/api/v1/providers/{backup.slug}/guardrails/",
+        {"policy": "pii-masking-regex", "params": {"email": True}},
+        "json",
+    )
+    assert response.status_code == 201, response.content
+    response = attach(api, proxy, "provider-failover", {"targets": [{"provider": backup.slug}]})
+    body = expect.error(response, 400, "VALIDATION_FAILED", field="params.targets.0.provider")
+    assert "would not pass" in body["message"]

@@ -141,3 +141,44 @@ def test_moving_a_proxy_to_a_provider_with_the_same_kind_of_policy_is_refused(pr
     failover([{"provider": backup.slug}], proxy=proxy)
     with pytest.raises(ValidationFailed):
         services.proxy_update(proxy=proxy, provider=other)
+
+
+PII = {"email": True}
+WORDS = {"request": {"max": 1000}}
+
+
+def test_a_provider_with_policies_of_its_own_is_refused_as_a_target(proxy, backup):
+    attachment_create(policy="pii-masking-regex", params=PII, provider=backup)
+    with pytest.raises(ValidationFailed) as error:
+        failover([{"provider": backup.slug}], proxy=proxy)
+    (problem,) = refusal(error)
+    assert problem["field"] == "params.targets.0.provider"
+    assert "has policies of its own (pii-masking-regex)" in problem["message"]
+
+
+def test_a_targets_disabled_policies_and_routing_policies_do_not_count(proxy, backup):
+    attachment_create(policy="pii-masking-regex", params=PII, provider=backup, enabled=False)
+    attachment_create(
+        policy="model-round-robin", params={"models": [{"model": "a"}]}, provider=backup
+    )
+    assert failover([{"provider": backup.slug}], proxy=proxy).pk
+
+
+def test_a_policy_on_a_provider_named_as_a_target_is_refused(proxy, backup):
+    failover([{"provider": backup.slug}], proxy=proxy)
+    with pytest.raises(ValidationFailed) as error:
+        attachment_create(policy="pii-masking-regex", params=PII, provider=backup)
+    assert "failover target of proxy 'chat'" in error.value.message
+    disabled = attachment_create(
+        policy="pii-masking-regex", params=PII, provider=backup, enabled=False
+    )
+    with pytest.raises(ValidationFailed):
+        attachment_update(attachment=disabled, enabled=True)
+    assert attachment_create(policy="pii-masking-regex", params=PII, proxy=proxy).pk
+
+
+def test_the_proxys_own_provider_with_policies_is_a_target_for_another_model(proxy):
+    attachment_create(policy="pii-masking-regex", params=PII, provider=proxy.provider)
+    target = [{"provider": proxy.provider.slug, "model": "smaller"}]
+    assert failover(target, proxy=proxy).pk
+    assert attachment_create(policy="word-count-guardrail", params=WORDS, provider=proxy.provider)
