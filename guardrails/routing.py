@@ -1,8 +1,9 @@
 """Rules for routing policies that need more than their own parameters: a failover target is
 an existing provider speaking the wire format of the provider it stands in for, with no
-policies of its own (a call failing over to it would not pass them), a proxy has at most one
-routing policy of each kind (counting its provider's), and a provider named as a target is not
-deleted from under a policy. Used by the services, so admin, API and commands refuse alike."""
+policies of its own (a call failing over to it would not pass them) and keeping that format
+when a custom template's adapter changes, a proxy has at most one routing policy of each kind
+(counting its provider's), and a provider named as a target is not deleted from under a
+policy. Used by the services, so admin, API and commands refuse alike."""
 
 from typing import Any
 
@@ -77,7 +78,6 @@ def target_errors(targets: list[dict[str, str]], *, home: Provider) -> list[dict
     """Field errors for failover ``targets`` standing in for the provider ``home``."""
     slugs = {t["provider"] for t in targets}
     found = {p.slug: p for p in Provider.objects.filter(slug__in=slugs).select_related("template")}
-    home_format = wire_format(home.template.adapter)
     errors = []
     for index, target in enumerate(targets):
         field = f"params.targets.{index}.provider"
@@ -91,11 +91,7 @@ def target_errors(targets: list[dict[str, str]], *, home: Provider) -> list[dict
                 "fall back to another model on it."
             )
             errors.append({"field": field, "message": message})
-        elif (target_format := wire_format(candidate.template.adapter)) != home_format:
-            message = (
-                f"Provider '{slug}' speaks the {target_format} API, not the {home_format} API "
-                f"of '{home.slug}'; a failover target must speak the same."
-            )
+        elif (message := format_error(candidate, home)) is not None:
             errors.append({"field": field, "message": message})
         elif candidate.pk != home.pk and (policies := own_policies(candidate)):
             message = (
@@ -104,6 +100,44 @@ def target_errors(targets: list[dict[str, str]], *, home: Provider) -> list[dict
             )
             errors.append({"field": field, "message": message})
     return errors
+
+
+def check_wire_format_change(providers: list[Provider]) -> None:
+    """Refuse a change of ``providers``' wire format (a custom template's adapter, saved but
+    not committed) that leaves a failover with a target that cannot stand in for its home."""
+    changed = {p.pk for p in providers}
+    slugs = {p.slug for p in providers}
+    rows = GuardrailAttachment.objects.filter(policy=ProviderFailover.name).select_related(
+        "proxy__provider__template", "provider__template"
+    )
+    errors = []
+    for row in rows:
+        home = row.proxy.provider if row.proxy_id else row.provider
+        targets = routing_targets(row.params or {})
+        if home.pk not in changed and not any(t["provider"] in slugs for t in targets):
+            continue
+        owner = f"proxy '{row.proxy.slug}'" if row.proxy_id else f"provider '{home.slug}'"
+        found = Provider.objects.filter(slug__in={t["provider"] for t in targets})
+        for candidate in found.select_related("template"):
+            message = format_error(candidate, home)
+            if message is not None:
+                errors.append(f"The provider-failover of {owner}: {message}")
+    if errors:
+        raise ValidationFailed(
+            " ".join(errors), errors=[{"field": "adapter", "message": m} for m in errors]
+        )
+
+
+def format_error(candidate: Provider, home: Provider) -> str | None:
+    """Why ``candidate`` cannot stand in for ``home`` (another wire format), or None."""
+    target_format = wire_format(candidate.template.adapter)
+    home_format = wire_format(home.template.adapter)
+    if target_format == home_format:
+        return None
+    return (
+        f"Provider '{candidate.slug}' speaks the {target_format} API, not the {home_format} "
+        f"API of '{home.slug}'; a failover target must speak the same."
+    )
 
 
 def own_policies(provider: Provider) -> list[str]:

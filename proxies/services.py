@@ -13,7 +13,11 @@ from django.utils import timezone
 
 from core.errors import ValidationFailed, validated_save
 from core.revision import bump_config_revision
-from guardrails.routing import check_provider_change, failover_attachments_naming
+from guardrails.routing import (
+    check_provider_change,
+    check_wire_format_change,
+    failover_attachments_naming,
+)
 from proxies import crypto
 from proxies.aws_credentials import bedrock_credential_text
 from proxies.errors import (
@@ -109,10 +113,15 @@ def template_update(*, template: ProviderTemplate, **fields: Any) -> ProviderTem
     new_url = fields.get("upstream_url")
     if new_url and new_url != template.upstream_url:
         check_upstream_url(new_url)
+    adapter = template.adapter
     for key, value in fields.items():
         setattr(template, key, value)
     template.resources = validate_resources(template.resources, field="resources")
     validated_save(template)
+    if template.adapter != adapter:
+        # Checked once saved (and undone with the transaction): the failovers of its
+        # providers, and those naming them, must still pair providers of one wire format.
+        check_wire_format_change(list(Provider.objects.filter(template=template)))
     return template
 
 

@@ -182,3 +182,19 @@ def test_the_proxys_own_provider_with_policies_is_a_target_for_another_model(pro
     target = [{"provider": proxy.provider.slug, "model": "smaller"}]
     assert failover(target, proxy=proxy).pk
     assert attachment_create(policy="word-count-guardrail", params=WORDS, provider=proxy.provider)
+
+
+def test_a_custom_template_cannot_change_the_wire_format_of_a_failover_target(proxy):
+    template = services.template_create(
+        slug="acme", display_name="Acme", adapter="openai-compatible"
+    )
+    acme = ProviderFactory(name="Acme", template="acme", upstream_url="https://llm.acme.example")
+    failover([{"provider": acme.slug}], proxy=proxy)
+    with pytest.raises(ValidationFailed) as error:
+        services.template_update(template=template, adapter="anthropic")
+    (problem,) = refusal(error)
+    assert problem["field"] == "adapter"
+    assert "speaks the anthropic API, not the openai API" in problem["message"]
+    template.refresh_from_db()
+    assert template.adapter == "openai-compatible"
+    assert services.template_update(template=template, adapter="mistral").adapter == "mistral"
