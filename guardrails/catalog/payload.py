@@ -7,6 +7,7 @@ skips it; the gateway reads its parameters from the deployment snapshot and adds
 copies the bodies (``gateways.dataplane.filters.payload``).
 """
 
+import re
 from typing import Any
 
 from guardrails.catalog.pii import BUILT_IN_ENTITIES, PIIMaskingRegex
@@ -14,6 +15,20 @@ from guardrails.registry import Policy, register
 
 PAYLOAD_CATEGORY = "logging"
 DESTINATIONS = ("details", "log")
+# A JSON escape: an escaped backslash (kept: JSON's "\\u0040" is the text \u0040) or \uXXXX.
+JSON_ESCAPE = re.compile(rb"\\(\\|u[0-9a-fA-F]{4})")
+# Escaped characters that stay escaped: controls, the quote and the backslash (the copy stays
+# JSON) and surrogates (no PII pattern needs them).
+KEPT_ESCAPED = frozenset(range(0x20)) | {0x22, 0x5C} | frozenset(range(0xD800, 0xE000))
+
+
+def unescaped(match: re.Match[bytes]) -> bytes:
+    """A ``\\uXXXX`` escape as the UTF-8 character it stands for, where that is safe."""
+    escape = match.group(1)
+    if escape == b"\\":
+        return match.group(0)
+    code = int(escape[1:], 16)
+    return match.group(0) if code in KEPT_ESCAPED else chr(code).encode()
 
 
 def _redact_detector(title: str) -> dict[str, Any]:
@@ -99,4 +114,7 @@ class PayloadLog(Policy):
         """``data`` with the PII this log redacts replaced by entity names, and the count."""
         if self.masker is None:
             return data, 0
+        if b"\\u" in data:
+            # JSON's "jane\u0040example.com" is an email address as much as "jane@example.com".
+            data = JSON_ESCAPE.sub(unescaped, data)
         return self.masker.scrub(data)

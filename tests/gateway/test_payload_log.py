@@ -120,3 +120,26 @@ def test_without_the_policy_nothing_is_kept(logged):
     )
     assert response.status_code == 200
     assert "payload" not in (record_of(proxies["off"]).details or {})
+
+
+def test_pii_spelled_with_json_escapes_is_redacted_too(logged):
+    server, proxies, keys = logged
+    proxy = proxies["details"]
+    before = UsageRecord.objects.filter(proxy=proxy.slug).count()
+    # JSON that spells the address and a quote with escapes, beside an escaped backslash.
+    body = (
+        b'{"model": "fake-model", "messages": [{"role": "user", "content": '
+        b'"Write to jane.doe\\u0040example.com, say \\u0022hi\\u0022 and keep \\\\u0040."}]}'
+    )
+    response = httpx.post(
+        f"{server.invoke_url(proxy)}/chat/completions",
+        content=body,
+        headers={"Authorization": f"Bearer {keys['details']}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    wait_until(lambda: UsageRecord.objects.filter(proxy=proxy.slug).count() > before, timeout=5)
+    request = record_of(proxy).details["payload"]["request"]
+    assert "jane.doe" not in request["body"] and request["redacted"] == 1
+    sent = json.loads(request["body"])
+    assert sent["messages"][0]["content"] == 'Write to [EMAIL], say "hi" and keep \\u0040.'
