@@ -112,11 +112,11 @@ def check_wire_format_change(providers: list[Provider]) -> None:
     )
     errors = []
     for row in rows:
-        home = row.proxy.provider if row.proxy_id else row.provider
+        home = home_provider(row)
         targets = routing_targets(row.params or {})
         if home.pk not in changed and not any(t["provider"] in slugs for t in targets):
             continue
-        owner = f"proxy '{row.proxy.slug}'" if row.proxy_id else f"provider '{home.slug}'"
+        owner = owner_name(row)
         found = Provider.objects.filter(slug__in={t["provider"] for t in targets})
         for candidate in found.select_related("template"):
             message = format_error(candidate, home)
@@ -154,16 +154,10 @@ def check_provider_policy(*, policy: str, provider: Provider) -> None:
     if routing_kind(policy):
         return
     # A failover to another model on a proxy's own provider passes that provider's policies.
-    naming = [
-        a
-        for a in failover_attachments_naming(provider)
-        if (a.proxy.provider_id if a.proxy_id else a.provider_id) != provider.pk
-    ]
+    naming = [a for a in failover_attachments_naming(provider) if home_provider(a) != provider]
     if not naming:
         return
-    owners = ", ".join(
-        f"proxy '{a.proxy.slug}'" if a.proxy_id else f"provider '{a.provider.slug}'" for a in naming
-    )
+    owners = ", ".join(owner_name(a) for a in naming)
     message = (
         f"Provider '{provider.slug}' is a failover target of {owners}; calls failing over to "
         f"it would not pass this {policy} policy. Attach it to the proxies instead, or take "
@@ -172,10 +166,22 @@ def check_provider_policy(*, policy: str, provider: Provider) -> None:
     raise ValidationFailed(message, errors=[{"field": "policy", "message": message}])
 
 
+def home_provider(attachment: GuardrailAttachment) -> Provider:
+    """The provider whose calls ``attachment`` governs: its proxy's, or the one it is on."""
+    return attachment.proxy.provider if attachment.proxy_id else attachment.provider
+
+
+def owner_name(attachment: GuardrailAttachment) -> str:
+    """Where ``attachment`` sits, as messages name it: ``proxy 'chat'`` or ``provider 'x'``."""
+    if attachment.proxy_id:
+        return f"proxy '{attachment.proxy.slug}'"
+    return f"provider '{attachment.provider.slug}'"
+
+
 def failover_attachments_naming(provider: Provider) -> list[GuardrailAttachment]:
     """The provider-failover attachments that list ``provider`` as a target."""
     rows = GuardrailAttachment.objects.filter(policy=ProviderFailover.name).select_related(
-        "proxy", "provider"
+        "proxy__provider", "provider"
     )
     return [
         a
@@ -217,7 +223,7 @@ def _kind_name(kind: str) -> str:
 
 
 def _exists(clash: GuardrailAttachment, kind: str) -> RoutingPolicyExists:
-    where = f"proxy '{clash.proxy.slug}'" if clash.proxy_id else f"provider '{clash.provider.slug}'"
+    where = owner_name(clash)
     message = (
         f"{where[0].upper()}{where[1:]} already has a {_kind_name(kind)} policy "
         f"({clash.policy}, guardrail {clash.pk}); a proxy takes one, counting its provider's. "
