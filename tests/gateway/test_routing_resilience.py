@@ -5,6 +5,7 @@ scenario has providers of its own (circuits and suspensions are per target, per 
 
 import json
 import time
+from datetime import UTC, datetime
 
 import httpx
 import openai
@@ -179,14 +180,10 @@ def test_a_call_its_first_attempt_answered_is_counted_and_lists_no_attempts(worl
     server, proxies, _, _ = world
     proxy = proxies["fo-429"]
     before = routing_metrics(server, proxy.slug)
-    last = UsageRecord.objects.filter(proxy=proxy.slug).order_by("-id").first()
+    sent = datetime.now(UTC)  # rows carry their call's arrival: earlier calls' are older
     assert call(world, "fo-429").status_code == 200
     row = wait_until(
-        lambda: (
-            UsageRecord.objects.filter(proxy=proxy.slug, id__gt=last.id if last else 0)
-            .order_by("-id")
-            .first()
-        ),
+        lambda: UsageRecord.objects.filter(proxy=proxy.slug, created_at__gte=sent).first(),
         timeout=5,
     )
     assert row.status_code == 200 and row.provider == proxy.provider.slug
