@@ -15,6 +15,13 @@ process cannot accept its health checks. Each connection here gets:
 - a cap on the process's open connections (``GATEHOUSE_MAX_CONNECTIONS``): past it a new
   connection is answered 503 and closed at once.
 
+When the process drains, uvicorn closes every connection that is not inside a request. That is
+right for an idle keep-alive connection, but a connection accepted a moment ago, whose request
+is still on its way (a load balancer connects and sends at once), would be reset with the
+request unread, and a balancer never passes on a POST it has sent: its caller gets a 502. Such a
+connection is served instead (one request, then closed), and closed if nothing arrives within
+``DRAIN_FIRST_REQUEST_GRACE``.
+
 Pass the class to uvicorn (``http=FrontDoorProtocol``); it reads the limits from settings.
 """
 
@@ -24,6 +31,10 @@ from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateways.dataplane.adapters import neutral_error_body
+
+# Seconds a connection accepted just before the drain gets to deliver its first request; a
+# balancer sends it with the connection, so this only bounds a client that sends nothing.
+DRAIN_FIRST_REQUEST_GRACE = 1.0
 
 _REASONS = {
     408: b"Request Timeout",
@@ -58,6 +69,8 @@ class FrontDoorProtocol(HttpToolsProtocol):
         self.too_many_headers = False
         self.head_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
+        self.requests_begun = 0
+        self.draining = False
 
     # --- connection ------------------------------------------------------------------------
 
@@ -74,6 +87,23 @@ class FrontDoorProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.cancel_timers()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The process drains (see the module docstring): a request that has begun to arrive,
+        or a first one still on its way, is served and the connection closed after it."""
+        if self.transport.is_closing():
+            return
+        self.draining = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.keep_alive = False  # inside a request: uvicorn's own handling
+            return
+        if self.reading_head and self.head_bytes > 0:
+            return  # a head is arriving: served once complete (the head deadline bounds it)
+        if self.requests_begun == 0:
+            self.loop.call_later(DRAIN_FIRST_REQUEST_GRACE, self.close_if_unused)
+            return
+        self.transport.close()  # idle between requests
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -95,6 +125,7 @@ class FrontDoorProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.requests_begun += 1
         self.reading_head = True
         self.head_bytes = self.header_count = 0
         if self.head_timer is None:
@@ -115,6 +146,8 @@ class FrontDoorProtocol(HttpToolsProtocol):
             self.head_timer.cancel()
             self.head_timer = None
         super().on_headers_complete()
+        if self.draining and self.cycle is not None:
+            self.cycle.keep_alive = False
 
     def on_body(self, body: bytes) -> None:
         if not self.too_many_headers:
@@ -157,6 +190,11 @@ class FrontDoorProtocol(HttpToolsProtocol):
             return
         message = f"No part of the request body arrived for {self.body_timeout:g} s."
         self.refuse(408, "request_timeout", message)
+
+    def close_if_unused(self) -> None:
+        """End of the drain's grace: close the connection unless a request arrived on it."""
+        if self.requests_begun == 0 and not self.transport.is_closing():
+            self.transport.close()
 
     def refuse(self, status: int, code: str, message: str) -> None:
         self.cancel_timers()

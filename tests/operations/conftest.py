@@ -187,8 +187,11 @@ class Nginx:
         return f"https://127.0.0.1:{self.port}"
 
     def errors(self) -> str:
-        """nginx's error log (warnings and worse)."""
-        return (self.prefix / "error.log").read_text(errors="replace")[-6000:]
+        """nginx's error log (warnings and worse), without the refused connections it passed
+        on to the next gateway, which are expected while one restarts."""
+        lines = (self.prefix / "error.log").read_text(errors="replace").splitlines()
+        unexpected = [line for line in lines if "connect() failed (111" not in line]
+        return "\n".join(unexpected)[-6000:]
 
 
 # The process-wide part of nginx's configuration, which the guide leaves to the distribution's

@@ -7,6 +7,7 @@ import sys
 import threading
 
 import httpx
+import orjson
 import pytest
 
 from deployments.services import deploy
@@ -157,6 +158,91 @@ def test_an_idle_keep_alive_connection_is_closed_when_draining_begins(start, dra
     assert stream.thread.is_alive()
     idle.close()
     stream.finished()
+
+
+def tcp_queues(local_port: int, remote_port: int = 0) -> tuple[int, int] | None:
+    """The kernel's view of one loopback TCP socket (/proc/net/tcp): ``(state, rx_queue)``,
+    where rx_queue is what the process has not taken yet (for a listening socket, connections
+    not yet accepted; for a connection, bytes not yet read). None if there is no such socket."""
+    local = f"0100007F:{local_port:04X}"
+    remote = f"0100007F:{remote_port:04X}" if remote_port else "00000000:0000"
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return int(fields[3], 16), int(fields[4].split(":")[1], 16)
+    return None
+
+
+def taken_by_gateway(port: int, client: socket.socket) -> bool:
+    """The gateway accepted ``client``'s connection and read everything it sent so far."""
+    listening = tcp_queues(port)
+    connection = tcp_queues(port, client.getsockname()[1])
+    return listening == (0x0A, 0) and connection is not None and connection[1] == 0
+
+
+def read_to_close(conn: socket.socket) -> bytes:
+    received = b""
+    while chunk := conn.recv(65536):
+        received += chunk
+    return received
+
+
+def chat_request(drained) -> tuple[bytes, bytes]:
+    """A plain chat completion as raw HTTP/1.1: (head, body)."""
+    proxy, key = drained[1], drained[2]
+    body = orjson.dumps(CHAT)
+    head = (
+        f"POST /{proxy.slug}/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head, body
+
+
+def test_a_connection_accepted_before_draining_has_its_first_request_served(start, drained):
+    """A balancer connects and sends at once; a connection the gateway accepted a moment
+    before the drain must not be closed with that request unread (the balancer cannot send
+    a POST elsewhere once sent: its caller would get a 502)."""
+    service = start()
+    conn = socket.create_connection(("127.0.0.1", service.port), timeout=10)
+    wait_until(lambda: taken_by_gateway(service.port, conn), timeout=5)
+    service.signal(signal.SIGTERM)
+    assert wait_until(lambda: connection_refused(service.port), timeout=2)  # draining
+    head, body = chat_request(drained)
+    conn.sendall(head + body)
+    answer = read_to_close(conn)
+    conn.close()
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 200 OK"
+    assert b"connection: close" in rest.lower()
+    assert b'"choices"' in rest
+    assert service.wait() == 0
+
+
+def test_a_request_head_arriving_when_draining_begins_is_served(start, drained):
+    service = start()
+    conn = socket.create_connection(("127.0.0.1", service.port), timeout=10)
+    head, body = chat_request(drained)
+    conn.sendall(head[:40])
+    wait_until(lambda: taken_by_gateway(service.port, conn), timeout=5)
+    service.signal(signal.SIGTERM)
+    assert wait_until(lambda: connection_refused(service.port), timeout=2)
+    conn.sendall(head[40:] + body)
+    answer = read_to_close(conn)
+    conn.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert service.wait() == 0
+
+
+def test_a_connection_that_sends_nothing_does_not_hold_the_drain(start, drained):
+    service = start()
+    conn = socket.create_connection(("127.0.0.1", service.port), timeout=10)
+    wait_until(lambda: taken_by_gateway(service.port, conn), timeout=5)
+    service.signal(signal.SIGTERM)
+    assert read_to_close(conn) == b""  # closed after a short grace, not the head deadline
+    conn.close()
+    assert service.wait(timeout=5) == 0
 
 
 def test_a_stream_longer_than_the_graceful_timeout_is_cut_at_the_deadline(start, drained):

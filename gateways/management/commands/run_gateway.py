@@ -2,7 +2,9 @@
 httptools), with N worker processes each holding its own snapshot and connection pool.
 
 On SIGTERM (or SIGINT) the process drains: it stops listening at once, so new connections are
-refused (a load balancer passes them to another gateway), closes idle keep-alive connections,
+refused (a load balancer passes them to another gateway), closes idle keep-alive connections
+(a connection accepted just before, its first request still on its way, is served first; see
+``gateways.dataplane.frontdoor``),
 lets the requests and streams in flight finish for up to ``--graceful-timeout`` seconds (then
 cuts them, recording them as cancelled by ``server_shutdown``), writes every usage record and
 exits 0.
