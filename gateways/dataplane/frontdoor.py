@@ -69,7 +69,7 @@ class FrontDoorProtocol(HttpToolsProtocol):
         self.too_many_headers = False
         self.head_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
-        self.requests_begun = 0
+        self.request_begun = False  # any request on this connection yet
         self.draining = False
 
     # --- connection ------------------------------------------------------------------------
@@ -100,7 +100,7 @@ class FrontDoorProtocol(HttpToolsProtocol):
             return
         if self.reading_head and self.head_bytes > 0:
             return  # a head is arriving: served once complete (the head deadline bounds it)
-        if self.requests_begun == 0:
+        if not self.request_begun:
             self.loop.call_later(DRAIN_FIRST_REQUEST_GRACE, self.close_if_unused)
             return
         self.transport.close()  # idle between requests
@@ -125,7 +125,7 @@ class FrontDoorProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.requests_begun += 1
+        self.request_begun = True
         self.reading_head = True
         self.head_bytes = self.header_count = 0
         if self.head_timer is None:
@@ -193,7 +193,7 @@ class FrontDoorProtocol(HttpToolsProtocol):
 
     def close_if_unused(self) -> None:
         """End of the drain's grace: close the connection unless a request arrived on it."""
-        if self.requests_begun == 0 and not self.transport.is_closing():
+        if not self.request_begun and not self.transport.is_closing():
             self.transport.close()
 
     def refuse(self, status: int, code: str, message: str) -> None:
