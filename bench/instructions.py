@@ -6,8 +6,9 @@ This counts the worker's instructions instead: the worker runs under valgrind's 
 bench upstream answers at full speed, and an in-process client sends exactly ``--requests``
 requests (8 at a time) to one of the benchmark's proxies (``--target``: the plain proxy,
 ``guarded`` with the three guardrails and the prompt carrying PII, ``routed`` with a healthy
-failover route). Counters are zeroed before each measurement and
-dumped after it, so each count covers those requests alone. The event loop's thread is what
+failover route; ``--pii`` sends any target the guarded run's prompt and answer). Counters
+are zeroed before each measurement and dumped after it, so each count covers those requests
+alone. The event loop's thread is what
 serves requests; the worker's other threads (usage writer, configuration watcher, heartbeat)
 are reported apart, since their polling runs per second of wall time and valgrind slows the
 worker fifty times.
@@ -99,6 +100,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="measurements")
     parser.add_argument("--stream", action="store_true", help="streamed completions")
     parser.add_argument("--target", choices=("gateway", "guarded", "routed"), default="gateway")
+    parser.add_argument(
+        "--pii",
+        action="store_true",
+        help="send the guarded run's prompt (PII) and answer with placeholders, whatever the "
+        "target: the plain proxy counted as run.py --guardrails compares it",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("needs valgrind: apt-get install -y valgrind", file=sys.stderr)
@@ -113,7 +120,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{gateway_port}/{slug}/chat/completions"
     upstream_cmd = [PYTHON, str(ROOT / "bench" / "upstream.py"), "--port", str(upstream_port)]
     content = "hello"
-    if args.target == "guarded":  # as run.py --guardrails: PII masked, placeholders restored
+    if args.target == "guarded" or args.pii:  # as run.py --guardrails: the same prompt and answer
         upstream_cmd.append("--placeholders")
         content = PII_CONTENT
     upstream = start("upstream", upstream_cmd, env=env, logs=tmp)
@@ -137,7 +144,7 @@ def main() -> int:
         gateway.stop(timeout=60)
         upstream.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    mode = ("stream" if args.stream else "plain") + f" ({args.target})"
+    mode = ("stream" if args.stream else "plain") + f" ({args.target}{', PII' if args.pii else ''})"
     loops = " / ".join(f"{loop:,.0f}" for loop, _ in counts)
     threads = " / ".join(f"{other:,.0f}" for _, other in counts)
     print("| mode | event loop instructions per request | other threads |")
