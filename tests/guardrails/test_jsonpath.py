@@ -55,8 +55,10 @@ def test_a_match_can_be_replaced_in_place():
 def test_the_place_of_a_value_is_where_the_library_finds_it():
     import random
 
-    from guardrails.jsonpath import _ENVIRONMENT
+    import jsonpath
 
+    # The library itself, set up as the gateway documents (RFC 9535, strict).
+    library = jsonpath.JSONPathEnvironment(strict=True)
     rng = random.Random(3)
 
     def value(depth: int):
@@ -76,7 +78,7 @@ def test_the_place_of_a_value_is_where_the_library_finds_it():
         body = value(3)
         path = [rng.choice(steps) for _ in range(rng.randint(1, 3))]
         expression = "$" + "".join(f".{s}" if isinstance(s, str) else f"[{s}]" for s in path)
-        found = [m.obj for m in _ENVIRONMENT.compile(expression).finditer(body)]
+        found = [m.obj for m in library.compile(expression).finditer(body)]
         place = compile_path(expression).place(body)
         if place is None:
             assert found == [], (expression, body)
