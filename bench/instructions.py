@@ -8,10 +8,9 @@ requests (8 at a time) to one of the benchmark's proxies (``--target``: the plai
 ``guarded`` with the three guardrails and the prompt carrying PII, ``routed`` with a healthy
 failover route; ``--pii`` sends any target the guarded run's prompt and answer). Counters
 are zeroed before each measurement and dumped after it, so each count covers those requests
-alone. The event loop's thread is what
-serves requests; the worker's other threads (usage writer, configuration watcher, heartbeat)
-are reported apart, since their polling runs per second of wall time and valgrind slows the
-worker fifty times.
+alone. The event loop's thread is what serves requests; the worker's other threads (usage
+writer, configuration watcher, heartbeat) are reported apart, since their polling runs per
+second of wall time and valgrind slows the worker fifty times.
 
 Run it in two checkouts (``git worktree add``) to compare commits:
 
